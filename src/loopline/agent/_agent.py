@@ -1,0 +1,332 @@
+"""`Agent`: the public face of the loop.
+
+An agent holds its instructions and tools, the conversation of its current execution, and the state
+machine that runs it. The manual loop (bring your own client) is: `add_task`, then while not
+`is_finished()`: call the model with `messages` / `get_tools()`, `add_messages(response)`,
+`extract_tool_calls(response)`, `run_tools(calls)`.
+
+Decisions (when an execution ends, what a limit does) belong to `loopline.loop`; wire formats belong
+to `loopline.providers`. This module wires them to a store and never decides either.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from ..errors import NoActiveTaskError, TaskAlreadyRunningError, ToolDefinitionError, UsageError
+from ..loop import Execution, ExecutionMachine, ExecutionResult, ExecutionStatus, Limits
+from ..messages import Message, TextPart
+from ..providers import LLMProvider, Renderer, get_adapter
+from ..store import Store, default_store
+from ..tools import (
+    FINISH_TOOL_NAME,
+    OutputSchema,
+    Tool,
+    ToolCall,
+    ToolCallResult,
+    ToolContext,
+    ToolLike,
+    arun_calls,
+    as_tool,
+    finish_tool,
+    run_calls,
+)
+from ._files import FileInput, to_file_parts
+
+__all__ = ["Agent"]
+
+
+class Agent:
+    """An LLM agent: instructions, tools, and the execution of its current task.
+
+    Args:
+        name: Names the agent in stored executions; an agent with the same name and tools can
+            pick up its executions.
+        instructions: The system prompt. It belongs to the agent, not the thread: an agent that
+            continues another's thread speaks with its own instructions.
+        tools: Functions (made into tools as by `@tool`) or `Tool` objects.
+        llm_provider: The wire API `messages`, `get_tools()` and `add_messages` speak by default.
+        store: Where threads and executions live; the process-wide in-memory store by default.
+        limits: Bounds on each execution (steps, duration, finish reminders).
+        require_finish_tool: When true, a text reply without a tool call does not end the
+            execution; the model is reminded to call the finish tool. Implied by `output_schema`.
+        finish_tool: Offer the built-in finish tool (on by default).
+        tool_timeout: Seconds a tool call may run before it becomes an error result, for tools
+            that set no timeout of their own.
+        parallel_tool_calls: Run the calls of one response concurrently (results keep call order).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        instructions: str = "",
+        tools: Iterable[ToolLike] = (),
+        llm_provider: LLMProvider | str = LLMProvider.OPEN_AI,
+        *,
+        store: Store | None = None,
+        limits: Limits | None = None,
+        require_finish_tool: bool = False,
+        finish_tool: bool = True,
+        tool_timeout: float | None = None,
+        parallel_tool_calls: bool = True,
+    ) -> None:
+        self.name = name
+        self.instructions = instructions
+        self.llm_provider = LLMProvider(llm_provider)
+        self.store: Store = store if store is not None else default_store()
+        self.limits = limits or Limits()
+        self.require_finish_tool = require_finish_tool
+        self.use_finish_tool = finish_tool
+        self.tool_timeout = tool_timeout
+        self.parallel_tool_calls = parallel_tool_calls
+        self.tools: list[Tool] = [as_tool(t) for t in tools]
+        self._tools_by_name = _index_tools(self.tools, reserved=FINISH_TOOL_NAME if finish_tool else None)
+        self._machine: ExecutionMachine | None = None
+        self._finish: Tool | None = None
+        self._messages: list[Message] = []
+        self._renderers: dict[LLMProvider, Renderer] = {}
+        self._rendered_tools: dict[LLMProvider, list[dict[str, Any]]] = {}
+
+    def __repr__(self) -> str:
+        return f"Agent(name={self.name!r}, llm_provider={self.llm_provider.value!r}, tools={len(self.tools)})"
+
+    # --- starting a task --------------------------------------------------------------------------
+
+    def add_task(
+        self,
+        input: str,
+        thread_id: str | None = None,
+        files: Iterable[FileInput] | None = None,
+        output_schema: OutputSchema | None = None,
+    ) -> Execution:
+        """Start an execution of `input`, on a new thread or continuing `thread_id`.
+
+        Args:
+            input: The task, sent as a user message.
+            thread_id: Continue this thread (for example another agent's `ExecutionResult.thread_id`);
+                the agent sees every earlier message, under its own instructions.
+            files: Files or images to attach: local paths, `http(s)` URLs or `FilePart` objects.
+            output_schema: A pydantic model or JSON Schema the result must match; the finish tool's
+                `result` takes this shape and the execution's result is the parsed value.
+
+        Raises:
+            TaskAlreadyRunningError: The current execution has not ended.
+            UnknownThreadError: `thread_id` is not in this agent's store.
+        """
+        current = self._machine.execution if self._machine else None
+        if current is not None and not current.is_finished:
+            raise TaskAlreadyRunningError(
+                f"agent {self.name!r} is still running execution {current.id} ({current.status.value}); "
+                "finish it, or cancel() it, before add_task", execution_id=current.id)
+        if output_schema is not None and not self.use_finish_tool:
+            raise UsageError("output_schema needs the finish tool; create the agent with finish_tool=True")
+        history = self.store.get_messages(thread_id) if thread_id is not None else []
+        thread = thread_id if thread_id is not None else self.store.create_thread()
+        execution = Execution(thread_id=thread, agent_name=self.name, input=input, limits=self.limits)
+        self._finish = finish_tool(output_schema) if self.use_finish_tool else None
+        self._rendered_tools = {}
+        self._machine = ExecutionMachine(
+            execution,
+            finish_tool_name=self._finish.name if self._finish else None,
+            require_finish=self.require_finish_tool or output_schema is not None,
+        )
+        self._messages = history
+        self._machine.start(time.time())
+        self._append([Message(role="user", parts=(TextPart(text=input), *to_file_parts(files)))])
+        return execution
+
+    # --- the manual loop --------------------------------------------------------------------------
+
+    def is_finished(self) -> bool:
+        """True once the current execution has ended (this also applies the time limit)."""
+        machine = self._require_machine()
+        self._append(machine.check_clock(time.time()))
+        return machine.execution.is_finished
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """The conversation rendered for the agent's provider, system prompt first.
+
+        Rendering is incremental: only messages added since the last call are converted. Treat the
+        returned dicts as read-only; they are reused between calls.
+        """
+        return self.get_messages()
+
+    def get_messages(self, llm_provider: LLMProvider | str | None = None) -> list[dict[str, Any]]:
+        """The conversation rendered for `llm_provider` (the agent's own by default)."""
+        return self.request_kwargs(llm_provider, include_tools=False)["messages"]  # type: ignore[no-any-return]
+
+    def get_tools(self, llm_provider: LLMProvider | str | None = None) -> list[dict[str, Any]]:
+        """The tools (the finish tool included) in `llm_provider`'s request format."""
+        provider = LLMProvider(llm_provider or self.llm_provider)
+        rendered = self._rendered_tools.get(provider)
+        if rendered is None:
+            definitions = [t.definition for t in self._all_tools().values()]
+            rendered = self._rendered_tools[provider] = get_adapter(provider).render_tools(definitions)
+        return list(rendered)
+
+    def request_kwargs(self, llm_provider: LLMProvider | str | None = None, *,
+                       include_tools: bool = True) -> dict[str, Any]:
+        """Ready-to-splat request arguments for `llm_provider`, e.g. `{"messages": [...], "tools": [...]}`."""
+        provider = LLMProvider(llm_provider or self.llm_provider)
+        self._require_machine()
+        renderer = self._renderers.get(provider)
+        if renderer is None:
+            renderer = self._renderers[provider] = get_adapter(provider).renderer()
+        tools = self.get_tools(provider) if include_tools else []
+        return get_adapter(provider).request_kwargs(system=self.instructions or None,
+                                                    messages=renderer.render(self._messages), tools=tools)
+
+    def add_messages(self, response: Any, llm_provider: LLMProvider | str | None = None) -> list[Message]:
+        """Add a model response (SDK object or dict) or a list of wire message dicts to the execution.
+
+        A response with tool calls waits for `run_tools`; a reply without tool calls ends the
+        execution with its text (unless the finish tool is required). Returns the neutral messages
+        that were appended.
+        """
+        machine = self._require_machine()
+        parsed = get_adapter(LLMProvider(llm_provider or self.llm_provider)).parse(response)
+        added: list[Message] = []
+        now = time.time()
+        for message in parsed:
+            if message.role == "assistant":
+                batch = machine.on_model_message(message, now)
+            elif message.role == "tool":
+                batch = machine.on_tool_results(self._results_from_message(message), now)
+            elif message.role == "user":
+                batch = machine.on_user_message(message, now)
+            else:
+                raise UsageError("system messages belong to the agent: set Agent(instructions=...) instead")
+            self._append(batch)
+            added.extend(batch)
+        return added
+
+    @staticmethod
+    def extract_tool_calls(llm_response: Any,
+                           llm_provider: LLMProvider | str = LLMProvider.OPEN_AI) -> list[ToolCall]:
+        """The tool calls in a model response, with arguments parsed (bad arguments are recorded on
+        the call, never raised: running it produces an error result the model can react to)."""
+        messages = get_adapter(LLMProvider(llm_provider)).parse(llm_response)
+        return [ToolCall.from_part(p) for m in messages if m.role == "assistant" for p in m.tool_calls]
+
+    def run_tools(self, tool_calls: Sequence[ToolCall]) -> list[ToolCallResult]:
+        """Run the calls (concurrently), append their results, and return them in call order.
+
+        Never raises for what the model asked: unknown tools, bad arguments, failing or slow tools
+        become error results. Calling the finish tool ends the execution.
+        """
+        machine = self._require_machine()
+        machine.check_calls(tool_calls)
+        results = run_calls(tool_calls, self._all_tools(), self._context, default_timeout=self.tool_timeout,
+                            parallel=self.parallel_tool_calls)
+        self._append(machine.on_tool_results(results, time.time()))
+        return results
+
+    async def arun_tools(self, tool_calls: Sequence[ToolCall]) -> list[ToolCallResult]:
+        """`run_tools` for asyncio code: async tools are awaited, sync tools run in threads."""
+        machine = self._require_machine()
+        machine.check_calls(tool_calls)
+        results = await arun_calls(tool_calls, self._all_tools(), self._context,
+                                   default_timeout=self.tool_timeout, parallel=self.parallel_tool_calls)
+        self._append(machine.on_tool_results(results, time.time()))
+        return results
+
+    def cancel(self) -> ExecutionResult:
+        """End the current execution CANCELLED (unanswered tool calls get error results)."""
+        machine = self._require_machine()
+        self._append(machine.cancel(time.time()))
+        return machine.execution.to_result()
+
+    # --- reading state ----------------------------------------------------------------------------
+
+    @property
+    def execution(self) -> Execution | None:
+        """The current (or last) execution, or `None` before the first `add_task`."""
+        return self._machine.execution if self._machine else None
+
+    @property
+    def thread_id(self) -> str | None:
+        """The thread of the current (or last) execution."""
+        return self._machine.execution.thread_id if self._machine else None
+
+    @property
+    def thread(self) -> list[Message]:
+        """The neutral messages of the current thread (a copy)."""
+        return list(self._messages)
+
+    def retrieve_execution_result(self) -> ExecutionResult:
+        """Status, result, error, ids and usage of the current (or last) execution."""
+        machine = self._require_machine()
+        self._append(machine.check_clock(time.time()))
+        return machine.execution.to_result()
+
+    def get_execution_status(self) -> Execution:
+        """A snapshot of the current (or last) execution's record."""
+        machine = self._require_machine()
+        self._append(machine.check_clock(time.time()))
+        snapshot = dataclasses.replace(machine.execution)
+        snapshot.status_history = list(machine.execution.status_history)
+        return snapshot
+
+    def list_executions(self, *, status: ExecutionStatus | None = None, limit: int | None = None) -> list[Execution]:
+        """This agent's executions in its store, newest first."""
+        return self.store.list_executions(agent_name=self.name, status=status, limit=limit)
+
+    def get_execution(self, execution_id: str) -> Execution:
+        """One execution from the store; raises `UnknownExecutionError` for an unknown id."""
+        return self.store.get_execution(execution_id)
+
+    # --- internals --------------------------------------------------------------------------------
+
+    def _require_machine(self) -> ExecutionMachine:
+        if self._machine is None:
+            raise NoActiveTaskError(f"agent {self.name!r} has no task yet; call add_task(input=...) first")
+        return self._machine
+
+    def _all_tools(self) -> dict[str, Tool]:
+        if self._finish is None:
+            return self._tools_by_name
+        return {**self._tools_by_name, self._finish.name: self._finish}
+
+    def _context(self, call: ToolCall) -> ToolContext:
+        execution = self._require_machine().execution
+        return ToolContext(tool_call_id=call.id, execution_id=execution.id, thread_id=execution.thread_id,
+                           agent_name=self.name)
+
+    def _append(self, messages: Sequence[Message]) -> None:
+        """Persist new messages and the execution's state; the local copy follows the store."""
+        machine = self._require_machine()
+        if messages:
+            self.store.append_messages(machine.execution.thread_id, messages)
+            self._messages.extend(messages)
+        self.store.save_execution(machine.execution)
+
+    def _results_from_message(self, message: Message) -> list[ToolCallResult]:
+        """Tool results the user supplied as wire messages, in the shape the machine takes."""
+        pending = {c.id: c for c in self._require_machine().execution.pending_tool_calls}
+        results = []
+        for part in message.tool_results:
+            call = pending.get(part.tool_call_id)
+            name = part.name or (call.name if call else "")
+            payload = ToolCall.from_part(call).arguments if call else {}
+            results.append(ToolCallResult(tool_call_id=part.tool_call_id, function_name=name, payload=payload,
+                                          result=part.content, is_success=not part.is_error, content=part.content,
+                                          error=part.content if part.is_error else None))
+        return results
+
+
+def _index_tools(tools: Sequence[Tool], *, reserved: str | None) -> dict[str, Tool]:
+    by_name: dict[str, Tool] = {}
+    for t in tools:
+        if t.name == reserved:
+            raise ToolDefinitionError(
+                f"tool name {t.name!r} is reserved for the built-in finish tool; rename the tool, "
+                "or create the agent with finish_tool=False", tool_name=t.name)
+        if t.name in by_name:
+            raise ToolDefinitionError(f"two tools are named {t.name!r}; tool names must be unique",
+                                      tool_name=t.name)
+        by_name[t.name] = t
+    return by_name

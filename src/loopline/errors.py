@@ -1,0 +1,171 @@
+"""The one error tree of loopline.
+
+Every exception loopline raises on purpose derives from `LooplineError`, in three families:
+
+- `UsageError`: the programmer misused the API (a task already running, a finished execution fed
+  more messages, an unknown thread id). Fix the calling code.
+- `RuntimeFailure`: something failed at run time that the calling code did not cause directly (a
+  provider answered with something unusable, a tool is misconfigured, a limit was exceeded).
+- `ControlSignal`: not failures; used to steer the loop (reserved for cancellation and approval).
+
+Exceptions carry the context a person needs (which tool, which execution, which field) as attributes
+and in the message. They never log on their own.
+
+Errors made by the *model* (an unknown tool, arguments that are not JSON or fail the schema, a tool
+that raises) are not exceptions at all: they become error tool results the model can react to.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ControlSignal",
+    "ExecutionFinishedError",
+    "LooplineError",
+    "MissingExtraError",
+    "NoActiveTaskError",
+    "PendingToolCallsError",
+    "ProviderErrorResponse",
+    "ProviderMismatchError",
+    "ResponseParseError",
+    "RuntimeFailure",
+    "TaskAlreadyRunningError",
+    "ToolDefinitionError",
+    "UnknownExecutionError",
+    "UnknownThreadError",
+    "UnknownToolCallError",
+    "UsageError",
+]
+
+
+class LooplineError(Exception):
+    """Root of every exception loopline raises on purpose."""
+
+
+# --- misuse by the programmer -------------------------------------------------------------------
+
+
+class UsageError(LooplineError):
+    """The API was called in a way that cannot work; the message says what to do instead."""
+
+
+class NoActiveTaskError(UsageError):
+    """A loop method was called before `add_task` gave the agent an execution."""
+
+
+class TaskAlreadyRunningError(UsageError):
+    """`add_task` was called while the agent's current execution is still running."""
+
+    def __init__(self, message: str, *, execution_id: str) -> None:
+        super().__init__(message)
+        self.execution_id = execution_id
+
+
+class ExecutionFinishedError(UsageError):
+    """More messages or tool calls were fed to an execution that has already ended."""
+
+    def __init__(self, message: str, *, execution_id: str, status: str) -> None:
+        super().__init__(message)
+        self.execution_id = execution_id
+        self.status = status
+
+
+class PendingToolCallsError(UsageError):
+    """A new model response arrived while tool calls of the previous one still have no result."""
+
+    def __init__(self, message: str, *, tool_call_ids: list[str]) -> None:
+        super().__init__(message)
+        self.tool_call_ids = tool_call_ids
+
+
+class UnknownToolCallError(UsageError):
+    """`run_tools` got a call that the current execution is not waiting for."""
+
+    def __init__(self, message: str, *, tool_call_id: str) -> None:
+        super().__init__(message)
+        self.tool_call_id = tool_call_id
+
+
+class UnknownThreadError(UsageError, KeyError):
+    """No thread with this id exists in the agent's store."""
+
+    def __init__(self, thread_id: str) -> None:
+        super().__init__(
+            f"no thread with id {thread_id!r} in this store; pass the thread_id of an execution "
+            "that ran against the same store (ExecutionResult.thread_id), or omit it to start a new thread"
+        )
+        self.thread_id = thread_id
+
+    def __str__(self) -> str:  # KeyError would otherwise repr() the message
+        return str(self.args[0])
+
+
+class UnknownExecutionError(UsageError, KeyError):
+    """No execution with this id exists in the agent's store."""
+
+    def __init__(self, execution_id: str) -> None:
+        super().__init__(f"no execution with id {execution_id!r} in this store")
+        self.execution_id = execution_id
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class ToolDefinitionError(UsageError, ValueError):
+    """A tool cannot be offered to a model as defined (bad name, unsupported signature, bad schema)."""
+
+    def __init__(self, message: str, *, tool_name: str | None = None) -> None:
+        super().__init__(message)
+        self.tool_name = tool_name
+
+
+class ProviderMismatchError(UsageError, ValueError):
+    """A response in one provider's format was given to code set up for another provider."""
+
+    def __init__(self, message: str, *, expected: str, detected: str | None) -> None:
+        super().__init__(message)
+        self.expected = expected
+        self.detected = detected
+
+
+class MissingExtraError(UsageError, ImportError):
+    """An optional dependency is not installed; the message names the extra that provides it."""
+
+    def __init__(self, *, package: str, extra: str) -> None:
+        super().__init__(f"{package!r} is not installed; install it with: pip install 'loopline[{extra}]'")
+        self.package = package
+        self.extra = extra
+
+
+# --- failures at run time -----------------------------------------------------------------------
+
+
+class RuntimeFailure(LooplineError):
+    """Something failed while running, not because of how the API was called."""
+
+
+class ResponseParseError(RuntimeFailure, ValueError):
+    """A provider response (or a stream of chunks) cannot be understood; `field` says where."""
+
+    def __init__(self, message: str, *, provider: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.field = field
+
+
+class ProviderErrorResponse(RuntimeFailure):
+    """The provider answered with an error body instead of a response (HTTP 4xx/5xx recorded as JSON)."""
+
+    def __init__(self, message: str, *, provider: str, error_type: str | None = None,
+                 code: str | None = None, body: object = None) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.error_type = error_type
+        self.code = code
+        self.body = body
+
+
+# --- control signals ----------------------------------------------------------------------------
+
+
+class ControlSignal(LooplineError):
+    """Not a failure: raised to steer the loop (cancellation, approval) and caught by it."""

@@ -1,0 +1,21 @@
+"""The loop layer: executions and the state machine that runs them, without I/O.
+
+The machine decides (call the model, run tools, done) and applies limits; drivers in higher layers
+perform the I/O. Builds on `loopline.messages` and `loopline.tools`; never imports providers' SDKs.
+"""
+
+from ._execution import Execution, ExecutionError, ExecutionResult, ExecutionStatus, Limits
+from ._machine import CallModel, Done, ExecutionMachine, NextAction, RunTools
+
+__all__ = [
+    "CallModel",
+    "Done",
+    "Execution",
+    "ExecutionError",
+    "ExecutionMachine",
+    "ExecutionResult",
+    "ExecutionStatus",
+    "Limits",
+    "NextAction",
+    "RunTools",
+]

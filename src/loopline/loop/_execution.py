@@ -1,0 +1,168 @@
+"""Executions: one task's run over a thread, its status vocabulary, limits and result."""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..messages import ToolCallPart, Usage, new_id
+
+__all__ = ["Execution", "ExecutionError", "ExecutionResult", "ExecutionStatus", "Limits"]
+
+
+class ExecutionStatus(str, enum.Enum):
+    """Where an execution is; the same vocabulary everywhere (store, API, events)."""
+
+    PENDING = "pending"
+    """Created, not started (queued work)."""
+    RUNNING = "running"
+    """Active: waiting for the model or for tool results."""
+    PAUSED = "paused"
+    """Waiting for a decision from outside (approval, an interrupted call)."""
+    COMPLETED = "completed"
+    """Ended with a result."""
+    FAILED = "failed"
+    """Ended with an error (a limit, the model reported failure, a refusal, ...)."""
+    CANCELLED = "cancelled"
+    """Ended on request."""
+
+    @property
+    def is_terminal(self) -> bool:
+        """True for COMPLETED, FAILED and CANCELLED."""
+        return self in _TERMINAL
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_TERMINAL = frozenset({ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Limits:
+    """Bounds on one execution; exceeding one ends it FAILED with an error naming the limit."""
+
+    max_steps: int | None = 50
+    """Model responses the execution may take; `None` for no bound."""
+    max_duration: float | None = None
+    """Wall-clock seconds from the task's start; `None` for no bound."""
+    max_finish_reminders: int = 2
+    """When the finish tool is required: reminders sent after a text-only reply before giving up."""
+
+    def __post_init__(self) -> None:
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError("max_steps must be at least 1 (or None)")
+        if self.max_duration is not None and self.max_duration <= 0:
+            raise ValueError("max_duration must be positive seconds (or None)")
+        if self.max_finish_reminders < 0:
+            raise ValueError("max_finish_reminders must be zero or more")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutionError:
+    """Why an execution failed: a stable `code` for programs and a `message` for people."""
+
+    code: str
+    """One of `max_steps`, `max_duration`, `finish_required`, `refusal`, `truncated`, `model_failure`,
+    `provider_error`, or a later addition."""
+    message: str
+    """What happened and, where it helps, what to do."""
+
+
+@dataclass(kw_only=True)
+class Execution:
+    """The state of one task's execution; the store keeps it, the loop updates it."""
+
+    id: str = field(default_factory=lambda: new_id("exe"))
+    """The execution's id."""
+    thread_id: str
+    """The thread (conversation) the execution reads and appends to."""
+    agent_name: str
+    """The agent that runs it."""
+    input: str
+    """The task as given to `add_task`."""
+    status: ExecutionStatus = ExecutionStatus.PENDING
+    """Where the execution is."""
+    created_at: float = field(default_factory=time.time)
+    """Unix time of creation."""
+    updated_at: float = 0.0
+    """Unix time of the last change."""
+    result: Any = None
+    """The result, once COMPLETED (or the model's explanation when it reported failure)."""
+    error: ExecutionError | None = None
+    """Why it FAILED."""
+    usage: Usage = field(default_factory=Usage)
+    """Tokens used by all model responses so far."""
+    steps: int = 0
+    """Model responses so far."""
+    tool_calls: int = 0
+    """Tool calls run so far."""
+    finish_reminders: int = 0
+    """Reminders sent to call the finish tool."""
+    pending_tool_calls: tuple[ToolCallPart, ...] = ()
+    """The last response's tool calls that have no result yet."""
+    limits: Limits = field(default_factory=Limits)
+    """The bounds this execution runs under."""
+    status_history: list[tuple[ExecutionStatus, float]] = field(default_factory=list)
+    """Every status the execution had, with the Unix time it began."""
+    parent_execution_id: str | None = None
+    """The execution this one was started from, if any."""
+
+    def __post_init__(self) -> None:
+        if not self.updated_at:
+            self.updated_at = self.created_at
+        if not self.status_history:
+            self.status_history.append((self.status, self.created_at))
+
+    def set_status(self, status: ExecutionStatus, now: float) -> None:
+        """Move to `status`, recording it in the history."""
+        if status != self.status:
+            self.status = status
+            self.status_history.append((status, now))
+        self.updated_at = now
+
+    @property
+    def pending_ids(self) -> tuple[str, ...]:
+        """Ids of the pending tool calls."""
+        return tuple(c.id for c in self.pending_tool_calls)
+
+    @property
+    def is_finished(self) -> bool:
+        """True once the status is terminal."""
+        return self.status.is_terminal
+
+    def to_result(self) -> ExecutionResult:
+        """The public summary of this execution."""
+        return ExecutionResult(status=self.status, result=self.result,
+                               error=self.error.message if self.error else None,
+                               error_code=self.error.code if self.error else None,
+                               execution_id=self.id, thread_id=self.thread_id, usage=self.usage, steps=self.steps)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutionResult:
+    """What an execution came to."""
+
+    status: ExecutionStatus
+    """COMPLETED, FAILED or CANCELLED once ended; RUNNING or PAUSED while not."""
+    result: Any
+    """The finish tool's result (parsed to the output schema when there was one), or the final text."""
+    error: str | None
+    """Why it failed, for people."""
+    error_code: str | None
+    """Why it failed, for programs (see `ExecutionError.code`)."""
+    execution_id: str
+    """The execution's id."""
+    thread_id: str
+    """The thread; hand it to another agent's `add_task(thread_id=...)` to continue the conversation."""
+    usage: Usage
+    """Tokens used."""
+    steps: int
+    """Model responses taken."""
+
+    @property
+    def ok(self) -> bool:
+        """True when the execution COMPLETED."""
+        return self.status is ExecutionStatus.COMPLETED

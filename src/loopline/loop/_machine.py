@@ -1,0 +1,234 @@
+"""The execution state machine, written once and without I/O.
+
+It is fed events (a model response, tool results, the clock) and answers with the messages to
+append and the next action. The manual loop, `run`, `arun` and workers all drive this same machine;
+none of them decides anything the machine decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..errors import ExecutionFinishedError, PendingToolCallsError, UnknownToolCallError
+from ..messages import Message, TextPart, ToolCallPart, ToolResultPart
+from ..tools import ToolCall, ToolCallResult
+from ._execution import Execution, ExecutionError, ExecutionStatus
+
+__all__ = ["CallModel", "Done", "ExecutionMachine", "NextAction", "RunTools"]
+
+FINISH_REMINDER = (
+    "You replied without calling a tool. When the task is done (or cannot be done), call the "
+    "`{name}` tool with the result; otherwise continue with the tools you have."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CallModel:
+    """Send the conversation to the model."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunTools:
+    """Run these calls, then feed their results back."""
+
+    calls: tuple[ToolCallPart, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """The execution has ended."""
+
+    status: ExecutionStatus
+
+
+NextAction = CallModel | RunTools | Done
+
+
+class ExecutionMachine:
+    """Decides what an execution does next from what has happened so far."""
+
+    __slots__ = ("execution", "finish_tool_name", "require_finish")
+
+    def __init__(self, execution: Execution, *, finish_tool_name: str | None, require_finish: bool) -> None:
+        self.execution = execution
+        self.finish_tool_name = finish_tool_name
+        self.require_finish = require_finish and finish_tool_name is not None
+
+    # --- events -----------------------------------------------------------------------------------
+
+    def start(self, now: float) -> None:
+        """The task begins."""
+        self.execution.set_status(ExecutionStatus.RUNNING, now)
+
+    def on_model_message(self, message: Message, now: float) -> list[Message]:
+        """A model response arrived; returns the messages to append (the response first)."""
+        self._ensure_open("add a model response to")
+        self._ensure_no_pending("adding the next response")
+        ex = self.execution
+        ex.steps += 1
+        if message.usage is not None:
+            ex.usage = ex.usage + message.usage
+        ex.updated_at = now
+        calls = message.tool_calls
+        if calls:
+            ex.pending_tool_calls = calls
+            return [message]
+        return [message, *self._on_reply_without_calls(message, now)]
+
+    def on_tool_results(self, results: Sequence[ToolCallResult], now: float) -> list[Message]:
+        """Results of (some of) the pending calls; returns the messages to append (results first)."""
+        self._ensure_open("add tool results to")
+        ex = self.execution
+        answered = {r.tool_call_id for r in results}
+        for r in results:
+            if r.tool_call_id not in ex.pending_ids:
+                raise UnknownToolCallError(
+                    f"execution {ex.id} is not waiting for a result of tool call {r.tool_call_id!r} "
+                    f"(waiting for {list(ex.pending_ids) or 'none'})",
+                    tool_call_id=r.tool_call_id,
+                )
+        ex.pending_tool_calls = tuple(c for c in ex.pending_tool_calls if c.id not in answered)
+        ex.tool_calls += len(results)
+        ex.updated_at = now
+        parts = tuple(ToolResultPart(tool_call_id=r.tool_call_id, name=r.function_name, content=r.content,
+                                     is_error=r.is_error) for r in results)
+        self._apply_finish(results, now)
+        if not ex.is_finished and not ex.pending_tool_calls:
+            self._check_steps(now)
+        closing = self._close_pending() if ex.is_finished else []
+        ex.pending_tool_calls = () if ex.is_finished else ex.pending_tool_calls
+        return [Message(role="tool", parts=parts), *closing]
+
+    def on_user_message(self, message: Message, now: float) -> list[Message]:
+        """A user message added mid-execution; returns the messages to append."""
+        self._ensure_open("add a user message to")
+        self._ensure_no_pending("adding a user message")
+        self.execution.updated_at = now
+        return [message]
+
+    def cancel(self, now: float) -> list[Message]:
+        """End the execution CANCELLED; returns error results for calls that will never run."""
+        ex = self.execution
+        if ex.is_finished:
+            return []
+        closing = self._close_pending()
+        ex.pending_tool_calls = ()
+        ex.set_status(ExecutionStatus.CANCELLED, now)
+        return closing
+
+    def check_clock(self, now: float) -> list[Message]:
+        """Ends the execution FAILED when its time is up; returns the messages to append then."""
+        ex = self.execution
+        limit = ex.limits.max_duration
+        if ex.is_finished or limit is None or now - ex.created_at <= limit:
+            return []
+        unanswered = self._close_pending()
+        ex.pending_tool_calls = ()
+        self._fail("max_duration", f"the execution ran longer than its limit of {limit:g} seconds "
+                   "(Limits.max_duration)", now)
+        return unanswered
+
+    def check_calls(self, calls: Sequence[ToolCall]) -> None:
+        """Refuses calls the execution is not waiting for, before anything runs."""
+        self._ensure_open("run tools for")
+        for call in calls:
+            if call.id not in self.execution.pending_ids:
+                raise UnknownToolCallError(
+                    f"execution {self.execution.id} is not waiting for tool call {call.id!r} "
+                    f"(waiting for {list(self.execution.pending_ids) or 'none'})",
+                    tool_call_id=call.id,
+                )
+
+    # --- the decision -----------------------------------------------------------------------------
+
+    def next_action(self) -> NextAction:
+        """What the driver should do now."""
+        ex = self.execution
+        if ex.is_finished:
+            return Done(ex.status)
+        if ex.pending_tool_calls:
+            return RunTools(ex.pending_tool_calls)
+        return CallModel()
+
+    # --- internals --------------------------------------------------------------------------------
+
+    def _on_reply_without_calls(self, message: Message, now: float) -> list[Message]:
+        ex = self.execution
+        if message.refusal is not None:
+            self._fail("refusal", f"the model refused: {message.refusal}", now)
+        elif message.stop_reason == "length":
+            self._fail("truncated", "the model's reply was cut off at its output token limit "
+                       f"(stop reason {message.raw_stop_reason!r}); raise max_tokens or shorten the task", now)
+        elif message.stop_reason == "content_filter":
+            self._fail("content_filter", "the provider's content filter stopped the reply", now)
+        elif not self.require_finish:
+            self._complete(message.text, now)
+        elif self._steps_exhausted():
+            self._check_steps(now)
+        elif ex.finish_reminders >= ex.limits.max_finish_reminders:
+            self._fail("finish_required", f"the model replied {ex.finish_reminders + 1} times without calling the "
+                       f"`{self.finish_tool_name}` tool, which this agent requires (Limits.max_finish_reminders)",
+                       now)
+        else:
+            ex.finish_reminders += 1
+            reminder = FINISH_REMINDER.format(name=self.finish_tool_name)
+            return [Message(role="user", parts=(TextPart(text=reminder),))]
+        return []
+
+    def _apply_finish(self, results: Sequence[ToolCallResult], now: float) -> None:
+        for r in results:
+            if r.function_name == self.finish_tool_name and r.is_success:
+                if r.payload.get("is_success", True):
+                    self._complete(r.result, now)
+                else:
+                    self._fail("model_failure", f"the model reported that the task failed: {r.result}", now,
+                               result=r.result)
+                return
+
+    def _close_pending(self) -> list[Message]:
+        """Error results for calls that will never run, so the thread stays valid for any provider."""
+        pending = self.execution.pending_tool_calls
+        if not pending:
+            return []
+        note = "Error: not run; the execution ended before this call could run"
+        parts = tuple(ToolResultPart(tool_call_id=c.id, name=c.name, content=note, is_error=True) for c in pending)
+        return [Message(role="tool", parts=parts)]
+
+    def _steps_exhausted(self) -> bool:
+        limit = self.execution.limits.max_steps
+        return limit is not None and self.execution.steps >= limit
+
+    def _check_steps(self, now: float) -> None:
+        if self._steps_exhausted():
+            self._fail("max_steps", f"the execution reached its limit of {self.execution.limits.max_steps} model "
+                       "responses without finishing (Limits.max_steps)", now)
+
+    def _complete(self, result: object, now: float) -> None:
+        self.execution.result = result
+        self.execution.set_status(ExecutionStatus.COMPLETED, now)
+
+    def _fail(self, code: str, message: str, now: float, *, result: object = None) -> None:
+        ex = self.execution
+        ex.error = ExecutionError(code=code, message=message)
+        ex.result = result
+        ex.set_status(ExecutionStatus.FAILED, now)
+
+    def _ensure_no_pending(self, doing: str) -> None:
+        ex = self.execution
+        if ex.pending_tool_calls:
+            ids = list(ex.pending_ids)
+            raise PendingToolCallsError(
+                f"execution {ex.id}: the previous response's tool calls {ids} have no results yet; "
+                f"call run_tools(...) with them before {doing}",
+                tool_call_ids=ids,
+            )
+
+    def _ensure_open(self, what: str) -> None:
+        ex = self.execution
+        if ex.is_finished:
+            raise ExecutionFinishedError(
+                f"cannot {what} execution {ex.id}: it already ended with status {ex.status.value}; "
+                "start a new task with add_task(...), passing thread_id to continue the conversation",
+                execution_id=ex.id, status=ex.status.value,
+            )

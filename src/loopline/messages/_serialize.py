@@ -1,0 +1,51 @@
+"""JSON round trip of messages, with a schema version so stored threads can be migrated later.
+
+Never renders a vendor format: this is loopline's own storage shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from ._message import Message
+
+__all__ = ["SCHEMA_VERSION", "message_from_dict", "message_to_dict", "messages_from_json", "messages_to_json"]
+
+SCHEMA_VERSION = 1
+"""Version of the stored message shape; bump it with a migration when the shape changes."""
+
+_ADAPTER: TypeAdapter[Message] = TypeAdapter(Message)
+_LIST_ADAPTER: TypeAdapter[list[Message]] = TypeAdapter(list[Message])
+
+
+def message_to_dict(message: Message) -> dict[str, Any]:
+    """A JSON-ready dict of the message, with `schema_version`."""
+    data: dict[str, Any] = _ADAPTER.dump_python(message, mode="json", exclude_none=True)
+    data["schema_version"] = SCHEMA_VERSION
+    return data
+
+
+def message_from_dict(data: dict[str, Any]) -> Message:
+    """Rebuild a message written by `message_to_dict`; rejects a newer schema version."""
+    version = data.get("schema_version", SCHEMA_VERSION)
+    if version > SCHEMA_VERSION:
+        raise ValueError(
+            f"message schema version {version} is newer than this loopline understands "
+            f"({SCHEMA_VERSION}); upgrade loopline"
+        )
+    body = {k: v for k, v in data.items() if k != "schema_version"}
+    return _ADAPTER.validate_python(body)
+
+
+def messages_to_json(messages: list[Message]) -> bytes:
+    """Serialise many messages at once (faster than one by one)."""
+    payload = {"schema_version": SCHEMA_VERSION, "messages": _LIST_ADAPTER.dump_python(messages, mode="json")}
+    return TypeAdapter(dict[str, Any]).dump_json(payload)
+
+
+def messages_from_json(raw: bytes | str) -> list[Message]:
+    """Inverse of `messages_to_json`."""
+    payload = TypeAdapter(dict[str, Any]).validate_json(raw)
+    return [message_from_dict({**m, "schema_version": payload.get("schema_version", 1)}) for m in payload["messages"]]

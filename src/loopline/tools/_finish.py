@@ -1,0 +1,85 @@
+"""The built-in finish tool: how a model ends an execution with a result.
+
+Its `result` argument is a string unless the task has an `output_schema` (a pydantic model or a JSON
+Schema); then `result` takes that schema, is validated, and the execution's result is the parsed value.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import jsonschema
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from ..errors import ToolDefinitionError
+from ._schema import clean_schema
+from ._tool import Tool, ToolDefinition
+
+__all__ = ["FINISH_TOOL_NAME", "OutputSchema", "finish_tool"]
+
+FINISH_TOOL_NAME = "finish"
+
+OutputSchema = type[BaseModel] | dict[str, Any]
+"""A pydantic model class or a JSON Schema dict describing the result an execution must produce."""
+
+_DESCRIPTION = (
+    "Call this exactly once, when the task is done or cannot be done, to end the task and hand over "
+    "the result. Set is_success to false when the task could not be completed, and explain why in result."
+)
+
+
+def finish_tool(output_schema: OutputSchema | None = None, *, name: str = FINISH_TOOL_NAME) -> Tool:
+    """The finish tool for one task; `output_schema` shapes and validates its `result`."""
+    result_schema, convert = _result_schema(output_schema)
+    defs = result_schema.pop("$defs", None)
+    if output_schema is None:
+        result = {**result_schema, "description": "The final result of the task (or, on failure, why it failed)."}
+    else:
+        result = {"anyOf": [result_schema, {"type": "string"}],
+                  "description": "The result in the required shape; a plain string only when is_success is false."}
+    parameters: dict[str, Any] = {
+        "type": "object",
+        "properties": {
+            "result": result,
+            "is_success": {"type": "boolean", "description": "True when the task was completed."},
+        },
+        "required": ["result", "is_success"],
+        "additionalProperties": False,
+    }
+    if defs:
+        parameters["$defs"] = defs
+
+    def finish(result: Any, is_success: bool) -> Any:
+        return convert(result) if is_success else result
+
+    definition = ToolDefinition(name=name, description=_DESCRIPTION, parameters=parameters)
+    return Tool(definition=definition, function=finish)
+
+
+def _result_schema(output_schema: OutputSchema | None) -> tuple[dict[str, Any], Any]:
+    if output_schema is None:
+        return {"type": "string"}, lambda value: value
+    if isinstance(output_schema, type) and issubclass(output_schema, BaseModel):
+        adapter = TypeAdapter(output_schema)
+
+        def convert(value: Any) -> Any:
+            try:
+                return adapter.validate_python(value)
+            except ValidationError as exc:
+                raise ValueError(f"result does not match the output schema: {exc}") from None
+
+        return clean_schema(output_schema.model_json_schema()), convert
+    if isinstance(output_schema, dict):
+        validator = jsonschema.validators.validator_for(output_schema)(output_schema)
+
+        def check(value: Any) -> Any:
+            problems = [e.message for e in validator.iter_errors(value)]
+            if problems:
+                raise ValueError("result does not match the output schema: " + "; ".join(problems[:5]))
+            return value
+
+        return copy.deepcopy(output_schema), check
+    raise ToolDefinitionError(
+        f"output_schema must be a pydantic model class or a JSON Schema dict, got {type(output_schema).__name__}"
+    )

@@ -1,0 +1,180 @@
+"""Running tool calls: validation, concurrency, timeouts, and errors turned into results.
+
+One preparation step (find the tool, check and convert the arguments) and one result step are
+shared by two thin drivers: `run_calls` for synchronous callers (threads; it never needs or starts an
+event loop in the caller's thread, so it works inside Jupyter) and `arun_calls` for asyncio.
+
+Nothing here raises because of what the model asked for: an unknown tool, arguments that are not
+JSON or fail the schema, a tool that raises or runs past its timeout each become an error result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import inspect
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ._call import ToolCall, ToolCallResult, ToolContext
+from ._json import render_result
+from ._tool import Tool
+
+__all__ = ["ContextFactory", "arun_calls", "run_calls"]
+
+ContextFactory = Callable[[ToolCall], ToolContext]
+
+@functools.cache
+def _pool() -> concurrent.futures.ThreadPoolExecutor:
+    """One shared pool per process (created on first use) for sync tools run concurrently."""
+    return concurrent.futures.ThreadPoolExecutor(max_workers=min(64, (os.cpu_count() or 1) + 16),
+                                                 thread_name_prefix="loopline-tool")
+
+
+@dataclass(slots=True)
+class _Prepared:
+    call: ToolCall
+    tool: Tool | None
+    kwargs: dict[str, Any] | None
+    error: str | None
+    timeout: float | None
+    started: float
+
+
+class _ToolTimeout(Exception):
+    pass
+
+
+def _prepare(call: ToolCall, tools: Mapping[str, Tool], context: ToolContext,
+             default_timeout: float | None) -> _Prepared:
+    started = time.perf_counter()
+    tool = tools.get(call.name)
+    if tool is None:
+        names = ", ".join(sorted(tools)) or "none"
+        return _Prepared(call, None, None, f"unknown tool {call.name!r}; the available tools are: {names}",
+                         None, started)
+    timeout = tool.timeout if tool.timeout is not None else default_timeout
+    if call.arguments_error is not None:
+        return _Prepared(call, tool, None, f"tool {call.name!r}: {call.arguments_error}", timeout, started)
+    if tool.definition.tool_type == "custom":
+        return _Prepared(call, tool, {"input": call.raw_arguments}, None, timeout, started)
+    problems = tool.validation_errors(call.arguments)
+    if problems:
+        detail = "; ".join(problems)
+        return _Prepared(call, tool, None, f"invalid arguments for tool {call.name!r}: {detail}", timeout, started)
+    try:
+        kwargs = tool.bind(call.arguments, context)
+    except ValueError as exc:
+        return _Prepared(call, tool, None, f"invalid arguments for tool {call.name!r}: {exc}", timeout, started)
+    return _Prepared(call, tool, kwargs, None, timeout, started)
+
+
+def _result(prepared: _Prepared, *, value: Any = None, exc: BaseException | None = None) -> ToolCallResult:
+    call = prepared.call
+    duration = time.perf_counter() - prepared.started
+    error = prepared.error
+    if error is None and isinstance(exc, _ToolTimeout):
+        error = f"tool {call.name!r} did not finish within {prepared.timeout:g} seconds"
+        exc = None
+    elif error is None and exc is not None:
+        error = f"tool {call.name!r} raised {type(exc).__name__}: {exc}"
+    if error is not None:
+        return ToolCallResult(tool_call_id=call.id, function_name=call.name, payload=call.arguments,
+                              result=None, is_success=False, content=f"Error: {error}", duration=duration,
+                              error=error, exception=exc)
+    return ToolCallResult(tool_call_id=call.id, function_name=call.name, payload=call.arguments, result=value,
+                          is_success=True, content=render_result(value), duration=duration)
+
+
+# --- the synchronous driver ---------------------------------------------------------------------
+
+
+def run_calls(calls: Sequence[ToolCall], tools: Mapping[str, Tool], context: ContextFactory, *,
+              default_timeout: float | None = None, parallel: bool = True) -> list[ToolCallResult]:
+    """Run calls and return their results in the order of `calls`.
+
+    Sync tools run in a shared thread pool when there are several calls (or a timeout to enforce);
+    async tools run on a private event loop in a pool thread, so the caller's thread never needs one.
+    A sync tool past its timeout cannot be stopped: its result becomes an error and the thread is
+    left to finish on its own.
+    """
+    prepared = [_prepare(c, tools, context(c), default_timeout) for c in calls]
+    runnable = [p for p in prepared if p.error is None]
+    if not runnable:
+        return [_result(p) for p in prepared]
+    if len(runnable) == 1 and _can_run_inline(runnable[0]):
+        return [_invoke_inline(p) if p.error is None else _result(p) for p in prepared]
+    if not parallel:
+        return [_await_future(p, _pool().submit(_invoke, p)) if p.error is None else _result(p) for p in prepared]
+    futures = {id(p): _pool().submit(_invoke, p) for p in runnable}
+    return [_await_future(p, futures[id(p)]) if p.error is None else _result(p) for p in prepared]
+
+
+def _can_run_inline(p: _Prepared) -> bool:
+    return p.timeout is None and p.tool is not None and not p.tool.is_async
+
+
+def _invoke_inline(p: _Prepared) -> ToolCallResult:
+    try:
+        value = _invoke(p)
+    except Exception as exc:
+        return _result(p, exc=exc)
+    return _result(p, value=value)
+
+
+def _invoke(p: _Prepared) -> Any:
+    """Run one call to completion in the current thread (which has no running event loop)."""
+    assert p.tool is not None and p.kwargs is not None
+    value = p.tool.function(**p.kwargs)
+    if inspect.isawaitable(value):
+        return asyncio.run(_bounded(value, p.timeout))
+    return value
+
+
+async def _bounded(awaitable: Any, timeout: float | None) -> Any:
+    try:
+        return await asyncio.wait_for(awaitable, timeout)
+    except asyncio.TimeoutError:
+        raise _ToolTimeout() from None
+
+
+def _await_future(p: _Prepared, future: concurrent.futures.Future[Any]) -> ToolCallResult:
+    remaining = None if p.timeout is None else max(0.0, p.started + p.timeout - time.perf_counter())
+    try:
+        value = future.result(timeout=remaining)
+    except concurrent.futures.TimeoutError:
+        future.cancel()
+        return _result(p, exc=_ToolTimeout())
+    except Exception as exc:
+        return _result(p, exc=exc)
+    return _result(p, value=value)
+
+
+# --- the asynchronous driver --------------------------------------------------------------------
+
+
+async def arun_calls(calls: Sequence[ToolCall], tools: Mapping[str, Tool], context: ContextFactory, *,
+                     default_timeout: float | None = None, parallel: bool = True) -> list[ToolCallResult]:
+    """Like `run_calls`, for asyncio: async tools are awaited, sync tools run in worker threads."""
+    prepared = [_prepare(c, tools, context(c), default_timeout) for c in calls]
+    if parallel:
+        return list(await asyncio.gather(*(_aone(p) for p in prepared)))
+    return [await _aone(p) for p in prepared]
+
+
+async def _aone(p: _Prepared) -> ToolCallResult:
+    if p.error is not None:
+        return _result(p)
+    assert p.tool is not None and p.kwargs is not None
+    try:
+        if p.tool.is_async:
+            value = await _bounded(p.tool.function(**p.kwargs), p.timeout)
+        else:
+            value = await _bounded(asyncio.to_thread(_invoke, p), p.timeout)
+    except Exception as exc:
+        return _result(p, exc=exc)
+    return _result(p, value=value)
