@@ -15,13 +15,13 @@ from ._serialize import (
 )
 
 __all__ = [
-    "SCHEMA_VERSION",
     "FilePart",
     "Message",
     "Part",
     "ReasoningPart",
     "RefusalPart",
     "Role",
+    "SCHEMA_VERSION",
     "StopReason",
     "TextPart",
     "ToolCallPart",

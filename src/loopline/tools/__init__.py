@@ -12,10 +12,10 @@ from ._schema import TOOL_NAME_PATTERN, check_tool_name, parse_docstring, strict
 from ._tool import Tool, ToolDefinition, ToolLike, as_tool, tool
 
 __all__ = [
-    "FINISH_TOOL_NAME",
-    "TOOL_NAME_PATTERN",
     "ContextFactory",
+    "FINISH_TOOL_NAME",
     "OutputSchema",
+    "TOOL_NAME_PATTERN",
     "Tool",
     "ToolCall",
     "ToolCallResult",

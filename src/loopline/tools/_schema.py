@@ -17,8 +17,8 @@ from pydantic.errors import PydanticSchemaGenerationError, PydanticUserError
 from ..errors import ToolDefinitionError
 
 __all__ = [
-    "TOOL_NAME_PATTERN",
     "ArgsModel",
+    "TOOL_NAME_PATTERN",
     "check_tool_name",
     "clean_schema",
     "model_for_function",
