@@ -6,8 +6,8 @@ from messages by that provider's adapter and never written back into them.
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
@@ -22,8 +22,8 @@ StopReason: TypeAlias = Literal["stop", "tool_calls", "length", "content_filter"
 
 
 def new_id(prefix: str) -> str:
-    """A unique, sortable-enough id such as `msg_3f2a...`; ids are opaque to every provider."""
-    return f"{prefix}_{uuid.uuid4().hex}"
+    """A unique id such as `msg_3f2a...` (96 random bits); ids are opaque to every provider."""
+    return f"{prefix}_{os.urandom(12).hex()}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

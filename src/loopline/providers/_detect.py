@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["describe_format", "to_plain"]
+__all__ = ["CHAT_COMPLETION", "ERROR_BODY", "describe_format", "to_plain"]
+
+CHAT_COMPLETION = "an OpenAI Chat Completions response"
+ERROR_BODY = "a provider error body"
 
 
 def to_plain(response: Any) -> Any:
@@ -24,13 +27,13 @@ _ANTHROPIC_EVENTS = frozenset({"message_start", "content_block_start", "content_
                                "message_delta", "message_stop", "ping"})
 
 _FORMATS: tuple[tuple[str, Callable[[dict[str, Any]], bool]], ...] = (
-    ("an OpenAI Chat Completions response", lambda d: d.get("object") == "chat.completion" or "choices" in d),
+    (CHAT_COMPLETION, lambda d: d.get("object") == "chat.completion" or "choices" in d),
     ("an OpenAI Chat Completions stream chunk", lambda d: d.get("object") == "chat.completion.chunk"),
     ("an OpenAI Responses API response", lambda d: d.get("object") == "response" or ("output" in d and "status" in d)),
     ("an OpenAI Responses API stream event", lambda d: str(d.get("type", "")).startswith("response.")),
     ("an Anthropic Messages response", lambda d: d.get("type") == "message" and isinstance(d.get("content"), list)),
     ("an Anthropic Messages stream event", lambda d: d.get("type") in _ANTHROPIC_EVENTS),
-    ("a provider error body", lambda d: "error" in d),
+    (ERROR_BODY, lambda d: bool(d.get("error"))),
 )
 
 

@@ -28,6 +28,8 @@ from ..messages import (
 )
 from ..tools import ToolDefinition
 from ._base import LLMProvider
+from ._detect import CHAT_COMPLETION as _COMPLETION
+from ._detect import ERROR_BODY as _ERROR_BODY
 from ._detect import describe_format, to_plain
 
 __all__ = ["OpenAIChatAdapter"]
@@ -67,6 +69,9 @@ class OpenAIChatAdapter:
 
     provider = LLMProvider.OPEN_AI
     name = "OpenAI Chat Completions"
+
+    def __init__(self) -> None:
+        self._last: tuple[Any, tuple[Message, ...]] | None = None
 
     # --- requests ---------------------------------------------------------------------------------
 
@@ -150,24 +155,44 @@ class OpenAIChatAdapter:
     # --- responses --------------------------------------------------------------------------------
 
     def parse(self, response: Any) -> list[Message]:
+        # The manual loop hands the same response to add_messages and extract_tool_calls: parse it once.
+        # Messages are immutable, so sharing the parse is safe; only the identity of the last input is kept.
+        last = self._last
+        if last is not None and last[0] is response:
+            return list(last[1])
+        parsed = self._parse(response)
+        self._last = (response, tuple(parsed))
+        return parsed
+
+    def _parse(self, response: Any) -> list[Message]:
         data = to_plain(response)
         if isinstance(data, list):
-            return [self.parse_wire_message(_as_message_dict(m)) for m in data]
+            return [self._parse_list_item(m, i) for i, m in enumerate(data)]
         if not isinstance(data, dict):
             raise ResponseParseError(
                 f"expected a ChatCompletion (SDK object or dict) or a list of message dicts, "
                 f"got {type(response).__name__}", provider=self.provider.value)
-        if "choices" in data:
-            return [self._parse_completion(data)]
-        if "role" in data:
-            return [self.parse_wire_message(data)]
-        if "error" in data:
-            raise _error_response(data, self.provider.value)
         detected = describe_format(data)
+        if detected == _COMPLETION:
+            return [self._parse_completion(data)]
+        if detected == _ERROR_BODY:
+            raise _error_response(data, self.provider.value)
+        if detected is None and "role" in data:
+            return [self.parse_wire_message(data)]
         raise ProviderMismatchError(
             f"expected an OpenAI Chat Completions response, got {detected or 'an unrecognised dict'}"
             + ("; use the llm_provider that matches it" if detected else f" with keys {sorted(data)[:8]}"),
             expected=self.provider.value, detected=detected)
+
+    def _parse_list_item(self, item: Any, index: int) -> Message:
+        data = _as_message_dict(item)
+        if "role" not in data:
+            what = describe_format(data) or f"a dict with keys {sorted(data)[:8]}"
+            raise ResponseParseError(
+                f"item {index} of the list is {what}, not a Chat Completions message dict; pass the response "
+                "object itself (for a stream, the final completion it assembles)",
+                provider=self.provider.value, field=f"[{index}]")
+        return self.parse_wire_message(data)
 
     def _parse_completion(self, data: dict[str, Any]) -> Message:
         choices = data.get("choices")

@@ -7,6 +7,7 @@ Schema); then `result` takes that schema, is validated, and the execution's resu
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any
 
 import jsonschema
@@ -30,7 +31,22 @@ _DESCRIPTION = (
 
 
 def finish_tool(output_schema: OutputSchema | None = None, *, name: str = FINISH_TOOL_NAME) -> Tool:
-    """The finish tool for one task; `output_schema` shapes and validates its `result`."""
+    """The finish tool for one task; `output_schema` shapes and validates its `result`.
+
+    Tools for no schema or a pydantic model are built once and reused (building one checks its
+    schema, which costs milliseconds); a JSON Schema dict is built anew each time.
+    """
+    if isinstance(output_schema, dict):
+        return _build(output_schema, name)
+    return _cached(output_schema, name)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached(output_schema: type[BaseModel] | None, name: str) -> Tool:
+    return _build(output_schema, name)
+
+
+def _build(output_schema: OutputSchema | None, name: str) -> Tool:
     result_schema, convert = _result_schema(output_schema)
     defs = result_schema.pop("$defs", None)
     if output_schema is None:

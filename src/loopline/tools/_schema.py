@@ -174,18 +174,26 @@ def clean_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
+_SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties", "dependentSchemas")
+_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_SCHEMA_VALUES = ("items", "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames")
+
+
 def _clean_node(node: Any) -> None:
-    if isinstance(node, dict):
-        node.pop("title", None)
-        for key, value in node.items():
-            if key in ("properties", "$defs", "definitions") and isinstance(value, dict):
-                for sub in value.values():
-                    _clean_node(sub)
-            elif key != "default":
-                _clean_node(value)
-    elif isinstance(node, list):
-        for item in node:
-            _clean_node(item)
+    """Remove `title` from this schema and every subschema; values (`default`, `enum`, `examples`) are left alone."""
+    if not isinstance(node, dict):
+        return
+    node.pop("title", None)
+    for key in _SCHEMA_MAPS:
+        if isinstance(node.get(key), dict):
+            for sub in node[key].values():
+                _clean_node(sub)
+    for key in _SCHEMA_LISTS:
+        if isinstance(node.get(key), list):
+            for sub in node[key]:
+                _clean_node(sub)
+    for key in _SCHEMA_VALUES:
+        _clean_node(node.get(key))
 
 
 def strict_schema(schema: dict[str, Any], *, tool_name: str) -> dict[str, Any]:

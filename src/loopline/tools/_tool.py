@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import ToolDefinitionError
 from ._call import ToolContext
-from ._schema import check_tool_name, clean_schema, model_for_function, strict_schema
+from ._schema import check_tool_name, model_for_function, strict_schema
 
 __all__ = ["Tool", "ToolDefinition", "ToolLike", "as_tool", "tool"]
 
@@ -62,7 +62,7 @@ class Tool:
 
     def __post_init__(self) -> None:
         check_tool_name(self.definition.name)
-        if self.definition.tool_type == "function":
+        if self.definition.tool_type == "function" and self.args_model is None:
             try:
                 cls = jsonschema.validators.validator_for(self.definition.parameters)
                 cls.check_schema(self.definition.parameters)
@@ -83,8 +83,12 @@ class Tool:
         return self.function(*args, **kwargs)
 
     def validation_errors(self, arguments: Mapping[str, Any]) -> list[str]:
-        """Why `arguments` fail the schema, one line per problem; empty when they pass."""
-        if self._validator is None:
+        """Why `arguments` fail the JSON Schema, one line per problem; empty when they pass.
+
+        Tools made from functions are validated by their pydantic argument model in `bind` instead
+        (one pass that validates and converts); this covers tools made from a spec.
+        """
+        if self._validator is None or self.args_model is not None:
             return []
         errors = sorted(self._validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
         return [f"{_path(e.absolute_path)}: {e.message}" for e in errors[:8]]
@@ -132,20 +136,30 @@ class Tool:
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any], function: Callable[..., Any], *,
                   timeout: float | None = None) -> Tool:
-        """Build a tool from an OpenAI-style function spec (with or without the `type` wrapper)."""
-        body = spec.get("function", spec) if spec.get("type", "function") == "function" else None
+        """Build a tool from an OpenAI-style spec, sent to the model exactly as given.
+
+        Takes a function spec (`{"type": "function", "function": {...}}` or the bare inner object) or a
+        custom tool spec (`{"type": "custom", "custom": {"name": ..., "format": ...}}`, whose callable
+        receives the model's free-form text as `input`).
+        """
+        kind = spec.get("type", "function")
+        body = spec.get(kind, spec) if kind in ("function", "custom") else None
         if not isinstance(body, Mapping) or "name" not in body:
             raise ToolDefinitionError(
-                "expected an OpenAI-style function spec such as "
+                "expected an OpenAI-style tool spec such as "
                 "{'type': 'function', 'function': {'name': ..., 'parameters': {...}}}"
             )
-        parameters = dict(body.get("parameters") or {"type": "object", "properties": {}})
-        definition = ToolDefinition(name=check_tool_name(str(body["name"])),
-                                    description=str(body.get("description") or ""),
-                                    parameters=clean_schema(parameters) if "title" in parameters else parameters,
-                                    strict=bool(body.get("strict", False)))
+        name = check_tool_name(str(body["name"]))
+        if kind == "custom":
+            definition = ToolDefinition(name=name, description=str(body.get("description") or ""), parameters={},
+                                        tool_type="custom",
+                                        provider_details={"format": body["format"]} if "format" in body else None)
+        else:
+            definition = ToolDefinition(name=name, description=str(body.get("description") or ""),
+                                        parameters=dict(body.get("parameters") or {"type": "object", "properties": {}}),
+                                        strict=bool(body.get("strict", False)))
         return cls(definition=definition, function=function, timeout=timeout, is_async=_is_async(function),
-                   context_param=_context_param(function, definition.name))
+                   context_param=_context_param(function, name))
 
 
 ToolLike = Tool | Callable[..., Any]
