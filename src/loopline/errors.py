@@ -19,6 +19,7 @@ from __future__ import annotations
 
 __all__ = [
     "ControlSignal",
+    "DuplicateToolCallError",
     "ExecutionFinishedError",
     "LooplineError",
     "MissingExtraError",
@@ -79,6 +80,14 @@ class PendingToolCallsError(UsageError):
 
 class UnknownToolCallError(UsageError):
     """`run_tools` got a call that the current execution is not waiting for."""
+
+    def __init__(self, message: str, *, tool_call_id: str) -> None:
+        super().__init__(message)
+        self.tool_call_id = tool_call_id
+
+
+class DuplicateToolCallError(UsageError):
+    """The same tool call was given twice to one `run_tools`; each call runs once."""
 
     def __init__(self, message: str, *, tool_call_id: str) -> None:
         super().__init__(message)

@@ -31,9 +31,9 @@ from ..tools import (
     ToolLike,
     arun_calls,
     as_tool,
-    finish_tool,
     run_calls,
 )
+from ..tools import finish_tool as make_finish_tool
 from ._files import FileInput, to_file_parts
 
 __all__ = ["Agent"]
@@ -85,7 +85,7 @@ class Agent:
         self.tools: list[Tool] = [as_tool(t) for t in tools]
         self._tools_by_name = _index_tools(self.tools, reserved=FINISH_TOOL_NAME if finish_tool else None)
         self._machine: ExecutionMachine | None = None
-        self._finish: Tool | None = None
+        self._finish: Tool | None = make_finish_tool() if finish_tool else None
         self._messages: list[Message] = []
         self._renderers: dict[LLMProvider, Renderer] = {}
         self._rendered_tools: dict[LLMProvider, list[dict[str, Any]]] = {}
@@ -126,7 +126,7 @@ class Agent:
         history = self.store.get_messages(thread_id) if thread_id is not None else []
         thread = thread_id if thread_id is not None else self.store.create_thread()
         execution = Execution(thread_id=thread, agent_name=self.name, input=input, limits=self.limits)
-        self._finish = finish_tool(output_schema) if self.use_finish_tool else None
+        self._finish = make_finish_tool(output_schema) if self.use_finish_tool else None
         self._rendered_tools = {}
         self._machine = ExecutionMachine(
             execution,
@@ -219,6 +219,8 @@ class Agent:
         become error results. Calling the finish tool ends the execution.
         """
         machine = self._require_machine()
+        if not tool_calls:
+            return []
         machine.check_calls(tool_calls)
         results = run_calls(tool_calls, self._all_tools(), self._context, default_timeout=self.tool_timeout,
                             parallel=self.parallel_tool_calls)
@@ -228,6 +230,8 @@ class Agent:
     async def arun_tools(self, tool_calls: Sequence[ToolCall]) -> list[ToolCallResult]:
         """`run_tools` for asyncio code: async tools are awaited, sync tools run in threads."""
         machine = self._require_machine()
+        if not tool_calls:
+            return []
         machine.check_calls(tool_calls)
         results = await arun_calls(tool_calls, self._all_tools(), self._context,
                                    default_timeout=self.tool_timeout, parallel=self.parallel_tool_calls)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..errors import ExecutionFinishedError, PendingToolCallsError, UnknownToolCallError
+from ..errors import DuplicateToolCallError, ExecutionFinishedError, PendingToolCallsError, UnknownToolCallError
 from ..messages import Message, TextPart, ToolCallPart, ToolResultPart
 from ..tools import ToolCall, ToolCallResult
 from ._execution import Execution, ExecutionError, ExecutionStatus
@@ -79,6 +79,8 @@ class ExecutionMachine:
     def on_tool_results(self, results: Sequence[ToolCallResult], now: float) -> list[Message]:
         """Results of (some of) the pending calls; returns the messages to append (results first)."""
         self._ensure_open("add tool results to")
+        if not results:
+            return []
         ex = self.execution
         answered = {r.tool_call_id for r in results}
         for r in results:
@@ -132,7 +134,13 @@ class ExecutionMachine:
     def check_calls(self, calls: Sequence[ToolCall]) -> None:
         """Refuses calls the execution is not waiting for, before anything runs."""
         self._ensure_open("run tools for")
+        seen: set[str] = set()
         for call in calls:
+            if call.id in seen:
+                raise DuplicateToolCallError(
+                    f"tool call {call.id!r} appears twice in one run_tools; each call runs once",
+                    tool_call_id=call.id)
+            seen.add(call.id)
             if call.id not in self.execution.pending_ids:
                 raise UnknownToolCallError(
                     f"execution {self.execution.id} is not waiting for tool call {call.id!r} "

@@ -155,13 +155,15 @@ class OpenAIChatAdapter:
     # --- responses --------------------------------------------------------------------------------
 
     def parse(self, response: Any) -> list[Message]:
-        # The manual loop hands the same response to add_messages and extract_tool_calls: parse it once.
-        # Messages are immutable, so sharing the parse is safe; only the identity of the last input is kept.
+        # The manual loop hands the same SDK response to add_messages and extract_tool_calls: parse it
+        # once. Only SDK objects are remembered (by identity): a dict or list may be refilled in place
+        # and passed again, so those are always parsed anew. Messages are immutable, sharing is safe.
         last = self._last
         if last is not None and last[0] is response:
             return list(last[1])
         parsed = self._parse(response)
-        self._last = (response, tuple(parsed))
+        if not isinstance(response, (dict, list)):
+            self._last = (response, tuple(parsed))
         return parsed
 
     def _parse(self, response: Any) -> list[Message]:
