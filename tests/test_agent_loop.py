@@ -303,7 +303,7 @@ def _pydantic_error(value: Any) -> str:
     try:
         pydantic.TypeAdapter(Forecast).validate_python(value)
     except pydantic.ValidationError as exc:
-        return str(exc)
+        return "; ".join(f"{'/'.join(map(str, e['loc'])) or 'result'}: {e['msg']}" for e in exc.errors())
     raise AssertionError(f"{value!r} is a valid Forecast")
 
 
@@ -319,8 +319,8 @@ def test_output_schema_rejects_invalid_results_until_a_valid_one(store: InMemory
     responses = [completion(missing_field)]
     agent.add_messages(responses[-1])
     [first] = agent.run_tools(Agent.extract_tool_calls(responses[-1]))
-    first_error = ("invalid arguments for tool 'finish': result: {'city': 'Paris'} is not valid under any of "
-                   "the given schemas")
+    first_error = ("invalid arguments for tool 'finish': result does not match the output schema: "
+                   "temperature_c: Field required")
     assert dataclasses.replace(first, duration=0.0) == ToolCallResult(
         tool_call_id="call_1", function_name="finish", payload={"result": {"city": "Paris"}, "is_success": True},
         result=None, is_success=False, content=f"Error: {first_error}", error=first_error)
@@ -330,7 +330,7 @@ def test_output_schema_rejects_invalid_results_until_a_valid_one(store: InMemory
     responses.append(completion(plain_text))
     agent.add_messages(responses[-1])
     agent.run_tools(Agent.extract_tool_calls(responses[-1]))
-    second_error = ("tool 'finish' raised ValueError: result does not match the output schema: "
+    second_error = ("invalid arguments for tool 'finish': result does not match the output schema: "
                     + _pydantic_error("Paris, 21.5 C"))
     assert agent.is_finished() is False
 

@@ -135,6 +135,7 @@ def test_optionals_defaults_and_lists() -> None:
     @tool
     def search(
         query: str,
+        *,
         limit: int = 10,
         lang: Optional[str] = None,  # noqa: UP045 - the typing spelling is part of what is tested
         region: str | None = None,
@@ -198,7 +199,8 @@ def test_nested_models_go_to_defs_and_titles_are_removed_but_title_properties_su
             },
             "Shelf": {
                 "type": "object",
-                "properties": {"label": {"type": "string"}, "books": {"type": "array", "items": {"$ref": "#/$defs/Book"}}},
+                "properties": {"label": {"type": "string"},
+                               "books": {"type": "array", "items": {"$ref": "#/$defs/Book"}}},
                 "required": ["label", "books"],
             },
         },
@@ -302,9 +304,10 @@ def test_tool_context_model_cannot_smuggle_it_in() -> None:
 
     assert who.definition.parameters == {"type": "object", "properties": {}, "additionalProperties": False}
     result = _run_one(who, {"ctx": {"tool_call_id": "forged"}}, call_id="real")
-    assert (result.is_success, result.error) == (
-        False, "invalid arguments for tool 'who': (arguments): Additional properties are not allowed "
-               "('ctx' was unexpected)")
+    assert (result.is_success, result.result) == (False, None)
+    assert result.error is not None
+    assert result.error.startswith("invalid arguments for tool 'who': ")
+    assert "ctx" in result.error
     assert _run_one(who, {}, call_id="real").result == "real"
 
 
@@ -484,7 +487,7 @@ def test_unsupported_signatures_are_rejected(fn: Any, name: str, words: str) -> 
 
 @pytest.mark.parametrize(
     "bad_name",
-    ["has space", "x" * 65, "1st_tool", "pkg.tool", "", "naïve", "semi;colon"],
+    ["has space", "x" * 65, "1st_tool", "pkg.tool", "naïve", "semi;colon", "-dash"],
 )
 def test_invalid_tool_names_are_rejected(bad_name: str) -> None:
     def fn(x: int) -> int:
@@ -498,6 +501,12 @@ def test_invalid_tool_names_are_rejected(bad_name: str) -> None:
     with pytest.raises(ToolDefinitionError) as info:
         Tool.from_spec({"name": bad_name, "parameters": {"type": "object", "properties": {}}}, fn)
     assert info.value.tool_name == bad_name
+
+
+def test_empty_name_in_a_spec_is_rejected() -> None:
+    with pytest.raises(ToolDefinitionError) as info:
+        Tool.from_spec({"name": "", "parameters": {"type": "object", "properties": {}}}, lambda: None)
+    assert info.value.tool_name == ""
 
 
 @pytest.mark.parametrize("good_name", ["x" * 64, "_private", "get-weather", "A1_b-2"])
@@ -559,7 +568,7 @@ def test_strict_mode_rejects_free_form_objects_inside_defs() -> None:
 
 def test_strict_schema_whole() -> None:
     @tool(strict=True)
-    def archive(shelf: Shelf, note: str, address: Address | None = None, copies: int = 1,
+    def archive(shelf: Shelf, note: str, *, address: Address | None = None, copies: int = 1,
                 lang: Optional[str] = None, tags: list[str] = []) -> None:  # noqa: UP045, B006
         """Archive.
 
@@ -649,7 +658,9 @@ def test_strict_null_means_use_the_default() -> None:
     jsonschema.validate(args, schema)  # what a strict-mode model sends is valid
     result = _run_one(book, args)
     assert (result.is_success, result.error, result.result) == (True, None, "ok")
-    assert received == {"title": "Dune", "copies": 2, "lang": "en", "tags": ["new"], "note": None}
+    # A null for a parameter whose type cannot be None means "use the default"; where None is a legal
+    # value (`lang: str | None`), a null is taken at its word.
+    assert received == {"title": "Dune", "copies": 2, "lang": None, "tags": ["new"], "note": None}
 
     received.clear()
     assert _run_one(book, {"title": "X", "copies": 5, "lang": "de", "tags": [], "note": "n"}).is_success
@@ -737,13 +748,14 @@ def test_from_spec_bare_form_and_missing_parameters() -> None:
     assert _run_one(t2, "").result == "12:00"
 
 
-def test_from_spec_removes_pydantic_titles_but_keeps_title_property() -> None:
+def test_from_spec_sends_the_parameters_exactly_as_given() -> None:
     params = {"title": "Args", "type": "object",
               "properties": {"title": {"title": "Title", "type": "string"}}, "required": ["title"]}
+    original = json.loads(json.dumps(params))
     t = Tool.from_spec({"name": "rename", "parameters": params}, lambda title: title)
-    assert t.definition.parameters == {"type": "object", "properties": {"title": {"type": "string"}},
-                                       "required": ["title"]}
-    assert params["title"] == "Args"  # the caller's dict is not modified
+    assert t.definition.parameters == original
+    assert params == original  # the caller's dict is not modified
+    assert _run_one(t, {"title": "new"}).result == "new"
 
 
 @pytest.mark.parametrize(
@@ -751,16 +763,16 @@ def test_from_spec_removes_pydantic_titles_but_keeps_title_property() -> None:
     [
         {"type": "function", "function": "get_weather"},
         {"type": "function", "function": {"parameters": _WEATHER_PARAMS}},
-        {"type": "custom", "custom": {"name": "x"}},
+        {"type": "mcp", "server_label": "x"},
         {"description": "no name"},
     ],
 )
 def test_from_spec_rejects_malformed_specs(spec: Any) -> None:
-    with pytest.raises(ToolDefinitionError, match="OpenAI-style function spec"):
+    with pytest.raises(ToolDefinitionError, match="OpenAI-style"):
         Tool.from_spec(spec, _weather)
 
 
 @pytest.mark.parametrize("spec", ["get_weather", ["get_weather"], None, 42])
 def test_from_spec_rejects_a_non_dict_spec(spec: Any) -> None:
-    with pytest.raises(ToolDefinitionError, match="OpenAI-style function spec"):
+    with pytest.raises(ToolDefinitionError, match="OpenAI-style"):
         Tool.from_spec(spec, _weather)

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import copy
 import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, StrictBool, StrictStr, TypeAdapter, ValidationError
 
 from ..errors import ToolDefinitionError
-from ._schema import clean_schema
+from ._call import ToolContext
+from ._schema import ArgsModel, clean_schema
 from ._tool import Tool, ToolDefinition
 
 __all__ = ["FINISH_TOOL_NAME", "OutputSchema", "finish_tool"]
@@ -36,9 +39,23 @@ def finish_tool(output_schema: OutputSchema | None = None, *, name: str = FINISH
     Tools for no schema or a pydantic model are built once and reused (building one checks its
     schema, which costs milliseconds); a JSON Schema dict is built anew each time.
     """
-    if isinstance(output_schema, dict):
-        return _build(output_schema, name)
-    return _cached(output_schema, name)
+    if output_schema is None or (isinstance(output_schema, type) and issubclass(output_schema, BaseModel)):
+        return _cached(output_schema, name)
+    return _build(output_schema, name)
+
+
+class _FinishArguments(ArgsModel):
+    """Checks the finish call's shape; `result` is checked against the output schema by the tool itself,
+    so that a mismatch is reported field by field rather than as a failed `anyOf`."""
+
+    result: Any
+    is_success: StrictBool
+
+
+class _FinishText(_FinishArguments):
+    """Without an output schema the result is text."""
+
+    result: StrictStr
 
 
 @functools.lru_cache(maxsize=256)
@@ -48,7 +65,7 @@ def _cached(output_schema: type[BaseModel] | None, name: str) -> Tool:
 
 def _build(output_schema: OutputSchema | None, name: str) -> Tool:
     result_schema, convert = _result_schema(output_schema)
-    defs = result_schema.pop("$defs", None)
+    hoisted = {key: result_schema.pop(key) for key in ("$defs", "definitions") if key in result_schema}
     if output_schema is None:
         result = {**result_schema, "description": "The final result of the task (or, on failure, why it failed)."}
     else:
@@ -63,14 +80,29 @@ def _build(output_schema: OutputSchema | None, name: str) -> Tool:
         "required": ["result", "is_success"],
         "additionalProperties": False,
     }
-    if defs:
-        parameters["$defs"] = defs
-
-    def finish(result: Any, is_success: bool) -> Any:
-        return convert(result) if is_success else result
+    parameters.update(hoisted.items())  # references such as "#/$defs/X" resolve from the root of the parameters
 
     definition = ToolDefinition(name=name, description=_DESCRIPTION, parameters=parameters)
-    return Tool(definition=definition, function=finish)
+    model = _FinishText if output_schema is None else _FinishArguments
+    return _FinishTool(definition=definition, function=_finish, args_model=model, convert=convert)
+
+
+def _finish(result: Any, is_success: bool) -> Any:
+    return result
+
+
+@dataclass(eq=False, kw_only=True)
+class _FinishTool(Tool):
+    """Checks a successful result against the output schema while binding arguments, so a mismatch is
+    reported to the model as invalid arguments, field by field."""
+
+    convert: Callable[[Any], Any] = field(repr=False)
+
+    def bind(self, arguments: Mapping[str, Any], context: ToolContext) -> dict[str, Any]:
+        kwargs = super().bind(arguments, context)
+        if kwargs.get("is_success"):
+            kwargs["result"] = self.convert(kwargs["result"])
+        return kwargs
 
 
 def _result_schema(output_schema: OutputSchema | None) -> tuple[dict[str, Any], Any]:
@@ -83,14 +115,16 @@ def _result_schema(output_schema: OutputSchema | None) -> tuple[dict[str, Any], 
             try:
                 return adapter.validate_python(value)
             except ValidationError as exc:
-                raise ValueError(f"result does not match the output schema: {exc}") from None
+                problems = [f"{'/'.join(str(p) for p in e['loc']) or 'result'}: {e['msg']}" for e in exc.errors()]
+                raise ValueError("result does not match the output schema: " + "; ".join(problems[:8])) from None
 
         return clean_schema(output_schema.model_json_schema()), convert
     if isinstance(output_schema, dict):
         validator = jsonschema.validators.validator_for(output_schema)(output_schema)
 
         def check(value: Any) -> Any:
-            problems = [e.message for e in validator.iter_errors(value)]
+            problems = [f"{'/'.join(str(p) for p in e.absolute_path) or 'result'}: {e.message}"
+                        for e in validator.iter_errors(value)]
             if problems:
                 raise ValueError("result does not match the output schema: " + "; ".join(problems[:5]))
             return value

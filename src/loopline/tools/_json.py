@@ -35,7 +35,7 @@ def render_result(value: Any) -> str:
     if isinstance(value, str):
         return value
     try:
-        return pydantic_core.to_json(value, fallback=str).decode()
+        return pydantic_core.to_json(value, fallback=str, inf_nan_mode="strings").decode()
     except (TypeError, ValueError, pydantic_core.PydanticSerializationError):
         return str(value)
 

@@ -42,43 +42,59 @@ class _Prepared:
     kwargs: dict[str, Any] | None
     error: str | None
     timeout: float | None
-    started: float
+    checking: float = 0.0
+    """Seconds spent finding the tool and checking its arguments."""
+    started: float = 0.0
+    """When the tool itself started (`perf_counter`); set at launch, so queued calls are not charged."""
+
+    def launch(self) -> _Prepared:
+        self.started = time.perf_counter()
+        return self
+
+    def remaining(self) -> float | None:
+        return None if self.timeout is None else max(0.0, self.started + self.timeout - time.perf_counter())
 
 
 class _ToolTimeout(Exception):
-    pass
+    """loopline's own timeout, distinct from a `TimeoutError` a tool raises itself."""
 
 
 def _prepare(call: ToolCall, tools: Mapping[str, Tool], context: ToolContext,
              default_timeout: float | None) -> _Prepared:
-    started = time.perf_counter()
+    began = time.perf_counter()
+    prepared = _check(call, tools, context, default_timeout)
+    prepared.checking = time.perf_counter() - began
+    return prepared
+
+
+def _check(call: ToolCall, tools: Mapping[str, Tool], context: ToolContext,
+           default_timeout: float | None) -> _Prepared:
     tool = tools.get(call.name)
     if tool is None:
         names = ", ".join(sorted(tools)) or "none"
-        return _Prepared(call, None, None, f"unknown tool {call.name!r}; the available tools are: {names}",
-                         None, started)
+        return _Prepared(call, None, None, f"unknown tool {call.name!r}; the available tools are: {names}", None)
     timeout = tool.timeout if tool.timeout is not None else default_timeout
     if call.arguments_error is not None:
-        return _Prepared(call, tool, None, f"tool {call.name!r}: {call.arguments_error}", timeout, started)
+        return _Prepared(call, tool, None, f"tool {call.name!r}: {call.arguments_error}", timeout)
     if tool.definition.tool_type == "custom":
-        return _Prepared(call, tool, {"input": call.raw_arguments}, None, timeout, started)
+        return _Prepared(call, tool, {"input": call.raw_arguments}, None, timeout)
     problems = tool.validation_errors(call.arguments)
     if problems:
-        detail = "; ".join(problems)
-        return _Prepared(call, tool, None, f"invalid arguments for tool {call.name!r}: {detail}", timeout, started)
+        return _Prepared(call, tool, None, f"invalid arguments for tool {call.name!r}: {'; '.join(problems)}", timeout)
     try:
         kwargs = tool.bind(call.arguments, context)
     except ValueError as exc:
-        return _Prepared(call, tool, None, f"invalid arguments for tool {call.name!r}: {exc}", timeout, started)
-    return _Prepared(call, tool, kwargs, None, timeout, started)
+        return _Prepared(call, tool, None, f"invalid arguments for tool {call.name!r}: {exc}", timeout)
+    return _Prepared(call, tool, kwargs, None, timeout)
 
 
 def _result(prepared: _Prepared, *, value: Any = None, exc: BaseException | None = None) -> ToolCallResult:
     call = prepared.call
-    duration = time.perf_counter() - prepared.started
+    ran = time.perf_counter() - prepared.started if prepared.started else 0.0
+    duration = prepared.checking + ran
     error = prepared.error
     if error is None and isinstance(exc, _ToolTimeout):
-        error = f"tool {call.name!r} did not finish within {prepared.timeout:g} seconds"
+        error = f"tool {call.name!r} did not finish within {prepared.timeout or 0:g} seconds"
         exc = None
     elif error is None and exc is not None:
         error = f"tool {call.name!r} raised {type(exc).__name__}: {exc}"
@@ -104,13 +120,12 @@ def run_calls(calls: Sequence[ToolCall], tools: Mapping[str, Tool], context: Con
     """
     prepared = [_prepare(c, tools, context(c), default_timeout) for c in calls]
     runnable = [p for p in prepared if p.error is None]
-    if not runnable:
-        return [_result(p) for p in prepared]
     if len(runnable) == 1 and _can_run_inline(runnable[0]):
-        return [_invoke_inline(p) if p.error is None else _result(p) for p in prepared]
+        return [_invoke_inline(p.launch()) if p.error is None else _result(p) for p in prepared]
     if not parallel:
-        return [_await_future(p, _pool().submit(_invoke, p)) if p.error is None else _result(p) for p in prepared]
-    futures = {id(p): _pool().submit(_invoke, p) for p in runnable}
+        return [_await_future(p, _pool().submit(_invoke, p.launch())) if p.error is None else _result(p)
+                for p in prepared]
+    futures = {id(p): _pool().submit(_invoke, p.launch()) for p in runnable}
     return [_await_future(p, futures[id(p)]) if p.error is None else _result(p) for p in prepared]
 
 
@@ -131,24 +146,27 @@ def _invoke(p: _Prepared) -> Any:
     assert p.tool is not None and p.kwargs is not None
     value = p.tool.function(**p.kwargs)
     if inspect.isawaitable(value):
-        return asyncio.run(_bounded(value, p.timeout))
+        return asyncio.run(_bounded(value, p.remaining()))
     return value
 
 
 async def _bounded(awaitable: Any, timeout: float | None) -> Any:
-    try:
-        return await asyncio.wait_for(awaitable, timeout)
-    except asyncio.TimeoutError:
-        raise _ToolTimeout() from None
+    """Await with a time limit; only loopline's own limit becomes `_ToolTimeout`."""
+    task = asyncio.ensure_future(awaitable)
+    done, _ = await asyncio.wait({task}, timeout=timeout)
+    if not done:
+        task.cancel()
+        raise _ToolTimeout()
+    return task.result()
 
 
 def _await_future(p: _Prepared, future: concurrent.futures.Future[Any]) -> ToolCallResult:
-    remaining = None if p.timeout is None else max(0.0, p.started + p.timeout - time.perf_counter())
-    try:
-        value = future.result(timeout=remaining)
-    except concurrent.futures.TimeoutError:
+    done, _ = concurrent.futures.wait([future], timeout=p.remaining())
+    if not done:
         future.cancel()
         return _result(p, exc=_ToolTimeout())
+    try:
+        value = future.result()
     except Exception as exc:
         return _result(p, exc=exc)
     return _result(p, value=value)
@@ -170,6 +188,7 @@ async def _aone(p: _Prepared) -> ToolCallResult:
     if p.error is not None:
         return _result(p)
     assert p.tool is not None and p.kwargs is not None
+    p.launch()
     try:
         if p.tool.is_async:
             value = await _bounded(p.tool.function(**p.kwargs), p.timeout)

@@ -21,6 +21,7 @@ __all__ = [
     "TOOL_NAME_PATTERN",
     "check_tool_name",
     "clean_schema",
+    "drop_strict_nulls",
     "model_for_function",
     "parse_docstring",
     "strict_schema",
@@ -157,7 +158,8 @@ def model_for_function(
                                       tool_name=name)
         annotation = hints.get(pname, Any)
         default = ... if param.default is param.empty else param.default
-        fields[pname] = (annotation, Field(default, description=doc.params.get(pname) or None))
+        described = doc.params.get(pname)  # leave an Annotated Field's own description alone when absent
+        fields[pname] = (annotation, Field(default, description=described) if described else Field(default))
     try:
         model = create_model(f"{name}_arguments", __base__=ArgsModel, **fields)
         schema = model.model_json_schema()
@@ -259,3 +261,44 @@ def _nullable(node: dict[str, Any]) -> dict[str, Any]:
     if description:
         result["description"] = description
     return result
+
+
+def drop_strict_nulls(value: Any, schema: dict[str, Any], root: dict[str, Any] | None = None) -> Any:
+    """Undo what strict mode added: remove `null`s given for properties that were optional.
+
+    Strict mode makes every optional property required but nullable; a `null` there means "not
+    given", so the tool's (or nested model's) default applies. `schema` is the loose, non-strict
+    schema the strict one was made from; properties that accepted `null` before keep it.
+    """
+    root = schema if root is None else root
+    schema = _resolve(schema, root)
+    if isinstance(value, dict) and isinstance(schema.get("properties"), dict):
+        required = set(schema.get("required", []))
+        props = schema["properties"]
+        return {k: drop_strict_nulls(v, props[k], root) if k in props else v for k, v in value.items()
+                if not (v is None and k in props and k not in required and not _accepts_null(_resolve(props[k], root)))}
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [drop_strict_nulls(v, schema["items"], root) for v in value]
+    if value is not None and isinstance(schema.get("anyOf"), list):
+        branch = next((b for b in (_resolve(b, root) for b in schema["anyOf"] if isinstance(b, dict))
+                       if _matches_container(value, b)), None)
+        return drop_strict_nulls(value, branch, root) if branch is not None else value
+    return value
+
+
+def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref")
+    if not isinstance(ref, str) or not ref.startswith("#/"):
+        return schema
+    node: Any = root
+    for key in ref[2:].split("/"):
+        node = node.get(key, {}) if isinstance(node, dict) else {}
+    return node if isinstance(node, dict) else schema
+
+
+def _matches_container(value: Any, schema: dict[str, Any]) -> bool:
+    if isinstance(value, dict):
+        return schema.get("type") == "object" or "properties" in schema
+    if isinstance(value, list):
+        return schema.get("type") == "array" or "items" in schema
+    return False

@@ -10,14 +10,14 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_type_hints, overload
+from typing import Any, Literal, get_args, get_type_hints, overload
 
 import jsonschema
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ToolDefinitionError
 from ._call import ToolContext
-from ._schema import check_tool_name, model_for_function, strict_schema
+from ._schema import check_tool_name, drop_strict_nulls, model_for_function, strict_schema
 
 __all__ = ["Tool", "ToolDefinition", "ToolLike", "as_tool", "tool"]
 
@@ -56,8 +56,8 @@ class Tool:
     """For function tools: the pydantic model that converts validated arguments to Python values."""
     context_param: str | None = None
     """The parameter that receives a `ToolContext`, when the function declares one."""
-    nullable_defaults: frozenset[str] = frozenset()
-    """Parameters whose `null` (allowed by strict mode) means "use the default"."""
+    loose_parameters: dict[str, Any] | None = field(default=None, repr=False)
+    """For strict tools made from functions: the schema before strict mode, to read its `null`s back."""
     _validator: Any = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -98,7 +98,9 @@ class Tool:
 
         Raises `ValueError` with a model-readable message when conversion fails.
         """
-        args = {k: v for k, v in arguments.items() if not (v is None and k in self.nullable_defaults)}
+        args = dict(arguments)
+        if self.loose_parameters is not None:
+            args = drop_strict_nulls(args, self.loose_parameters)
         if self.args_model is not None:
             try:
                 parsed = self.args_model.model_validate(args)
@@ -120,18 +122,18 @@ class Tool:
         timeout: float | None = None,
     ) -> Tool:
         """Build a tool from a function; see `tool` for what is read from it."""
-        tool_name = check_tool_name(name or str(getattr(fn, "__name__", "")))
+        tool_name = check_tool_name(name if name is not None else str(getattr(fn, "__name__", "")))
         context_param = _context_param(fn, tool_name)
         skip = frozenset({context_param} if context_param else ())
         model, doc, schema = model_for_function(fn, name=tool_name, skip=skip)
-        optional = frozenset(set(schema.get("properties", {})) - set(schema.get("required", [])))
+        loose = schema
         if strict:
             schema = strict_schema(schema, tool_name=tool_name)
         definition = ToolDefinition(name=tool_name, description=description or doc, parameters=schema,
                                     strict=strict)
         return cls(definition=definition, function=fn, timeout=timeout, is_async=_is_async(fn),
                    args_model=model, context_param=context_param,
-                   nullable_defaults=optional if strict else frozenset())
+                   loose_parameters=loose if strict else None)
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any], function: Callable[..., Any], *,
@@ -142,6 +144,8 @@ class Tool:
         custom tool spec (`{"type": "custom", "custom": {"name": ..., "format": ...}}`, whose callable
         receives the model's free-form text as `input`).
         """
+        if not isinstance(spec, Mapping):
+            raise ToolDefinitionError(f"expected an OpenAI-style tool spec (a dict), got {type(spec).__name__}")
         kind = spec.get("type", "function")
         body = spec.get(kind, spec) if kind in ("function", "custom") else None
         if not isinstance(body, Mapping) or "name" not in body:
@@ -220,10 +224,15 @@ def _context_param(fn: Callable[..., Any], tool_name: str) -> str | None:
         hints = get_type_hints(fn)
     except (NameError, TypeError):
         return None
-    names = [p for p, hint in hints.items() if hint is ToolContext and p != "return"]
+    names = [p for p, hint in hints.items() if p != "return" and _is_context(hint)]
     if len(names) > 1:
         raise ToolDefinitionError(f"tool {tool_name!r}: more than one ToolContext parameter", tool_name=tool_name)
     return names[0] if names else None
+
+
+def _is_context(hint: Any) -> bool:
+    """`ToolContext`, or an optional one (`ToolContext | None`)."""
+    return hint is ToolContext or ToolContext in get_args(hint)
 
 
 def _path(path: Any) -> str:
