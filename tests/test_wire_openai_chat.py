@@ -20,7 +20,7 @@ from openai.types.chat import ChatCompletion
 
 import wire
 from loopline import Agent, InMemoryStore, LLMProvider, Message, Tool, ToolCall, ToolDefinition, Usage
-from loopline.errors import LooplineError, ProviderErrorResponse, ProviderMismatchError
+from loopline.errors import ProviderErrorResponse, ProviderMismatchError
 from loopline.messages import RefusalPart, StopReason, TextPart, ToolCallPart
 from loopline.providers import OpenAIChatAdapter, describe_format
 
@@ -209,21 +209,27 @@ def test_error_body_raises_provider_error(w: wire.WireFile) -> None:
         assert error["message"] in str(exc)
 
 
-@pytest.mark.xfail(strict=True, raises=(LooplineError, AssertionError),
-                   reason="stream reassembly lands with the providers work")
-def test_stream_chunks_reassemble() -> None:
-    """Every stream file's chunk list parses into one assistant message with the derived calls.
+STREAMS = [w for w in wire.load(API) if w.stream and not w.is_error]
 
-    Strict xfail: once the adapter reassembles streams this passes, fails as XPASS, and the stream
-    files belong in the parametrised tests above.
-    """
-    streams = [w for w in wire.load(API) if w.stream and not w.is_error]
-    if not streams:
-        pytest.fail(f"no stream files in the {API} corpus", pytrace=False)
-    for w in streams:
-        messages = OpenAIChatAdapter().parse(w.response)
-        assert [m.role for m in messages] == ["assistant"], w.name
-        assert [call_dict(ToolCall.from_part(p)) for p in messages[0].tool_calls] == w.derived_tool_calls, w.name
+
+@pytest.mark.parametrize("form", ["dicts", "sdk", "raw_sse"])
+@pytest.mark.parametrize("w", STREAMS, ids=[w.name for w in STREAMS])
+def test_stream_reassembles_to_the_derived_calls(w: wire.WireFile, form: str) -> None:
+    """A whole stream, as chunk dicts, as SDK chunk objects or as the raw SSE text, parses into one
+    assistant message with exactly the derived tool calls, the streamed text and the usage chunk."""
+    from openai.types.chat import ChatCompletionChunk
+
+    source: Any = {"dicts": w.response, "raw_sse": w.data["raw_sse"],
+                   "sdk": [ChatCompletionChunk.model_validate(c) for c in w.response]}[form]
+    [message] = OpenAIChatAdapter().parse(source)
+    assert message.role == "assistant"
+    assert [call_dict(ToolCall.from_part(p)) for p in message.tool_calls] == w.derived_tool_calls
+    text = "".join(d["content"] for c in w.response for ch in c.get("choices") or []
+                   if isinstance(d := ch.get("delta") or {}, dict) and isinstance(d.get("content"), str))
+    assert message.text == text
+    usage = next((c["usage"] for c in reversed(w.response) if c.get("usage")), None)
+    assert (message.usage.input_tokens, message.usage.output_tokens) == (
+        (usage["prompt_tokens"], usage["completion_tokens"]) if usage else (0, 0)) if message.usage else usage is None
 
 
 # --- requests -----------------------------------------------------------------------------------------

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 from ..errors import NoActiveTaskError, TaskAlreadyRunningError, ToolDefinitionError, UsageError
 from ..loop import Execution, ExecutionMachine, ExecutionResult, ExecutionStatus, Limits
 from ..messages import Message, TextPart
-from ..providers import LLMProvider, Renderer, get_adapter
+from ..providers import LLMProvider, LossyRenderingWarning, Renderer, RenderReport, get_adapter
 from ..store import Store, default_store
 from ..tools import (
     FINISH_TOOL_NAME,
@@ -155,9 +156,26 @@ class Agent:
         """
         return self.get_messages()
 
-    def get_messages(self, llm_provider: LLMProvider | str | None = None) -> list[dict[str, Any]]:
-        """The conversation rendered for `llm_provider` (the agent's own by default)."""
-        return self.request_kwargs(llm_provider, include_tools=False)["messages"]  # type: ignore[no-any-return]
+    @overload
+    def get_messages(self, llm_provider: LLMProvider | str | None = None, *,
+                     report: Literal[False] = False) -> list[dict[str, Any]]: ...
+    @overload
+    def get_messages(self, llm_provider: LLMProvider | str | None = None, *,
+                     report: Literal[True]) -> tuple[list[dict[str, Any]], RenderReport]: ...
+    def get_messages(self, llm_provider: LLMProvider | str | None = None, *,
+                     report: bool = False) -> list[dict[str, Any]] | tuple[list[dict[str, Any]], RenderReport]:
+        """The conversation rendered for `llm_provider` (the agent's own by default).
+
+        For Chat Completions the system prompt comes first; Anthropic and the Responses API take it
+        apart (see `request_kwargs`). A thread written on another provider may hold what this one
+        cannot take (reasoning only its author reads, provider-private blocks): it is dropped or
+        converted, and never silently: with `report=True` the `RenderReport` is returned alongside,
+        otherwise a `LossyRenderingWarning` says what happened.
+        """
+        provider = LLMProvider(llm_provider or self.llm_provider)
+        kwargs = self._render(provider, include_tools=False, warn=not report)
+        messages: list[dict[str, Any]] = kwargs[get_adapter(provider).messages_key]
+        return (messages, self._renderer(provider).report) if report else messages
 
     def get_tools(self, llm_provider: LLMProvider | str | None = None) -> list[dict[str, Any]]:
         """The tools (the finish tool included) in `llm_provider`'s request format."""
@@ -170,15 +188,29 @@ class Agent:
 
     def request_kwargs(self, llm_provider: LLMProvider | str | None = None, *,
                        include_tools: bool = True) -> dict[str, Any]:
-        """Ready-to-splat request arguments for `llm_provider`, e.g. `{"messages": [...], "tools": [...]}`."""
-        provider = LLMProvider(llm_provider or self.llm_provider)
+        """Ready-to-splat request arguments for `llm_provider`: `{"messages", "tools"}` for Chat
+        Completions, `{"system", "messages", "tools"}` for Anthropic, `{"instructions", "input",
+        "tools"}` for the Responses API. What had to be dropped or converted is warned about."""
+        return self._render(LLMProvider(llm_provider or self.llm_provider), include_tools=include_tools, warn=True)
+
+    def _render(self, provider: LLMProvider, *, include_tools: bool, warn: bool) -> dict[str, Any]:
         self._require_machine()
+        renderer = self._renderer(provider)
+        tools = self.get_tools(provider) if include_tools else []
+        kwargs = get_adapter(provider).request_kwargs(system=self.instructions or None,
+                                                      messages=renderer.render(self._messages), tools=tools)
+        fresh = renderer.new_notes()
+        if warn and fresh:
+            detail = "; ".join(str(n) for n in fresh[:5]) + (f"; and {len(fresh) - 5} more" if len(fresh) > 5 else "")
+            warnings.warn(LossyRenderingWarning(f"rendering thread {self.thread_id} for {provider.value}: {detail}"),
+                          stacklevel=3)
+        return kwargs
+
+    def _renderer(self, provider: LLMProvider) -> Renderer:
         renderer = self._renderers.get(provider)
         if renderer is None:
             renderer = self._renderers[provider] = get_adapter(provider).renderer()
-        tools = self.get_tools(provider) if include_tools else []
-        return get_adapter(provider).request_kwargs(system=self.instructions or None,
-                                                    messages=renderer.render(self._messages), tools=tools)
+        return renderer
 
     def add_messages(self, response: Any, llm_provider: LLMProvider | str | None = None) -> list[Message]:
         """Add a model response (SDK object or dict) or a list of wire message dicts to the execution.

@@ -5,7 +5,7 @@ never hold a vendor's wire format: adapters in `loopline.providers` translate in
 """
 
 from ._message import Message, Role, StopReason, Usage, new_id
-from ._parts import FilePart, Part, ReasoningPart, RefusalPart, TextPart, ToolCallPart, ToolResultPart
+from ._parts import FilePart, OpaquePart, Part, ReasoningPart, RefusalPart, TextPart, ToolCallPart, ToolResultPart
 from ._serialize import (
     SCHEMA_VERSION,
     message_from_dict,
@@ -17,6 +17,7 @@ from ._serialize import (
 __all__ = [
     "FilePart",
     "Message",
+    "OpaquePart",
     "Part",
     "ReasoningPart",
     "RefusalPart",

@@ -12,6 +12,7 @@ from typing import Any, Literal, TypeAlias
 
 __all__ = [
     "FilePart",
+    "OpaquePart",
     "Part",
     "ReasoningPart",
     "RefusalPart",
@@ -121,5 +122,21 @@ class RefusalPart:
     """Discriminator."""
 
 
-Part: TypeAlias = TextPart | ToolCallPart | ToolResultPart | ReasoningPart | FilePart | RefusalPart
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OpaquePart:
+    """Content only one provider understands (server-side tool blocks, search results, ...).
+
+    Kept verbatim so the provider that wrote it gets it back unchanged; renderings for other
+    providers drop it and say so.
+    """
+
+    provider: str
+    """The wire API (an `LLMProvider` value) that produced it."""
+    data: dict[str, Any]
+    """The provider's block or item, exactly as received."""
+    kind: Literal["opaque"] = "opaque"
+    """Discriminator."""
+
+
+Part: TypeAlias = TextPart | ToolCallPart | ToolResultPart | ReasoningPart | FilePart | RefusalPart | OpaquePart
 """Any part; match on `kind` (or the class) and end with `assert_never`."""

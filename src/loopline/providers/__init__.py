@@ -7,23 +7,37 @@ this package. Builds on `loopline.messages` and `loopline.tools`.
 
 from __future__ import annotations
 
-from typing import Any
-
 from ._base import LLMProvider, ProviderAdapter, Renderer
+from ._common import AdapterBase
 from ._detect import describe_format
-from ._openai_chat import OpenAIChatAdapter
+from ._openai_chat import PROFILES, ChatProfile, OpenAIChatAdapter
+from ._report import LossyRenderingWarning, RenderNote, RenderReport
 
-__all__ = ["LLMProvider", "OpenAIChatAdapter", "ProviderAdapter", "Renderer", "describe_format", "get_adapter"]
+__all__ = [
+    "AdapterBase",
+    "ChatProfile",
+    "LLMProvider",
+    "LossyRenderingWarning",
+    "OpenAIChatAdapter",
+    "ProviderAdapter",
+    "RenderNote",
+    "RenderReport",
+    "Renderer",
+    "describe_format",
+    "get_adapter",
+]
 
-_ADAPTERS: dict[LLMProvider, Any] = {LLMProvider.OPEN_AI: OpenAIChatAdapter()}
+_ADAPTERS: dict[LLMProvider, AdapterBase] = {p: OpenAIChatAdapter(profile) for p, profile in PROFILES.items()}
 
 
-def get_adapter(provider: LLMProvider | str) -> ProviderAdapter:
+def get_adapter(provider: LLMProvider | str) -> AdapterBase:
     """The adapter for a provider (an `LLMProvider` or its value, such as `"openai"`)."""
     try:
         key = LLMProvider(provider)
     except ValueError:
         known = ", ".join(p.value for p in LLMProvider)
         raise ValueError(f"unknown llm_provider {provider!r}; known providers: {known}") from None
-    adapter: ProviderAdapter = _ADAPTERS[key]
+    adapter = _ADAPTERS.get(key)
+    if adapter is None:
+        raise NotImplementedError(f"no adapter for {key.value} yet")
     return adapter

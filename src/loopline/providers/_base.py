@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from ..messages import Message
 from ..tools import ToolDefinition
+from ._report import RenderNote, RenderReport
 
 __all__ = ["LLMProvider", "ProviderAdapter", "Renderer"]
 
@@ -22,6 +23,20 @@ class LLMProvider(str, enum.Enum):
 
     OPEN_AI = "openai"
     """OpenAI Chat Completions (`client.chat.completions.create`)."""
+    OPEN_AI_RESPONSES = "openai_responses"
+    """The OpenAI Responses API (`client.responses.create`)."""
+    ANTHROPIC = "anthropic"
+    """Anthropic Messages (`client.messages.create`)."""
+    OLLAMA = "ollama"
+    """Ollama's OpenAI-compatible Chat Completions endpoint."""
+    GEMINI_OPEN_AI = "gemini_openai"
+    """Google Gemini's OpenAI-compatible Chat Completions endpoint."""
+    NVIDIA_NIM = "nvidia_nim"
+    """NVIDIA NIM's OpenAI-compatible Chat Completions endpoint."""
+    FRIENDLI_AI = "friendli_ai"
+    """FriendliAI's OpenAI-compatible Chat Completions endpoint."""
+    VLLM = "vllm"
+    """vLLM's OpenAI-compatible Chat Completions server."""
 
     def __str__(self) -> str:
         return self.value
@@ -32,6 +47,15 @@ class Renderer(Protocol):
 
     def render(self, messages: Sequence[Message]) -> list[dict[str, Any]]:
         """The wire messages for `messages`; returns a new list each call (the dicts are shared)."""
+        ...
+
+    @property
+    def report(self) -> RenderReport:
+        """What the renderings so far dropped or converted."""
+        ...
+
+    def new_notes(self) -> list[RenderNote]:
+        """Notes added since the last call."""
         ...
 
 

@@ -1,38 +1,39 @@
-"""Recognising which wire API a response came from, to name the mistake when formats are mixed."""
+"""Recognising which wire API a dict came from, to route it and to name the mistake when formats mix."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["CHAT_COMPLETION", "ERROR_BODY", "describe_format", "to_plain"]
+__all__ = [
+    "ANTHROPIC_EVENT",
+    "ANTHROPIC_MESSAGE",
+    "CHAT_CHUNK",
+    "CHAT_COMPLETION",
+    "ERROR_BODY",
+    "RESPONSES_EVENT",
+    "RESPONSES_RESPONSE",
+    "describe_format",
+]
 
 CHAT_COMPLETION = "an OpenAI Chat Completions response"
+CHAT_CHUNK = "an OpenAI Chat Completions stream chunk"
+RESPONSES_RESPONSE = "an OpenAI Responses API response"
+RESPONSES_EVENT = "an OpenAI Responses API stream event"
+ANTHROPIC_MESSAGE = "an Anthropic Messages response"
+ANTHROPIC_EVENT = "an Anthropic Messages stream event"
 ERROR_BODY = "a provider error body"
-
-
-def to_plain(response: Any) -> Any:
-    """A dict (or list) view of an SDK response object; dicts and lists pass through unchanged."""
-    if isinstance(response, (dict, list, str, bytes)):
-        return response
-    dump = getattr(response, "model_dump", None)
-    if callable(dump):
-        return dump(mode="json", exclude_unset=True, warnings=False)
-    if isinstance(response, tuple):
-        return list(response)
-    return response
-
 
 _ANTHROPIC_EVENTS = frozenset({"message_start", "content_block_start", "content_block_delta", "content_block_stop",
                                "message_delta", "message_stop", "ping"})
 
 _FORMATS: tuple[tuple[str, Callable[[dict[str, Any]], bool]], ...] = (
+    (CHAT_CHUNK, lambda d: d.get("object") == "chat.completion.chunk"),
     (CHAT_COMPLETION, lambda d: d.get("object") == "chat.completion" or "choices" in d),
-    ("an OpenAI Chat Completions stream chunk", lambda d: d.get("object") == "chat.completion.chunk"),
-    ("an OpenAI Responses API response", lambda d: d.get("object") == "response" or ("output" in d and "status" in d)),
-    ("an OpenAI Responses API stream event", lambda d: str(d.get("type", "")).startswith("response.")),
-    ("an Anthropic Messages response", lambda d: d.get("type") == "message" and isinstance(d.get("content"), list)),
-    ("an Anthropic Messages stream event", lambda d: d.get("type") in _ANTHROPIC_EVENTS),
+    (RESPONSES_RESPONSE, lambda d: d.get("object") == "response" or ("output" in d and "status" in d)),
+    (RESPONSES_EVENT, lambda d: str(d.get("type", "")).startswith("response.")),
+    (ANTHROPIC_MESSAGE, lambda d: d.get("type") == "message" and isinstance(d.get("content"), list)),
+    (ANTHROPIC_EVENT, lambda d: d.get("type") in _ANTHROPIC_EVENTS or (d.get("type") == "error" and "_event" in d)),
     (ERROR_BODY, lambda d: bool(d.get("error"))),
 )
 

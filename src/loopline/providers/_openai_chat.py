@@ -1,22 +1,24 @@
-"""The OpenAI Chat Completions adapter: tools, conversation and responses in both directions.
+"""The OpenAI Chat Completions adapter: tools, conversation, responses and streams in both directions.
 
-OpenAI-compatible servers speak the same format; their quirks belong in profiles of this adapter, not
-in copies of it. This module must not import an SDK: it reads SDK objects through `model_dump`.
+OpenAI-compatible servers (Ollama, vLLM, Gemini's endpoint, NIM, FriendliAI) speak the same format;
+their quirks are `ChatProfile` settings of this one adapter, never copies of it. This module does not
+import an SDK: it reads SDK objects through `model_dump`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import re
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from typing_extensions import assert_never
 
-from ..errors import ProviderErrorResponse, ProviderMismatchError, ResponseParseError
+from ..errors import ResponseParseError
 from ..messages import (
     FilePart,
     Message,
+    OpaquePart,
     Part,
     ReasoningPart,
     RefusalPart,
@@ -28,11 +30,12 @@ from ..messages import (
 )
 from ..tools import ToolDefinition
 from ._base import LLMProvider
-from ._detect import CHAT_COMPLETION as _COMPLETION
-from ._detect import ERROR_BODY as _ERROR_BODY
-from ._detect import describe_format, to_plain
+from ._common import AdapterBase, json_dumps, safe_id, stable_id
+from ._detect import CHAT_CHUNK, CHAT_COMPLETION
+from ._openai_chat_stream import reassemble_chat
+from ._report import RenderNote
 
-__all__ = ["OpenAIChatAdapter"]
+__all__ = ["PROFILES", "ChatProfile", "OpenAIChatAdapter"]
 
 _STOP_REASONS: dict[str, StopReason] = {
     "stop": "stop",
@@ -41,37 +44,55 @@ _STOP_REASONS: dict[str, StopReason] = {
     "length": "length",
     "content_filter": "content_filter",
 }
+_ID = re.compile(r"[A-Za-z0-9_.:-]+")
 
 
-class _ChatRenderer:
-    """Incremental: keeps the wire dicts made so far and converts only messages appended since."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChatProfile:
+    """How one Chat Completions server differs from OpenAI's own."""
 
-    __slots__ = ("_adapter", "_done", "_ids", "_out")
-
-    def __init__(self, adapter: OpenAIChatAdapter) -> None:
-        self._adapter = adapter
-        self._out: list[dict[str, Any]] = []
-        self._done = 0
-        self._ids: list[str] = []
-
-    def render(self, messages: Sequence[Message]) -> list[dict[str, Any]]:
-        if len(messages) < self._done or (self._done and messages[self._done - 1].id != self._ids[-1]):
-            self._out, self._done, self._ids = [], 0, []  # not an append of what we saw: start over
-        for message in messages[self._done:]:
-            self._out.extend(self._adapter.render_message(message))
-            self._ids.append(message.id)
-        self._done = len(messages)
-        return list(self._out)
+    provider: LLMProvider
+    """The provider this profile serves."""
+    name: str
+    """A human name for messages."""
+    omit_empty_parameters: bool = False
+    """Leave out `parameters` for tools that take none (Gemini rejects an empty properties object)."""
+    strict: bool = True
+    """Whether the server understands `strict` on function tools (if not, it is not sent)."""
+    custom_tools: bool = True
+    """Whether the server knows custom (free-form) tools; if not they are offered as a function taking
+    one string argument `input`."""
 
 
-class OpenAIChatAdapter:
-    """OpenAI Chat Completions (`POST /v1/chat/completions`)."""
+PROFILES: dict[LLMProvider, ChatProfile] = {
+    p.provider: p
+    for p in (
+        ChatProfile(provider=LLMProvider.OPEN_AI, name="OpenAI Chat Completions"),
+        ChatProfile(provider=LLMProvider.OLLAMA, name="Ollama", strict=False, custom_tools=False),
+        ChatProfile(provider=LLMProvider.GEMINI_OPEN_AI, name="Gemini (OpenAI-compatible)",
+                    omit_empty_parameters=True, strict=False, custom_tools=False),
+        ChatProfile(provider=LLMProvider.NVIDIA_NIM, name="NVIDIA NIM", strict=False, custom_tools=False),
+        ChatProfile(provider=LLMProvider.FRIENDLI_AI, name="FriendliAI", strict=False, custom_tools=False),
+        ChatProfile(provider=LLMProvider.VLLM, name="vLLM", strict=False, custom_tools=False),
+    )
+}
 
-    provider = LLMProvider.OPEN_AI
-    name = "OpenAI Chat Completions"
 
-    def __init__(self) -> None:
-        self._last: tuple[Any, tuple[Message, ...]] | None = None
+class OpenAIChatAdapter(AdapterBase):
+    """OpenAI Chat Completions (`POST /v1/chat/completions`) and compatible servers."""
+
+    response_format: ClassVar[str] = CHAT_COMPLETION
+    event_format: ClassVar[str] = CHAT_CHUNK
+
+    def __init__(self, profile: ChatProfile | None = None) -> None:
+        super().__init__()
+        self.profile = profile or PROFILES[LLMProvider.OPEN_AI]
+        self.provider = self.profile.provider
+
+    @property
+    def name(self) -> str:
+        """The server's human name."""
+        return self.profile.name
 
     # --- requests ---------------------------------------------------------------------------------
 
@@ -79,20 +100,19 @@ class OpenAIChatAdapter:
         return [self._render_tool(t) for t in tools]
 
     def _render_tool(self, tool: ToolDefinition) -> dict[str, Any]:
-        if tool.tool_type == "custom":
+        if tool.tool_type == "custom" and self.profile.custom_tools:
             custom: dict[str, Any] = {"name": tool.name, "description": tool.description}
             fmt = (tool.provider_details or {}).get("format")
             if fmt is not None:
                 custom["format"] = fmt
             return {"type": "custom", "custom": custom}
-        function: dict[str, Any] = {"name": tool.name, "description": tool.description,
-                                    "parameters": tool.parameters}
-        if tool.strict:
+        parameters = tool.parameters if tool.tool_type == "function" else _CUSTOM_AS_FUNCTION
+        function: dict[str, Any] = {"name": tool.name, "description": tool.description}
+        if not (self.profile.omit_empty_parameters and not parameters.get("properties")):
+            function["parameters"] = parameters
+        if tool.strict and self.profile.strict:
             function["strict"] = True
         return {"type": "function", "function": function}
-
-    def renderer(self) -> _ChatRenderer:
-        return _ChatRenderer(self)
 
     def request_kwargs(self, *, system: str | None, messages: list[dict[str, Any]],
                        tools: list[dict[str, Any]]) -> dict[str, Any]:
@@ -102,101 +122,84 @@ class OpenAIChatAdapter:
             kwargs["tools"] = tools
         return kwargs
 
-    def render_message(self, message: Message) -> list[dict[str, Any]]:
+    def render_message(self, message: Message, notes: list[RenderNote] | None = None) -> list[dict[str, Any]]:
         """The wire message(s) for one neutral message (tool results become one message each)."""
+        notes = [] if notes is None else notes
         match message.role:
             case "tool":
-                return [self._render_result(p) for p in message.tool_results]
+                return [{"role": "tool", "tool_call_id": self._id(p.tool_call_id), "content": p.content}
+                        for p in message.tool_results]
             case "assistant":
-                return [self._render_assistant(message)]
+                return [self._render_assistant(message, notes)]
             case "user" | "system":
-                return [{"role": message.role, "content": self._render_content(message)}]
+                return [{"role": message.role, "content": self._render_content(message, notes)}]
             case _:
                 assert_never(message.role)
 
-    def _render_result(self, part: ToolResultPart) -> dict[str, Any]:
-        return {"role": "tool", "tool_call_id": part.tool_call_id, "content": part.content}
-
-    def _render_assistant(self, message: Message) -> dict[str, Any]:
+    def _render_assistant(self, message: Message, notes: list[RenderNote]) -> dict[str, Any]:
         out: dict[str, Any] = {"role": "assistant"}
-        text = message.text
-        calls = message.tool_calls
+        calls: list[dict[str, Any]] = []
+        text: list[str] = []
+        for part in message.parts:
+            match part:
+                case TextPart():
+                    text.append(part.text)
+                case RefusalPart():
+                    out["refusal"] = out.get("refusal", "") + part.text
+                case ToolCallPart():
+                    calls.append(self._render_call(part, message, notes))
+                case ReasoningPart() | OpaquePart():
+                    _drop(notes, message, part, "Chat Completions has no field to send it back in")
+                case FilePart() | ToolResultPart():
+                    _drop(notes, message, part, "an assistant message cannot carry it in Chat Completions")
+                case _:
+                    assert_never(part)
         if text or not calls:
-            out["content"] = text
-        refusal = message.refusal
-        if refusal is not None:
-            out["refusal"] = refusal
+            out["content"] = "".join(text)
         if calls:
-            out["tool_calls"] = [self._render_call(c) for c in calls]
+            out["tool_calls"] = calls
         return out
 
-    def _render_call(self, call: ToolCallPart) -> dict[str, Any]:
+    def _render_call(self, call: ToolCallPart, message: Message, notes: list[RenderNote]) -> dict[str, Any]:
+        call_id = self._id(call.id)
         if call.tool_type == "custom":
-            return {"id": call.id, "type": "custom", "custom": {"name": call.name, "input": call.arguments}}
-        return {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+            if self.profile.custom_tools:
+                return {"id": call_id, "type": "custom", "custom": {"name": call.name, "input": call.arguments}}
+            notes.append(RenderNote(message_id=message.id, part_kind=call.kind, action="converted",
+                                    reason=f"{self.name} has no custom tools: sent as a function call with "
+                                           "its text in the argument 'input'"))
+            arguments = json_dumps({"input": call.arguments})
+        else:
+            arguments = call.arguments
+        return {"id": call_id, "type": "function", "function": {"name": call.name, "arguments": arguments}}
 
-    def _render_content(self, message: Message) -> str | list[dict[str, Any]]:
-        parts = message.parts
-        if all(isinstance(p, TextPart) for p in parts):
+    def _id(self, value: str) -> str:
+        return safe_id(value, _ID, 40)  # OpenAI rejects tool call ids longer than 40 characters
+
+    def _render_content(self, message: Message, notes: list[RenderNote]) -> str | list[dict[str, Any]]:
+        if all(isinstance(p, TextPart) for p in message.parts):
             return message.text
-        return [block for p in parts for block in self._render_user_part(p)]
-
-    def _render_user_part(self, part: Part) -> list[dict[str, Any]]:
-        match part:
-            case TextPart():
-                return [{"type": "text", "text": part.text}]
-            case FilePart():
-                return [_render_file(part)]
-            case ReasoningPart() | RefusalPart() | ToolCallPart() | ToolResultPart():
-                return []  # not expressible in a user message; nothing of the user's is in these kinds
-            case _:
-                assert_never(part)
+        blocks: list[dict[str, Any]] = []
+        for part in message.parts:
+            match part:
+                case TextPart():
+                    blocks.append({"type": "text", "text": part.text})
+                case FilePart():
+                    blocks.append(_render_file(part))
+                case RefusalPart():
+                    blocks.append({"type": "text", "text": part.text})
+                case ReasoningPart() | OpaquePart() | ToolCallPart() | ToolResultPart():
+                    _drop(notes, message, part, f"a {message.role} message cannot carry it in Chat Completions")
+                case _:
+                    assert_never(part)
+        return blocks
 
     # --- responses --------------------------------------------------------------------------------
 
-    def parse(self, response: Any) -> list[Message]:
-        # The manual loop hands the same SDK response to add_messages and extract_tool_calls: parse it
-        # once. Only SDK objects are remembered (by identity): a dict or list may be refilled in place
-        # and passed again, so those are always parsed anew. Messages are immutable, sharing is safe.
-        last = self._last
-        if last is not None and last[0] is response:
-            return list(last[1])
-        parsed = self._parse(response)
-        if not isinstance(response, (dict, list)):
-            self._last = (response, tuple(parsed))
-        return parsed
+    def reassemble(self, events: list[dict[str, Any]]) -> dict[str, Any]:
+        return reassemble_chat(events, provider=self.provider.value)
 
-    def _parse(self, response: Any) -> list[Message]:
-        data = to_plain(response)
-        if isinstance(data, list):
-            return [self._parse_list_item(m, i) for i, m in enumerate(data)]
-        if not isinstance(data, dict):
-            raise ResponseParseError(
-                f"expected a ChatCompletion (SDK object or dict) or a list of message dicts, "
-                f"got {type(response).__name__}", provider=self.provider.value)
-        detected = describe_format(data)
-        if detected == _COMPLETION:
-            return [self._parse_completion(data)]
-        if detected == _ERROR_BODY:
-            raise _error_response(data, self.provider.value)
-        if detected is None and "role" in data:
-            return [self.parse_wire_message(data)]
-        raise ProviderMismatchError(
-            f"expected an OpenAI Chat Completions response, got {detected or 'an unrecognised dict'}"
-            + ("; use the llm_provider that matches it" if detected else f" with keys {sorted(data)[:8]}"),
-            expected=self.provider.value, detected=detected)
-
-    def _parse_list_item(self, item: Any, index: int) -> Message:
-        data = _as_message_dict(item)
-        if "role" not in data:
-            what = describe_format(data) or f"a dict with keys {sorted(data)[:8]}"
-            raise ResponseParseError(
-                f"item {index} of the list is {what}, not a Chat Completions message dict; pass the response "
-                "object itself (for a stream, the final completion it assembles)",
-                provider=self.provider.value, field=f"[{index}]")
-        return self.parse_wire_message(data)
-
-    def _parse_completion(self, data: dict[str, Any]) -> Message:
+    def parse_response(self, data: dict[str, Any]) -> Message:
         choices = data.get("choices")
         if not isinstance(choices, list) or not choices:
             raise ResponseParseError("the response has no choices", provider=self.provider.value, field="choices")
@@ -205,28 +208,31 @@ class OpenAIChatAdapter:
             raise ResponseParseError("choices[0] has no message object", provider=self.provider.value,
                                      field="choices[0].message")
         raw_reason = choice.get("finish_reason")
-        message = self.parse_wire_message(choice["message"], response_id=data.get("id"))
+        parts = self._assistant_parts(choice["message"], data.get("id"))
         stop: StopReason | None = _STOP_REASONS.get(raw_reason, "other") if raw_reason else None
-        if message.refusal is not None and not message.tool_calls:
+        if any(isinstance(p, RefusalPart) for p in parts) and not any(isinstance(p, ToolCallPart) for p in parts):
             stop = "refusal"
         details = {k: data[k] for k in ("id", "system_fingerprint", "service_tier") if data.get(k)}
-        return Message(role="assistant", parts=message.parts, provider=self.provider.value,
-                       model=data.get("model"), usage=_usage(data.get("usage")), stop_reason=stop,
-                       raw_stop_reason=raw_reason, provider_details=details or None)
+        return Message(role="assistant", parts=parts, provider=self.provider.value, model=data.get("model"),
+                       usage=_usage(data.get("usage")), stop_reason=stop, raw_stop_reason=raw_reason,
+                       provider_details=details or None)
 
-    def parse_wire_message(self, data: dict[str, Any], *, response_id: str | None = None) -> Message:
+    def parse_wire_message(self, data: dict[str, Any]) -> Message:
         """A neutral message from one Chat Completions message dict (any role)."""
         role = data.get("role")
         if role == "tool":
-            part = ToolResultPart(tool_call_id=_required_str(data, "tool_call_id", self.provider.value),
-                                  name=str(data.get("name") or ""), content=_content_text(data.get("content")))
+            call_id = data.get("tool_call_id")
+            if not isinstance(call_id, str) or not call_id:
+                raise ResponseParseError("a tool message has no 'tool_call_id'", provider=self.provider.value,
+                                         field="tool_call_id")
+            part = ToolResultPart(tool_call_id=call_id, name=str(data.get("name") or ""),
+                                  content=_content_text(data.get("content"), self.provider.value))
             return Message(role="tool", parts=(part,))
         if role in ("user", "system", "developer"):
-            parts = _content_parts(data.get("content"))
+            parts = _content_parts(data.get("content"), self.provider.value)
             return Message(role="system" if role == "developer" else role, parts=parts)
         if role == "assistant":
-            return Message(role="assistant", parts=self._assistant_parts(data, response_id),
-                           provider=self.provider.value)
+            return Message(role="assistant", parts=self._assistant_parts(data, None), provider=self.provider.value)
         raise ResponseParseError(f"unknown message role {role!r}", provider=self.provider.value, field="role")
 
     def _assistant_parts(self, data: dict[str, Any], response_id: str | None) -> tuple[Part, ...]:
@@ -236,7 +242,7 @@ class OpenAIChatAdapter:
             parts.append(ReasoningPart(text=reasoning, provider=self.provider.value))
         content = data.get("content")
         if content:
-            parts.extend(_content_parts(content))
+            parts.extend(_content_parts(content, self.provider.value))
         if data.get("refusal"):
             parts.append(RefusalPart(text=str(data["refusal"])))
         for index, call in enumerate(data.get("tool_calls") or []):
@@ -256,10 +262,20 @@ class OpenAIChatAdapter:
         if raw is None:
             raw = ""
         elif not isinstance(raw, str):  # some compatible servers send a parsed object
-            raw = _json_dumps(raw)
-        call_id = call.get("id") or _stable_call_id(response_id, index, body["name"], raw)
+            raw = json_dumps(raw)
+        call_id = call.get("id") or stable_id("call_", response_id, index, body["name"], raw)
         return ToolCallPart(id=str(call_id), name=str(body["name"]), arguments=raw,
                             tool_type="custom" if kind == "custom" else "function")
+
+
+_CUSTOM_AS_FUNCTION: dict[str, Any] = {
+    "type": "object", "properties": {"input": {"type": "string"}}, "required": ["input"],
+    "additionalProperties": False,
+}
+
+
+def _drop(notes: list[RenderNote], message: Message, part: Part, reason: str) -> None:
+    notes.append(RenderNote(message_id=message.id, part_kind=part.kind, action="dropped", reason=reason))
 
 
 def _render_file(part: FilePart) -> dict[str, Any]:
@@ -274,44 +290,42 @@ def _render_file(part: FilePart) -> dict[str, Any]:
     return {"type": "file", "file": file}
 
 
-def _content_parts(content: Any) -> tuple[Part, ...]:
+def _content_parts(content: Any, provider: str) -> tuple[Part, ...]:
     if content is None:
         return ()
     if isinstance(content, str):
         return (TextPart(text=content),)
-    parts: list[Part] = []
-    for block in content:
-        kind = block.get("type") if isinstance(block, dict) else None
-        if kind == "text":
-            parts.append(TextPart(text=str(block.get("text", ""))))
-        elif kind == "refusal":
-            parts.append(RefusalPart(text=str(block.get("refusal", ""))))
-        elif kind == "image_url":
-            parts.append(_file_from_url(str(block["image_url"]["url"]), "image/*"))
-        elif kind == "file":
-            file = block.get("file", {})
-            part = _file_from_url(str(file.get("file_data", "")), "application/octet-stream")
-            parts.append(FilePart(media_type=part.media_type, data=part.data, url=part.url,
-                                  filename=file.get("filename")))
-        else:
-            raise ResponseParseError(f"unsupported content block type {kind!r}", provider="openai",
-                                     field="content")
-    return tuple(parts)
+    if not isinstance(content, list):
+        raise ResponseParseError(f"message content must be a string or a list, got {type(content).__name__}",
+                                 provider=provider, field="content")
+    return tuple(_content_part(block, provider) for block in content)
 
 
-def _file_from_url(url: str, fallback_type: str) -> FilePart:
+def _content_part(block: Any, provider: str) -> Part:
+    kind = block.get("type") if isinstance(block, dict) else None
+    if kind == "text":
+        return TextPart(text=str(block.get("text", "")))
+    if kind == "refusal":
+        return RefusalPart(text=str(block.get("refusal", "")))
+    if kind == "image_url" and isinstance(block.get("image_url"), dict):
+        return _file_from_url(str(block["image_url"].get("url", "")), "image/*", None)
+    if kind == "file" and isinstance(block.get("file"), dict):
+        file = block["file"]
+        return _file_from_url(str(file.get("file_data", "")), "application/octet-stream", file.get("filename"))
+    raise ResponseParseError(f"unsupported content block {kind!r}", provider=provider, field="content")
+
+
+def _file_from_url(url: str, fallback_type: str, filename: str | None) -> FilePart:
     if url.startswith("data:") and ";base64," in url:
         head, data = url[5:].split(";base64,", 1)
-        return FilePart(media_type=head or fallback_type, data=data)
-    return FilePart(media_type=fallback_type, url=url)
+        return FilePart(media_type=head or fallback_type, data=data, filename=filename)
+    return FilePart(media_type=fallback_type, url=url, filename=filename)
 
 
-def _content_text(content: Any) -> str:
+def _content_text(content: Any, provider: str) -> str:
     if isinstance(content, str):
         return content
-    if content is None:
-        return ""
-    return "".join(p.text for p in _content_parts(content) if isinstance(p, TextPart))
+    return "".join(p.text for p in _content_parts(content, provider) if isinstance(p, TextPart))
 
 
 def _usage(data: Any) -> Usage | None:
@@ -324,35 +338,3 @@ def _usage(data: Any) -> Usage | None:
                  cached_tokens=int(prompt.get("cached_tokens") or 0),
                  reasoning_tokens=int(completion.get("reasoning_tokens") or 0),
                  requests=1)
-
-
-def _stable_call_id(response_id: str | None, index: int, name: str, arguments: str) -> str:
-    """Some compatible servers omit call ids; make one that is the same every time for the same call."""
-    digest = hashlib.sha256(f"{response_id}|{index}|{name}|{arguments}".encode()).hexdigest()[:24]
-    return f"call_{digest}"
-
-
-def _required_str(data: dict[str, Any], key: str, provider: str) -> str:
-    value = data.get(key)
-    if not isinstance(value, str) or not value:
-        raise ResponseParseError(f"message has no {key!r}", provider=provider, field=key)
-    return value
-
-
-def _as_message_dict(item: Any) -> dict[str, Any]:
-    data = to_plain(item)
-    if not isinstance(data, dict):
-        raise ResponseParseError(f"expected a message dict, got {type(item).__name__}", provider="openai")
-    return data
-
-
-def _json_dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _error_response(data: dict[str, Any], provider: str) -> ProviderErrorResponse:
-    error = data.get("error")
-    info = error if isinstance(error, dict) else {"message": str(error)}
-    return ProviderErrorResponse(
-        f"the provider returned an error instead of a response: {info.get('message') or info}",
-        provider=provider, error_type=info.get("type"), code=info.get("code"), body=data)

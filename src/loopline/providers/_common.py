@@ -1,0 +1,225 @@
+"""What every adapter shares: turning any accepted input into a dict or a list of stream events,
+the parse entry point with its format checks, and the incremental renderer.
+
+Each adapter supplies only what differs per wire API (see `AdapterBase`'s abstract methods).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar
+
+from ..errors import ProviderErrorResponse, ProviderMismatchError, ResponseParseError
+from ..messages import Message
+from ..tools import ToolDefinition
+from ._base import LLMProvider
+from ._detect import ERROR_BODY, describe_format
+from ._report import RenderNote, RenderReport
+from ._sse import parse_sse
+
+__all__ = ["AdapterBase", "IncrementalRenderer", "error_response", "json_dumps", "safe_id", "stable_id", "to_plain"]
+
+
+def to_plain(response: Any) -> Any:
+    """Dicts and lists as they are; SDK objects through `model_dump`; SDK streams (iterables of
+    events) as lists; raw SSE text (str or bytes) is left for the caller."""
+    if isinstance(response, (dict, list, str, bytes)):
+        return response
+    dump = getattr(response, "model_dump", None)
+    if callable(dump):
+        return dump(mode="json", exclude_unset=True, warnings=False)
+    if isinstance(response, Iterable):
+        return [to_plain(item) for item in response]
+    return response
+
+
+def json_dumps(value: Any) -> str:
+    """Compact JSON as the providers write it (non-ASCII kept)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def stable_id(prefix: str, *parts: object) -> str:
+    """An id that is the same every time for the same inputs (for servers that omit call ids)."""
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:24]
+    return f"{prefix}{digest}"
+
+
+def safe_id(value: str, pattern: re.Pattern[str], max_len: int) -> str:
+    """`value` when a provider accepts it as an id, else a deterministic replacement it does accept.
+
+    The same input always gives the same output, so a call and its result stay paired.
+    """
+    if pattern.fullmatch(value) and len(value) <= max_len:
+        return value
+    cleaned = re.sub(r"[^A-Za-z0-9_-]", "_", value)
+    if len(cleaned) > max_len or not pattern.fullmatch(cleaned):
+        cleaned = stable_id("call_", value)[:max_len]
+    return cleaned
+
+
+def error_response(data: dict[str, Any], provider: str) -> ProviderErrorResponse:
+    """The typed error for a provider error body (`{"error": {...}}`, Anthropic's `{"type": "error"}`)."""
+    error = data.get("error")
+    info = error if isinstance(error, dict) else {"message": str(error)}
+    return ProviderErrorResponse(
+        f"the provider returned an error instead of a response: {info.get('message') or info}",
+        provider=provider, error_type=info.get("type"), code=info.get("code"), body=data)
+
+
+class IncrementalRenderer:
+    """Renders an append-only list of messages, converting only those added since the last call.
+
+    The adapter renders one message at a time (`render_message`) and says how a new rendering joins
+    the ones before it (`join`, e.g. Anthropic merges consecutive turns of one role).
+    """
+
+    __slots__ = ("_adapter", "_ids", "_notes", "_out", "_reported")
+
+    def __init__(self, adapter: AdapterBase) -> None:
+        self._adapter = adapter
+        self._out: list[dict[str, Any]] = []
+        self._ids: list[str] = []
+        self._notes: list[RenderNote] = []
+        self._reported = 0
+
+    def render(self, messages: Sequence[Message]) -> list[dict[str, Any]]:
+        done = len(self._ids)
+        if len(messages) < done or (done and messages[done - 1].id != self._ids[-1]):
+            self._out, self._ids, self._notes, self._reported = [], [], [], 0  # not an append: start over
+            done = 0
+        for message in messages[done:]:
+            self._adapter.join(self._out, self._adapter.render_message(message, self._notes))
+            self._ids.append(message.id)
+        return list(self._out)
+
+    @property
+    def report(self) -> RenderReport:
+        """What the renderings so far dropped or converted."""
+        return RenderReport(self._adapter.provider.value, tuple(self._notes))
+
+    def new_notes(self) -> list[RenderNote]:
+        """Notes added since the last call (for warnings that are said once)."""
+        fresh = self._notes[self._reported:]
+        self._reported = len(self._notes)
+        return fresh
+
+
+class AdapterBase:
+    """The parse entry point and renderer shared by all adapters; subclasses fill in the wire format."""
+
+    provider: LLMProvider
+    response_format: ClassVar[str]
+    """What `describe_format` calls this API's response."""
+    event_format: ClassVar[str]
+    """What `describe_format` calls this API's stream events."""
+    messages_key: ClassVar[str] = "messages"
+    """The request argument that holds the conversation (`input` for the Responses API)."""
+
+    def __init__(self) -> None:
+        self._last: tuple[Any, tuple[Message, ...]] | None = None
+
+    # --- to be provided by each wire API ------------------------------------------------------------
+
+    def render_tools(self, tools: Sequence[ToolDefinition]) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def render_message(self, message: Message, notes: list[RenderNote] | None = None) -> list[dict[str, Any]]:
+        """The wire item(s) for one neutral message; records what it drops or converts in `notes`."""
+        raise NotImplementedError
+
+    def request_kwargs(self, *, system: str | None, messages: list[dict[str, Any]],
+                       tools: list[dict[str, Any]]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def parse_response(self, data: dict[str, Any]) -> Message:
+        """The assistant message of one complete response body."""
+        raise NotImplementedError
+
+    def reassemble(self, events: list[dict[str, Any]]) -> dict[str, Any]:
+        """The response body a complete list of stream events adds up to."""
+        raise NotImplementedError
+
+    def parse_wire_message(self, data: dict[str, Any]) -> Message:
+        """A neutral message from one wire message/item dict (as found in a request)."""
+        raise NotImplementedError
+
+    def is_wire_message(self, data: dict[str, Any]) -> bool:
+        """Whether `data` is one of this API's request messages/items."""
+        return "role" in data
+
+    # --- shared -------------------------------------------------------------------------------------
+
+    def join(self, rendered: list[dict[str, Any]], new: list[dict[str, Any]]) -> None:
+        """Add a message's rendering to those before it (default: append)."""
+        rendered.extend(new)
+
+    def renderer(self) -> IncrementalRenderer:
+        """A fresh incremental renderer for one conversation."""
+        return IncrementalRenderer(self)
+
+    def parse(self, response: Any) -> list[Message]:
+        """Neutral messages from a response (SDK object or dict), a complete stream (a list or SDK
+        stream of events, or the raw SSE text), or a list of wire message dicts."""
+        # The manual loop hands the same SDK response to add_messages and extract_tool_calls: parse it
+        # once. Only SDK objects are remembered (by identity): a dict or list may be refilled in place
+        # and passed again, so those are always parsed anew. Messages are immutable; sharing is safe.
+        last = self._last
+        if last is not None and last[0] is response:
+            return list(last[1])
+        parsed = self._parse(response)
+        if not isinstance(response, (dict, list, str, bytes)):
+            self._last = (response, tuple(parsed))
+        return parsed
+
+    def _parse(self, response: Any) -> list[Message]:
+        data = to_plain(response)
+        if isinstance(data, (str, bytes)):
+            data = parse_sse(data, provider=self.provider.value)
+            if not data:
+                raise ResponseParseError("the stream text holds no events", provider=self.provider.value)
+        if isinstance(data, list):
+            return self._parse_list(data)
+        if not isinstance(data, dict):
+            raise ResponseParseError(f"expected {self.response_format} (an SDK object or a dict), a stream "
+                                     f"of events, or a list of message dicts; got {type(response).__name__}",
+                                     provider=self.provider.value)
+        detected = describe_format(data)
+        if detected == self.response_format:
+            return [self.parse_response(data)]
+        if detected == self.event_format:
+            return [self.parse_response(self.reassemble([data]))]
+        if detected == ERROR_BODY:
+            raise error_response(data, self.provider.value)
+        if detected is None and self.is_wire_message(data):
+            return [self.parse_wire_message(data)]
+        raise self._mismatch(data, detected)
+
+    def _parse_list(self, items: list[Any]) -> list[Message]:
+        dicts = [to_plain(i) for i in items]
+        for index, item in enumerate(dicts):
+            if not isinstance(item, dict):
+                raise ResponseParseError(f"item {index} of the list is a {type(item).__name__}, not a dict",
+                                         provider=self.provider.value, field=f"[{index}]")
+        first = describe_format(dicts[0]) if dicts else None
+        if first == ERROR_BODY:
+            raise error_response(dicts[0], self.provider.value)
+        if first == self.event_format:
+            return [self.parse_response(self.reassemble(dicts))]
+        messages = []
+        for index, item in enumerate(dicts):
+            if not self.is_wire_message(item):
+                what = describe_format(item) or f"a dict with keys {sorted(item)[:8]}"
+                raise ResponseParseError(f"item {index} of the list is {what}, not a message of {self.response_format}"
+                                         " (a list must be all stream events of one response, or all messages)",
+                                         provider=self.provider.value, field=f"[{index}]")
+            messages.append(self.parse_wire_message(item))
+        return messages
+
+    def _mismatch(self, data: dict[str, Any], detected: str | None) -> ProviderMismatchError:
+        hint = ("; pass llm_provider= for the API that produced it" if detected
+                else f" with keys {sorted(data)[:8]}")
+        return ProviderMismatchError(f"expected {self.response_format}, got {detected or 'an unrecognised dict'}{hint}",
+                                     expected=self.provider.value, detected=detected)
