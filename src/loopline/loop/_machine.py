@@ -163,8 +163,8 @@ class ExecutionMachine:
 
     def _on_reply_without_calls(self, message: Message, now: float) -> list[Message]:
         ex = self.execution
-        if message.refusal is not None:
-            self._fail("refusal", f"the model refused: {message.refusal}", now)
+        if message.refusal is not None or message.stop_reason == "refusal":
+            self._fail("refusal", f"the model refused: {message.refusal or message.text or '(no explanation)'}", now)
         elif message.stop_reason == "length":
             self._fail("truncated", "the model's reply was cut off at its output token limit "
                        f"(stop reason {message.raw_stop_reason!r}); raise max_tokens or shorten the task", now)

@@ -7,6 +7,7 @@ this package. Builds on `loopline.messages` and `loopline.tools`.
 
 from __future__ import annotations
 
+from ._anthropic import AnthropicAdapter
 from ._base import LLMProvider, ProviderAdapter, Renderer
 from ._common import AdapterBase
 from ._detect import describe_format
@@ -15,6 +16,7 @@ from ._report import LossyRenderingWarning, RenderNote, RenderReport
 
 __all__ = [
     "AdapterBase",
+    "AnthropicAdapter",
     "ChatProfile",
     "LLMProvider",
     "LossyRenderingWarning",
@@ -28,6 +30,7 @@ __all__ = [
 ]
 
 _ADAPTERS: dict[LLMProvider, AdapterBase] = {p: OpenAIChatAdapter(profile) for p, profile in PROFILES.items()}
+_ADAPTERS[LLMProvider.ANTHROPIC] = AnthropicAdapter()
 
 
 def get_adapter(provider: LLMProvider | str) -> AdapterBase:

@@ -146,6 +146,11 @@ class AdapterBase:
         """A neutral message from one wire message/item dict (as found in a request)."""
         raise NotImplementedError
 
+    def parse_wire_messages(self, data: dict[str, Any]) -> list[Message]:
+        """Neutral messages from one wire message; more than one where the wire joins what loopline
+        keeps apart (Anthropic puts tool results and user text in one user message)."""
+        return [self.parse_wire_message(data)]
+
     def is_wire_message(self, data: dict[str, Any]) -> bool:
         """Whether `data` is one of this API's request messages/items."""
         return "role" in data
@@ -194,7 +199,7 @@ class AdapterBase:
         if detected == ERROR_BODY:
             raise error_response(data, self.provider.value)
         if detected is None and self.is_wire_message(data):
-            return [self.parse_wire_message(data)]
+            return self.parse_wire_messages(data)
         raise self._mismatch(data, detected)
 
     def _parse_list(self, items: list[Any]) -> list[Message]:
@@ -215,7 +220,7 @@ class AdapterBase:
                 raise ResponseParseError(f"item {index} of the list is {what}, not a message of {self.response_format}"
                                          " (a list must be all stream events of one response, or all messages)",
                                          provider=self.provider.value, field=f"[{index}]")
-            messages.append(self.parse_wire_message(item))
+            messages.extend(self.parse_wire_messages(item))
         return messages
 
     def _mismatch(self, data: dict[str, Any], detected: str | None) -> ProviderMismatchError:
