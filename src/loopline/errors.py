@@ -29,9 +29,12 @@ __all__ = [
     "ProviderMismatchError",
     "ResponseParseError",
     "RuntimeFailure",
+    "StoredDataError",
     "TaskAlreadyRunningError",
+    "ThreadBusyError",
     "ToolDefinitionError",
     "UnknownExecutionError",
+    "UnknownProviderError",
     "UnknownThreadError",
     "UnknownToolCallError",
     "UsageError",
@@ -58,6 +61,16 @@ class TaskAlreadyRunningError(UsageError):
 
     def __init__(self, message: str, *, execution_id: str) -> None:
         super().__init__(message)
+        self.execution_id = execution_id
+
+
+class ThreadBusyError(UsageError):
+    """A thread cannot be continued now: another execution is writing to it, or it ends with tool
+    calls that have no results."""
+
+    def __init__(self, message: str, *, thread_id: str, execution_id: str | None) -> None:
+        super().__init__(message)
+        self.thread_id = thread_id
         self.execution_id = execution_id
 
 
@@ -136,6 +149,14 @@ class ProviderMismatchError(UsageError, ValueError):
         self.detected = detected
 
 
+class UnknownProviderError(UsageError, ValueError):
+    """An `llm_provider` that loopline does not know."""
+
+    def __init__(self, value: object, known: list[str]) -> None:
+        super().__init__(f"unknown llm_provider {value!r}; known providers: {', '.join(known)}")
+        self.value = value
+
+
 class MissingExtraError(UsageError, ImportError):
     """An optional dependency is not installed; the message names the extra that provides it."""
 
@@ -171,6 +192,11 @@ class ProviderErrorResponse(RuntimeFailure):
         self.error_type = error_type
         self.code = code
         self.body = body
+
+
+class StoredDataError(RuntimeFailure, ValueError):
+    """Stored data (a serialised message or execution) cannot be read back: corrupt, or written by a
+    newer loopline."""
 
 
 # --- control signals ----------------------------------------------------------------------------

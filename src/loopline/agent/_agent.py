@@ -11,13 +11,19 @@ to `loopline.providers`. This module wires them to a store and never decides eit
 
 from __future__ import annotations
 
-import dataclasses
+import threading
 import time
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal, overload
 
-from ..errors import NoActiveTaskError, TaskAlreadyRunningError, ToolDefinitionError, UsageError
+from ..errors import (
+    NoActiveTaskError,
+    TaskAlreadyRunningError,
+    ThreadBusyError,
+    ToolDefinitionError,
+    UsageError,
+)
 from ..loop import Execution, ExecutionMachine, ExecutionResult, ExecutionStatus, Limits
 from ..messages import Message, TextPart
 from ..providers import LLMProvider, LossyRenderingWarning, Renderer, RenderReport, get_adapter
@@ -76,20 +82,21 @@ class Agent:
     ) -> None:
         self.name = name
         self.instructions = instructions
-        self.llm_provider = LLMProvider(llm_provider)
+        self.llm_provider = LLMProvider.of(llm_provider)
         self.store: Store = store if store is not None else default_store()
         self.limits = limits or Limits()
         self.require_finish_tool = require_finish_tool
         self.use_finish_tool = finish_tool
         self.tool_timeout = tool_timeout
         self.parallel_tool_calls = parallel_tool_calls
-        self.tools: list[Tool] = [as_tool(t) for t in tools]
+        self.tools: tuple[Tool, ...] = tuple(as_tool(t) for t in tools)
         self._tools_by_name = _index_tools(self.tools, reserved=FINISH_TOOL_NAME if finish_tool else None)
         self._machine: ExecutionMachine | None = None
         self._finish: Tool | None = make_finish_tool() if finish_tool else None
         self._messages: list[Message] = []
         self._renderers: dict[LLMProvider, Renderer] = {}
         self._rendered_tools: dict[LLMProvider, list[dict[str, Any]]] = {}
+        self._lock = threading.RLock()
 
     def __repr__(self) -> str:
         return f"Agent(name={self.name!r}, llm_provider={self.llm_provider.value!r}, tools={len(self.tools)})"
@@ -124,28 +131,42 @@ class Agent:
                 "finish it, or cancel() it, before add_task", execution_id=current.id)
         if output_schema is not None and not self.use_finish_tool:
             raise UsageError("output_schema needs the finish tool; create the agent with finish_tool=True")
-        history = self.store.get_messages(thread_id) if thread_id is not None else []
+        # Everything that can fail on the caller's input is checked before anything is created.
+        first = Message(role="user", parts=(TextPart(text=input), *to_file_parts(files)))
+        finish = make_finish_tool(output_schema) if self.use_finish_tool else None
+        history = self._history_to_continue(thread_id) if thread_id is not None else []
         thread = thread_id if thread_id is not None else self.store.create_thread()
         execution = Execution(thread_id=thread, agent_name=self.name, input=input, limits=self.limits)
-        self._finish = make_finish_tool(output_schema) if self.use_finish_tool else None
-        self._rendered_tools = {}
-        self._machine = ExecutionMachine(
-            execution,
-            finish_tool_name=self._finish.name if self._finish else None,
-            require_finish=self.require_finish_tool or output_schema is not None,
-        )
-        self._messages = history
-        self._machine.start(time.time())
-        self._append([Message(role="user", parts=(TextPart(text=input), *to_file_parts(files)))])
+        machine = ExecutionMachine(execution, finish_tool_name=finish.name if finish else None,
+                                   require_finish=self.require_finish_tool or output_schema is not None)
+        machine.start(time.time())
+        self.store.append_messages(thread, [first])
+        self.store.save_execution(execution)
+        self._machine, self._finish, self._rendered_tools = machine, finish, {}
+        self._messages = [*history, first]
         return execution
+
+    def _history_to_continue(self, thread_id: str) -> list[Message]:
+        """The thread's messages, refusing a thread that another execution is still writing to."""
+        history = self.store.get_messages(thread_id)
+        active = [e for e in self.store.list_executions(thread_id=thread_id) if not e.is_finished]
+        if active:
+            raise ThreadBusyError(
+                f"thread {thread_id} is in use by execution {active[0].id} of agent {active[0].agent_name!r} "
+                f"({active[0].status.value}); continue it once that execution has ended (or been cancelled)",
+                thread_id=thread_id, execution_id=active[0].id)
+        answered = {p.tool_call_id for m in history for p in m.tool_results}
+        unanswered = [p.id for m in history for p in m.tool_calls if p.id not in answered]
+        if unanswered:
+            raise ThreadBusyError(f"thread {thread_id} ends with tool calls {unanswered} that have no results; "
+                                  "no provider accepts it as it is", thread_id=thread_id, execution_id=None)
+        return history
 
     # --- the manual loop --------------------------------------------------------------------------
 
     def is_finished(self) -> bool:
         """True once the current execution has ended (this also applies the time limit)."""
-        machine = self._require_machine()
-        self._append(machine.check_clock(time.time()))
-        return machine.execution.is_finished
+        return self._apply(lambda m: m.check_clock(time.time())).execution.is_finished
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -172,14 +193,14 @@ class Agent:
         converted, and never silently: with `report=True` the `RenderReport` is returned alongside,
         otherwise a `LossyRenderingWarning` says what happened.
         """
-        provider = LLMProvider(llm_provider or self.llm_provider)
+        provider = LLMProvider.of(llm_provider or self.llm_provider)
         kwargs = self._render(provider, include_tools=False, warn=not report)
         messages: list[dict[str, Any]] = kwargs[get_adapter(provider).messages_key]
         return (messages, self._renderer(provider).report) if report else messages
 
     def get_tools(self, llm_provider: LLMProvider | str | None = None) -> list[dict[str, Any]]:
         """The tools (the finish tool included) in `llm_provider`'s request format."""
-        provider = LLMProvider(llm_provider or self.llm_provider)
+        provider = LLMProvider.of(llm_provider or self.llm_provider)
         rendered = self._rendered_tools.get(provider)
         if rendered is None:
             definitions = [t.definition for t in self._all_tools().values()]
@@ -191,7 +212,7 @@ class Agent:
         """Ready-to-splat request arguments for `llm_provider`: `{"messages", "tools"}` for Chat
         Completions, `{"system", "messages", "tools"}` for Anthropic, `{"instructions", "input",
         "tools"}` for the Responses API. What had to be dropped or converted is warned about."""
-        return self._render(LLMProvider(llm_provider or self.llm_provider), include_tools=include_tools, warn=True)
+        return self._render(LLMProvider.of(llm_provider or self.llm_provider), include_tools=include_tools, warn=True)
 
     def _render(self, provider: LLMProvider, *, include_tools: bool, warn: bool) -> dict[str, Any]:
         self._require_machine()
@@ -219,21 +240,24 @@ class Agent:
         execution with its text (unless the finish tool is required). Returns the neutral messages
         that were appended.
         """
-        machine = self._require_machine()
-        parsed = get_adapter(LLMProvider(llm_provider or self.llm_provider)).parse(response)
+        parsed = get_adapter(LLMProvider.of(llm_provider or self.llm_provider)).parse(response)
         added: list[Message] = []
-        now = time.time()
-        for message in parsed:
-            if message.role == "assistant":
-                batch = machine.on_model_message(message, now)
-            elif message.role == "tool":
-                batch = machine.on_tool_results(self._results_from_message(message), now)
-            elif message.role == "user":
-                batch = machine.on_user_message(message, now)
-            else:
-                raise UsageError("system messages belong to the agent: set Agent(instructions=...) instead")
-            self._append(batch)
-            added.extend(batch)
+
+        def feed(machine: ExecutionMachine) -> list[Message]:
+            # All messages are applied to one fork: a bad item later in a list changes nothing.
+            now = time.time()
+            for message in parsed:
+                if message.role == "assistant":
+                    added.extend(machine.on_model_message(message, now))
+                elif message.role == "tool":
+                    added.extend(machine.on_tool_results(self._results_from_message(machine, message), now))
+                elif message.role == "user":
+                    added.extend(machine.on_user_message(message, now))
+                else:
+                    raise UsageError("system messages belong to the agent: set Agent(instructions=...) instead")
+            return added
+
+        self._apply(feed)
         return added
 
     @staticmethod
@@ -241,40 +265,56 @@ class Agent:
                            llm_provider: LLMProvider | str = LLMProvider.OPEN_AI) -> list[ToolCall]:
         """The tool calls in a model response, with arguments parsed (bad arguments are recorded on
         the call, never raised: running it produces an error result the model can react to)."""
-        messages = get_adapter(LLMProvider(llm_provider)).parse(llm_response)
+        messages = get_adapter(llm_provider).parse(llm_response)
         return [ToolCall.from_part(p) for m in messages if m.role == "assistant" for p in m.tool_calls]
 
     def run_tools(self, tool_calls: Sequence[ToolCall]) -> list[ToolCallResult]:
         """Run the calls (concurrently), append their results, and return them in call order.
 
         Never raises for what the model asked: unknown tools, bad arguments, failing or slow tools
-        become error results. Calling the finish tool ends the execution.
+        become error results. Calling the finish tool ends the execution. The calls are recorded as
+        started before they run, so an interruption is recorded too (as an error result that says the
+        tool may have had its effect).
         """
-        machine = self._require_machine()
-        if not tool_calls:
+        if not self._begin_tools(tool_calls):
             return []
-        machine.check_calls(tool_calls)
-        results = run_calls(tool_calls, self._all_tools(), self._context, default_timeout=self.tool_timeout,
-                            parallel=self.parallel_tool_calls)
-        self._append(machine.on_tool_results(results, time.time()))
+        try:
+            results = run_calls(tool_calls, self._all_tools(), self._context, default_timeout=self.tool_timeout,
+                                parallel=self.parallel_tool_calls)
+        except BaseException:
+            self._apply(lambda m: m.interrupt_tools(tool_calls, time.time()))
+            raise
+        self._apply(lambda m: m.on_tool_results(results, time.time()))
         return results
 
     async def arun_tools(self, tool_calls: Sequence[ToolCall]) -> list[ToolCallResult]:
         """`run_tools` for asyncio code: async tools are awaited, sync tools run in threads."""
-        machine = self._require_machine()
-        if not tool_calls:
+        if not self._begin_tools(tool_calls):
             return []
-        machine.check_calls(tool_calls)
-        results = await arun_calls(tool_calls, self._all_tools(), self._context,
-                                   default_timeout=self.tool_timeout, parallel=self.parallel_tool_calls)
-        self._append(machine.on_tool_results(results, time.time()))
+        try:
+            results = await arun_calls(tool_calls, self._all_tools(), self._context,
+                                       default_timeout=self.tool_timeout, parallel=self.parallel_tool_calls)
+        except BaseException:  # cancelled from outside: the tools may have run
+            self._apply(lambda m: m.interrupt_tools(tool_calls, time.time()))
+            raise
+        self._apply(lambda m: m.on_tool_results(results, time.time()))
         return results
 
+    def _begin_tools(self, tool_calls: Sequence[ToolCall]) -> bool:
+        self._require_machine()
+        if not tool_calls:
+            return False
+        def begin(machine: ExecutionMachine) -> list[Message]:
+            machine.begin_tools(tool_calls, time.time())
+            return []
+
+        self._apply(begin)
+        return True
+
     def cancel(self) -> ExecutionResult:
-        """End the current execution CANCELLED (unanswered tool calls get error results)."""
-        machine = self._require_machine()
-        self._append(machine.cancel(time.time()))
-        return machine.execution.to_result()
+        """End the current execution CANCELLED. Calls that never started get error results; calls
+        already running keep their place and their results are recorded when they return."""
+        return self._apply(lambda m: m.cancel(time.time())).execution.to_result()
 
     # --- reading state ----------------------------------------------------------------------------
 
@@ -295,17 +335,11 @@ class Agent:
 
     def retrieve_execution_result(self) -> ExecutionResult:
         """Status, result, error, ids and usage of the current (or last) execution."""
-        machine = self._require_machine()
-        self._append(machine.check_clock(time.time()))
-        return machine.execution.to_result()
+        return self._apply(lambda m: m.check_clock(time.time())).execution.to_result()
 
     def get_execution_status(self) -> Execution:
         """A snapshot of the current (or last) execution's record."""
-        machine = self._require_machine()
-        self._append(machine.check_clock(time.time()))
-        snapshot = dataclasses.replace(machine.execution)
-        snapshot.status_history = list(machine.execution.status_history)
-        return snapshot
+        return self._apply(lambda m: m.check_clock(time.time())).execution.copy()
 
     def list_executions(self, *, status: ExecutionStatus | None = None, limit: int | None = None) -> list[Execution]:
         """This agent's executions in its store, newest first."""
@@ -332,25 +366,41 @@ class Agent:
         return ToolContext(tool_call_id=call.id, execution_id=execution.id, thread_id=execution.thread_id,
                            agent_name=self.name)
 
-    def _append(self, messages: Sequence[Message]) -> None:
-        """Persist new messages and the execution's state; the local copy follows the store."""
-        machine = self._require_machine()
-        if messages:
-            self.store.append_messages(machine.execution.thread_id, messages)
-            self._messages.extend(messages)
-        self.store.save_execution(machine.execution)
+    def _apply(self, event: Callable[[ExecutionMachine], Sequence[Message]]) -> ExecutionMachine:
+        """Apply an event to a fork of the machine, persist what it produced, and only then adopt it.
 
-    def _results_from_message(self, message: Message) -> list[ToolCallResult]:
-        """Tool results the user supplied as wire messages, in the shape the machine takes."""
-        pending = {c.id: c for c in self._require_machine().execution.pending_tool_calls}
+        If the event is refused (a misuse error) or the store fails, the agent's state, its local
+        thread and the store are as they were. Reads that change nothing write nothing.
+        """
+        with self._lock:
+            machine = self._require_machine()
+            trial = machine.fork()
+            messages = list(event(trial))
+            if messages:
+                self.store.append_messages(trial.execution.thread_id, messages)
+            if messages or trial.execution != machine.execution:
+                self.store.save_execution(trial.execution)
+            machine.adopt(trial)
+            self._messages.extend(messages)
+            return machine
+
+    def _results_from_message(self, machine: ExecutionMachine, message: Message) -> list[ToolCallResult]:
+        """Tool results the user supplied as wire messages, in the shape the machine takes.
+
+        A result for the finish tool is not taken at its word: the finish call's own arguments are
+        checked (output schema included) exactly as `run_tools` would.
+        """
+        pending = {c.id: c for c in machine.execution.pending_tool_calls}
         results = []
         for part in message.tool_results:
             call = pending.get(part.tool_call_id)
-            name = part.name or (call.name if call else "")
+            if call is not None and self._finish is not None and call.name == self._finish.name:
+                results += run_calls([ToolCall.from_part(call)], {call.name: self._finish}, self._context)
+                continue
             payload = ToolCall.from_part(call).arguments if call else {}
-            results.append(ToolCallResult(tool_call_id=part.tool_call_id, function_name=name, payload=payload,
-                                          result=part.content, is_success=not part.is_error, content=part.content,
-                                          error=part.content if part.is_error else None))
+            results.append(ToolCallResult(tool_call_id=part.tool_call_id, function_name=part.name or (
+                call.name if call else ""), payload=payload, result=part.content, is_success=not part.is_error,
+                content=part.content, error=part.content if part.is_error else None))
         return results
 
 

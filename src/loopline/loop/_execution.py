@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import time
 from dataclasses import dataclass, field
@@ -65,8 +66,8 @@ class ExecutionError:
     """Why an execution failed: a stable `code` for programs and a `message` for people."""
 
     code: str
-    """One of `max_steps`, `max_duration`, `finish_required`, `refusal`, `truncated`, `model_failure`,
-    `provider_error`, or a later addition."""
+    """One of `max_steps`, `max_duration`, `finish_required`, `refusal`, `truncated`, `content_filter`,
+    `empty_reply`, `model_failure`, or a later addition."""
     message: str
     """What happened and, where it helps, what to do."""
 
@@ -103,6 +104,9 @@ class Execution:
     """Reminders sent to call the finish tool."""
     pending_tool_calls: tuple[ToolCallPart, ...] = ()
     """The last response's tool calls that have no result yet."""
+    running_tool_calls: tuple[str, ...] = ()
+    """Ids of pending calls that have been started and have not returned (their results are still
+    accepted if the execution ends meanwhile, since their effects may have happened)."""
     limits: Limits = field(default_factory=Limits)
     """The bounds this execution runs under."""
     status_history: list[tuple[ExecutionStatus, float]] = field(default_factory=list)
@@ -115,6 +119,12 @@ class Execution:
             self.updated_at = self.created_at
         if not self.status_history:
             self.status_history.append((self.status, self.created_at))
+
+    def copy(self) -> Execution:
+        """An independent copy (the status history is copied; parts and usage are immutable)."""
+        clone = dataclasses.replace(self)
+        clone.status_history = list(self.status_history)
+        return clone
 
     def set_status(self, status: ExecutionStatus, now: float) -> None:
         """Move to `status`, recording it in the history."""

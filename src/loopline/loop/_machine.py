@@ -57,6 +57,16 @@ class ExecutionMachine:
 
     # --- events -----------------------------------------------------------------------------------
 
+    def fork(self) -> ExecutionMachine:
+        """A machine on a copy of the execution: apply events to it, keep it only if they succeed."""
+        return ExecutionMachine(self.execution.copy(), finish_tool_name=self.finish_tool_name,
+                                require_finish=self.require_finish)
+
+    def adopt(self, other: ExecutionMachine) -> None:
+        """Take over the state of a fork whose events were accepted (the execution object stays the
+        same one, so references handed out earlier see the change)."""
+        vars(self.execution).update(vars(other.execution))
+
     def start(self, now: float) -> None:
         """The task begins."""
         self.execution.set_status(ExecutionStatus.RUNNING, now)
@@ -77,12 +87,17 @@ class ExecutionMachine:
         return [message, *self._on_reply_without_calls(message, now)]
 
     def on_tool_results(self, results: Sequence[ToolCallResult], now: float) -> list[Message]:
-        """Results of (some of) the pending calls; returns the messages to append (results first)."""
-        self._ensure_open("add tool results to")
+        """Results of (some of) the pending calls; returns the messages to append (results first).
+
+        Results of calls that were running when the execution ended are still taken: what the tool
+        did happened, and the thread records it.
+        """
         if not results:
             return []
         ex = self.execution
-        answered = {r.tool_call_id for r in results}
+        late = ex.is_finished and all(r.tool_call_id in ex.running_tool_calls for r in results)
+        if not late:
+            self._ensure_open("add tool results to")
         for r in results:
             if r.tool_call_id not in ex.pending_ids:
                 raise UnknownToolCallError(
@@ -90,17 +105,40 @@ class ExecutionMachine:
                     f"(waiting for {list(ex.pending_ids) or 'none'})",
                     tool_call_id=r.tool_call_id,
                 )
+        answered = {r.tool_call_id for r in results}
         ex.pending_tool_calls = tuple(c for c in ex.pending_tool_calls if c.id not in answered)
+        ex.running_tool_calls = tuple(i for i in ex.running_tool_calls if i not in answered)
         ex.tool_calls += len(results)
         ex.updated_at = now
         parts = tuple(ToolResultPart(tool_call_id=r.tool_call_id, name=r.function_name, content=r.content,
                                      is_error=r.is_error) for r in results)
+        if late:
+            return [Message(role="tool", parts=parts)]
         self._apply_finish(results, now)
         if not ex.is_finished and not ex.pending_tool_calls:
             self._check_steps(now)
-        closing = self._close_pending() if ex.is_finished else []
-        ex.pending_tool_calls = () if ex.is_finished else ex.pending_tool_calls
-        return [Message(role="tool", parts=parts), *closing]
+        return [Message(role="tool", parts=parts), *self._close_if_finished()]
+
+    def begin_tools(self, calls: Sequence[ToolCall], now: float) -> None:
+        """These pending calls start running now (checked first: nothing runs that should not)."""
+        self.check_calls(calls)
+        ex = self.execution
+        ex.running_tool_calls = (*ex.running_tool_calls, *(c.id for c in calls))
+        ex.updated_at = now
+
+    def interrupt_tools(self, calls: Sequence[ToolCall], now: float) -> list[Message]:
+        """Running calls whose outcome is unknown (the run was interrupted): error results that say so."""
+        ex = self.execution
+        ids = [c.id for c in calls if c.id in ex.running_tool_calls]
+        if not ids:
+            return []
+        note = "Error: interrupted while running; the tool may or may not have had its effect"
+        parts = tuple(ToolResultPart(tool_call_id=c.id, name=c.name, content=note, is_error=True)
+                      for c in ex.pending_tool_calls if c.id in ids)
+        ex.pending_tool_calls = tuple(c for c in ex.pending_tool_calls if c.id not in ids)
+        ex.running_tool_calls = tuple(i for i in ex.running_tool_calls if i not in ids)
+        ex.updated_at = now
+        return [Message(role="tool", parts=parts)] if parts else []
 
     def on_user_message(self, message: Message, now: float) -> list[Message]:
         """A user message added mid-execution; returns the messages to append."""
@@ -114,10 +152,8 @@ class ExecutionMachine:
         ex = self.execution
         if ex.is_finished:
             return []
-        closing = self._close_pending()
-        ex.pending_tool_calls = ()
         ex.set_status(ExecutionStatus.CANCELLED, now)
-        return closing
+        return self._close_if_finished()
 
     def check_clock(self, now: float) -> list[Message]:
         """Ends the execution FAILED when its time is up; returns the messages to append then."""
@@ -125,11 +161,9 @@ class ExecutionMachine:
         limit = ex.limits.max_duration
         if ex.is_finished or limit is None or now - ex.created_at <= limit:
             return []
-        unanswered = self._close_pending()
-        ex.pending_tool_calls = ()
         self._fail("max_duration", f"the execution ran longer than its limit of {limit:g} seconds "
                    "(Limits.max_duration)", now)
-        return unanswered
+        return self._close_if_finished()
 
     def check_calls(self, calls: Sequence[ToolCall]) -> None:
         """Refuses calls the execution is not waiting for, before anything runs."""
@@ -170,6 +204,10 @@ class ExecutionMachine:
                        f"(stop reason {message.raw_stop_reason!r}); raise max_tokens or shorten the task", now)
         elif message.stop_reason == "content_filter":
             self._fail("content_filter", "the provider's content filter stopped the reply", now)
+        elif message.stop_reason == "pause":
+            return []  # the provider paused a long turn: the next request lets it continue
+        elif not message.text and not self.require_finish:
+            self._fail("empty_reply", "the model replied with no text and no tool call", now)
         elif not self.require_finish:
             self._complete(message.text, now)
         elif self._steps_exhausted():
@@ -194,13 +232,16 @@ class ExecutionMachine:
                                result=r.result)
                 return
 
-    def _close_pending(self) -> list[Message]:
-        """Error results for calls that will never run, so the thread stays valid for any provider."""
-        pending = self.execution.pending_tool_calls
-        if not pending:
+    def _close_if_finished(self) -> list[Message]:
+        """Once ended, calls that never started get error results, so the thread stays valid for any
+        provider; calls still running stay pending until their results come in."""
+        ex = self.execution
+        never = tuple(c for c in ex.pending_tool_calls if c.id not in ex.running_tool_calls)
+        if not ex.is_finished or not never:
             return []
+        ex.pending_tool_calls = tuple(c for c in ex.pending_tool_calls if c.id in ex.running_tool_calls)
         note = "Error: not run; the execution ended before this call could run"
-        parts = tuple(ToolResultPart(tool_call_id=c.id, name=c.name, content=note, is_error=True) for c in pending)
+        parts = tuple(ToolResultPart(tool_call_id=c.id, name=c.name, content=note, is_error=True) for c in never)
         return [Message(role="tool", parts=parts)]
 
     def _steps_exhausted(self) -> bool:

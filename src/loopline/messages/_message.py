@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias
+
+from pydantic import Field
 
 from ._parts import Part, ReasoningPart, RefusalPart, TextPart, ToolCallPart, ToolResultPart
 
@@ -17,7 +19,7 @@ __all__ = ["Message", "Role", "StopReason", "Usage", "new_id"]
 
 Role: TypeAlias = Literal["system", "user", "assistant", "tool"]
 
-StopReason: TypeAlias = Literal["stop", "tool_calls", "length", "content_filter", "refusal", "other"]
+StopReason: TypeAlias = Literal["stop", "tool_calls", "length", "content_filter", "refusal", "pause", "other"]
 """Why the model stopped, in one vocabulary for every provider (the raw value is kept beside it)."""
 
 
@@ -38,6 +40,9 @@ class Usage:
     """Prompt tokens served from the provider's prompt cache (a subset of `input_tokens`)."""
     reasoning_tokens: int = 0
     """Completion tokens spent on hidden reasoning (a subset of `output_tokens`)."""
+    cache_write_tokens: int = 0
+    """Prompt tokens written to the provider's prompt cache (a subset of `input_tokens`; Anthropic
+    bills them above ordinary input)."""
     requests: int = 0
     """How many model responses this usage adds up."""
 
@@ -52,6 +57,7 @@ class Usage:
             output_tokens=self.output_tokens + other.output_tokens,
             cached_tokens=self.cached_tokens + other.cached_tokens,
             reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
+            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
             requests=self.requests + other.requests,
         )
 
@@ -62,7 +68,7 @@ class Message:
 
     role: Role
     """Who speaks: `user`, `assistant`, `tool` (tool results) or `system`."""
-    parts: tuple[Part, ...]
+    parts: tuple[Annotated[Part, Field(discriminator="kind")], ...]
     """The content, in order."""
     id: str = field(default_factory=lambda: new_id("msg"))
     """loopline's id for the message (not a provider's)."""

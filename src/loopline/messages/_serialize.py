@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
+from ..errors import StoredDataError
 from ._message import Message
 
 __all__ = ["SCHEMA_VERSION", "message_from_dict", "message_to_dict", "messages_from_json", "messages_to_json"]
@@ -28,15 +29,22 @@ def message_to_dict(message: Message) -> dict[str, Any]:
 
 
 def message_from_dict(data: dict[str, Any]) -> Message:
-    """Rebuild a message written by `message_to_dict`; rejects a newer schema version."""
+    """Rebuild a message written by `message_to_dict`; a newer schema or a corrupt one raises
+    `StoredDataError`."""
     version = data.get("schema_version", SCHEMA_VERSION)
+    if not isinstance(version, int):
+        raise StoredDataError(f"message schema_version must be an integer, got {version!r}")
     if version > SCHEMA_VERSION:
-        raise ValueError(
+        raise StoredDataError(
             f"message schema version {version} is newer than this loopline understands "
             f"({SCHEMA_VERSION}); upgrade loopline"
         )
     body = {k: v for k, v in data.items() if k != "schema_version"}
-    return _ADAPTER.validate_python(body)
+    try:
+        return _ADAPTER.validate_python(body)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
+        raise StoredDataError(f"stored message {data.get('id', '?')} cannot be read: {problems}") from None
 
 
 def messages_to_json(messages: list[Message]) -> bytes:

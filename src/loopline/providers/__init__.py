@@ -35,11 +35,7 @@ _ADAPTERS[LLMProvider.ANTHROPIC] = AnthropicAdapter()
 
 def get_adapter(provider: LLMProvider | str) -> AdapterBase:
     """The adapter for a provider (an `LLMProvider` or its value, such as `"openai"`)."""
-    try:
-        key = LLMProvider(provider)
-    except ValueError:
-        known = ", ".join(p.value for p in LLMProvider)
-        raise ValueError(f"unknown llm_provider {provider!r}; known providers: {known}") from None
+    key = LLMProvider.of(provider)
     adapter = _ADAPTERS.get(key)
     if adapter is None:
         raise NotImplementedError(f"no adapter for {key.value} yet")

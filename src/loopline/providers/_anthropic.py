@@ -46,6 +46,7 @@ _STOP_REASONS: dict[str, StopReason] = {
     "max_tokens": "length",
     "model_context_window_exceeded": "length",
     "refusal": "refusal",
+    "pause_turn": "pause",
 }
 _ID = re.compile(r"[A-Za-z0-9_-]+")
 _KEY = "anthropic"  # where extra block fields are kept in provider_details
@@ -291,4 +292,5 @@ def _usage(data: Any) -> Usage | None:
     cache_read = int(data.get("cache_read_input_tokens") or 0)
     cache_write = int(data.get("cache_creation_input_tokens") or 0)
     return Usage(input_tokens=int(data.get("input_tokens") or 0) + cache_read + cache_write,
-                 output_tokens=int(data.get("output_tokens") or 0), cached_tokens=cache_read, requests=1)
+                 output_tokens=int(data.get("output_tokens") or 0), cached_tokens=cache_read,
+                 cache_write_tokens=cache_write, requests=1)

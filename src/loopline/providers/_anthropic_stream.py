@@ -97,7 +97,8 @@ class _Stream:
                                      provider=self.provider, field="message_stop")
         for index, pieces in self.partial.items():
             self.blocks[index]["input"] = _input(pieces)
-            self.blocks[index][RAW_INPUT] = "".join(pieces)
+            if self.blocks[index].get("type") == "tool_use":  # other blocks go back to Anthropic verbatim
+                self.blocks[index][RAW_INPUT] = "".join(pieces)
         return {**self.message, "content": [self.blocks[i] for i in sorted(self.blocks)]}
 
 

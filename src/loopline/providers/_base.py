@@ -11,6 +11,7 @@ import enum
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from ..errors import UnknownProviderError
 from ..messages import Message
 from ..tools import ToolDefinition
 from ._report import RenderNote, RenderReport
@@ -40,6 +41,14 @@ class LLMProvider(str, enum.Enum):
 
     def __str__(self) -> str:
         return self.value
+
+    @classmethod
+    def of(cls, value: LLMProvider | str) -> LLMProvider:
+        """The member for `value` (a member or its string value); `UnknownProviderError` otherwise."""
+        try:
+            return cls(value)
+        except ValueError:
+            raise UnknownProviderError(value, [p.value for p in cls]) from None
 
 
 class Renderer(Protocol):

@@ -6,6 +6,7 @@ Each adapter supplies only what differs per wire API (see `AdapterBase`'s abstra
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -13,14 +14,23 @@ from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
 from ..errors import ProviderErrorResponse, ProviderMismatchError, ResponseParseError
-from ..messages import Message
+from ..messages import Message, ToolCallPart, new_id
 from ..tools import ToolDefinition
 from ._base import LLMProvider
 from ._detect import ERROR_BODY, describe_format
 from ._report import RenderNote, RenderReport
 from ._sse import parse_sse
 
-__all__ = ["AdapterBase", "IncrementalRenderer", "error_response", "json_dumps", "safe_id", "stable_id", "to_plain"]
+__all__ = [
+    "AdapterBase",
+    "IncrementalRenderer",
+    "error_response",
+    "json_dumps",
+    "safe_id",
+    "stable_id",
+    "to_plain",
+    "unique_call_ids",
+]
 
 
 def to_plain(response: Any) -> Any:
@@ -58,6 +68,17 @@ def safe_id(value: str, pattern: re.Pattern[str], max_len: int) -> str:
     if len(cleaned) > max_len or not pattern.fullmatch(cleaned):
         cleaned = stable_id("call_", value)[:max_len]
     return cleaned
+
+
+def unique_call_ids(calls: list[ToolCallPart]) -> list[ToolCallPart]:
+    """Calls with distinct ids: a provider that repeats an id in one response gets `_2`, `_3`, ...
+    appended to the repeats (the same way every time), so each call can be answered on its own."""
+    seen: dict[str, int] = {}
+    out = []
+    for call in calls:
+        count = seen[call.id] = seen.get(call.id, 0) + 1
+        out.append(call if count == 1 else dataclasses.replace(call, id=f"{call.id}_{count}"))
+    return out
 
 
 def error_response(data: dict[str, Any], provider: str) -> ProviderErrorResponse:
@@ -173,7 +194,8 @@ class AdapterBase:
         # and passed again, so those are always parsed anew. Messages are immutable; sharing is safe.
         last = self._last
         if last is not None and last[0] is response:
-            return list(last[1])
+            # Same content, new message ids: two agents (or two adds) never store one id twice.
+            return [dataclasses.replace(m, id=new_id("msg")) for m in last[1]]
         parsed = self._parse(response)
         if not isinstance(response, (dict, list, str, bytes)):
             self._last = (response, tuple(parsed))

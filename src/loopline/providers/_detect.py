@@ -32,7 +32,8 @@ _FORMATS: tuple[tuple[str, Callable[[dict[str, Any]], bool]], ...] = (
     (CHAT_COMPLETION, lambda d: d.get("object") == "chat.completion" or "choices" in d),
     (RESPONSES_RESPONSE, lambda d: d.get("object") == "response" or ("output" in d and "status" in d)),
     (RESPONSES_EVENT, lambda d: str(d.get("type", "")).startswith("response.")),
-    (ANTHROPIC_MESSAGE, lambda d: d.get("type") == "message" and isinstance(d.get("content"), list)),
+    # A Responses output item is also {"type": "message", "content": [...]}, but has no model.
+    (ANTHROPIC_MESSAGE, lambda d: d.get("type") == "message" and isinstance(d.get("content"), list) and "model" in d),
     (ANTHROPIC_EVENT, lambda d: d.get("type") in _ANTHROPIC_EVENTS or (d.get("type") == "error" and "_event" in d)),
     (ERROR_BODY, lambda d: bool(d.get("error"))),
 )

@@ -7,6 +7,7 @@ import an SDK: it reads SDK objects through `model_dump`.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from ..messages import (
 )
 from ..tools import ToolDefinition
 from ._base import LLMProvider
-from ._common import AdapterBase, json_dumps, safe_id, stable_id
+from ._common import AdapterBase, json_dumps, safe_id, stable_id, unique_call_ids
 from ._detect import CHAT_CHUNK, CHAT_COMPLETION
 from ._openai_chat_stream import reassemble_chat
 from ._report import RenderNote
@@ -149,7 +150,8 @@ class OpenAIChatAdapter(AdapterBase):
                 case ToolCallPart():
                     calls.append(self._render_call(part, message, notes))
                 case ReasoningPart() | OpaquePart():
-                    _drop(notes, message, part, "Chat Completions has no field to send it back in")
+                    _drop(notes, message, part, f"written by {part.provider}; Chat Completions takes no "
+                                                "reasoning or provider-private blocks back")
                 case FilePart() | ToolResultPart():
                     _drop(notes, message, part, "an assistant message cannot carry it in Chat Completions")
                 case _:
@@ -185,7 +187,7 @@ class OpenAIChatAdapter(AdapterBase):
                 case TextPart():
                     blocks.append({"type": "text", "text": part.text})
                 case FilePart():
-                    blocks.append(_render_file(part))
+                    blocks.extend(_render_file(part, message, notes))
                 case RefusalPart():
                     blocks.append({"type": "text", "text": part.text})
                 case ReasoningPart() | OpaquePart() | ToolCallPart() | ToolResultPart():
@@ -245,9 +247,11 @@ class OpenAIChatAdapter(AdapterBase):
             parts.extend(_content_parts(content, self.provider.value))
         if data.get("refusal"):
             parts.append(RefusalPart(text=str(data["refusal"])))
-        for index, call in enumerate(data.get("tool_calls") or []):
-            parts.append(self._parse_call(call, index, response_id))
-        return tuple(parts)
+        calls = [self._parse_call(call, i, response_id) for i, call in enumerate(data.get("tool_calls") or [])]
+        legacy = data.get("function_call")  # the pre-tools form some compatible servers still send
+        if isinstance(legacy, dict) and legacy.get("name") and not calls:
+            calls.append(self._parse_call({"type": "function", "function": legacy}, 0, response_id))
+        return (*parts, *unique_call_ids(calls))
 
     def _parse_call(self, call: Any, index: int, response_id: str | None) -> ToolCallPart:
         where = f"tool_calls[{index}]"
@@ -278,16 +282,23 @@ def _drop(notes: list[RenderNote], message: Message, part: Part, reason: str) ->
     notes.append(RenderNote(message_id=message.id, part_kind=part.kind, action="dropped", reason=reason))
 
 
-def _render_file(part: FilePart) -> dict[str, Any]:
+def _render_file(part: FilePart, message: Message, notes: list[RenderNote]) -> list[dict[str, Any]]:
+    details = part.provider_details or {}
     url = part.url or f"data:{part.media_type};base64,{part.data or ''}"
     if part.media_type.startswith("image/"):
-        return {"type": "image_url", "image_url": {"url": url}}
+        image = {"url": url, **({"detail": details["detail"]} if "detail" in details else {})}
+        return [{"type": "image_url", "image_url": image}]
     if part.media_type.startswith("audio/") and part.data:
-        return {"type": "input_audio", "input_audio": {"data": part.data, "format": part.media_type.split("/")[1]}}
+        return [{"type": "input_audio", "input_audio": {"data": part.data, "format": part.media_type.split("/")[1]}}]
+    if "file_id" in details:
+        return [{"type": "file", "file": {"file_id": details["file_id"]}}]
+    if part.data is None:
+        _drop(notes, message, part, "Chat Completions takes files other than images only inline or by file id")
+        return []
     file: dict[str, Any] = {"file_data": url}
     if part.filename:
         file["filename"] = part.filename
-    return {"type": "file", "file": file}
+    return [{"type": "file", "file": file}]
 
 
 def _content_parts(content: Any, provider: str) -> tuple[Part, ...]:
@@ -308,9 +319,17 @@ def _content_part(block: Any, provider: str) -> Part:
     if kind == "refusal":
         return RefusalPart(text=str(block.get("refusal", "")))
     if kind == "image_url" and isinstance(block.get("image_url"), dict):
-        return _file_from_url(str(block["image_url"].get("url", "")), "image/*", None)
+        image = block["image_url"]
+        part = _file_from_url(str(image.get("url", "")), "image/*", None)
+        return dataclasses.replace(part, provider_details={"detail": image["detail"]}) if "detail" in image else part
+    if kind == "input_audio" and isinstance(block.get("input_audio"), dict):
+        audio = block["input_audio"]
+        return FilePart(media_type=f"audio/{audio.get('format', 'wav')}", data=audio.get("data"))
     if kind == "file" and isinstance(block.get("file"), dict):
         file = block["file"]
+        if "file_id" in file:
+            return FilePart(media_type="application/octet-stream", filename=file.get("filename"),
+                            provider_details={"file_id": file["file_id"]})
         return _file_from_url(str(file.get("file_data", "")), "application/octet-stream", file.get("filename"))
     raise ResponseParseError(f"unsupported content block {kind!r}", provider=provider, field="content")
 

@@ -15,6 +15,7 @@ import concurrent.futures
 import functools
 import inspect
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -77,7 +78,8 @@ def _check(call: ToolCall, tools: Mapping[str, Tool], context: ToolContext,
     if call.arguments_error is not None:
         return _Prepared(call, tool, None, f"tool {call.name!r}: {call.arguments_error}", timeout)
     if tool.definition.tool_type == "custom":
-        return _Prepared(call, tool, {"input": call.raw_arguments}, None, timeout)
+        extra = {tool.context_param: context} if tool.context_param else {}
+        return _Prepared(call, tool, {"input": call.raw_arguments, **extra}, None, timeout)
     problems = tool.validation_errors(call.arguments)
     if problems:
         return _Prepared(call, tool, None, f"invalid arguments for tool {call.name!r}: {'; '.join(problems)}", timeout)
@@ -123,10 +125,28 @@ def run_calls(calls: Sequence[ToolCall], tools: Mapping[str, Tool], context: Con
     if len(runnable) == 1 and _can_run_inline(runnable[0]):
         return [_invoke_inline(p.launch()) if p.error is None else _result(p) for p in prepared]
     if not parallel:
-        return [_await_future(p, _pool().submit(_invoke, p.launch())) if p.error is None else _result(p)
-                for p in prepared]
-    futures = {id(p): _pool().submit(_invoke, p.launch()) for p in runnable}
+        return [_await_future(p, _submit(p)) if p.error is None else _result(p) for p in prepared]
+    futures = {id(p): _submit(p) for p in runnable}
     return [_await_future(p, futures[id(p)]) if p.error is None else _result(p) for p in prepared]
+
+
+def _submit(p: _Prepared) -> concurrent.futures.Future[Any]:
+    """Start a call now. Calls with a timeout get a thread of their own: in the shared pool they could
+    wait behind stuck tools and be charged for the wait."""
+    if p.timeout is None:
+        return _pool().submit(_invoke, p.launch())
+    future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+    def work() -> None:
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(_invoke(p))
+            except BaseException as exc:
+                future.set_exception(exc)
+
+    p.launch()
+    threading.Thread(target=work, name=f"loopline-tool-{p.call.name}", daemon=True).start()
+    return future
 
 
 def _can_run_inline(p: _Prepared) -> bool:
@@ -153,9 +173,12 @@ def _invoke(p: _Prepared) -> Any:
 async def _bounded(awaitable: Any, timeout: float | None) -> Any:
     """Await with a time limit; only loopline's own limit becomes `_ToolTimeout`."""
     task = asyncio.ensure_future(awaitable)
-    done, _ = await asyncio.wait({task}, timeout=timeout)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    finally:
+        if not task.done():  # timed out, or we were cancelled: do not leave the tool running
+            task.cancel()
     if not done:
-        task.cancel()
         raise _ToolTimeout()
     return task.result()
 
