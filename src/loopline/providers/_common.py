@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
-from ..errors import ProviderErrorResponse, ProviderMismatchError, ResponseParseError
+from ..errors import LooplineError, ProviderErrorResponse, ProviderMismatchError, ResponseParseError
 from ..messages import Message, ToolCallPart, new_id
 from ..tools import ToolDefinition
 from ._base import LLMProvider
@@ -196,7 +196,15 @@ class AdapterBase:
         if last is not None and last[0] is response:
             # Same content, new message ids: two agents (or two adds) never store one id twice.
             return [dataclasses.replace(m, id=new_id("msg")) for m in last[1]]
-        parsed = self._parse(response)
+        try:
+            parsed = self._parse(response)
+        except LooplineError:
+            raise
+        except (TypeError, KeyError, AttributeError, IndexError, ValueError) as exc:
+            # Output that has the right overall shape but a wrong type or a missing piece somewhere
+            # deep inside: still a parse error, with the detail, and the original chained.
+            raise ResponseParseError(f"malformed {self.response_format} (or stream): {type(exc).__name__}: {exc}",
+                                     provider=self.provider.value) from exc
         if not isinstance(response, (dict, list, str, bytes)):
             self._last = (response, tuple(parsed))
         return parsed

@@ -27,11 +27,16 @@ ERROR_BODY = "a provider error body"
 _ANTHROPIC_EVENTS = frozenset({"message_start", "content_block_start", "content_block_delta", "content_block_stop",
                                "message_delta", "message_stop", "ping"})
 
+def _kind(data: dict[str, Any]) -> str:
+    kind = data.get("type")
+    return kind if isinstance(kind, str) else ""
+
+
 _FORMATS: tuple[tuple[str, Callable[[dict[str, Any]], bool]], ...] = (
     (CHAT_CHUNK, lambda d: d.get("object") == "chat.completion.chunk"),
     (CHAT_COMPLETION, lambda d: d.get("object") == "chat.completion" or "choices" in d),
     (RESPONSES_RESPONSE, lambda d: d.get("object") == "response" or ("output" in d and "status" in d)),
-    (RESPONSES_EVENT, lambda d: str(d.get("type", "")).startswith("response.")),
+    (RESPONSES_EVENT, lambda d: _kind(d).startswith("response.")),
     # A Responses output item is also {"type": "message", "content": [...]}, but has no model.
     (ANTHROPIC_MESSAGE, lambda d: d.get("type") == "message" and isinstance(d.get("content"), list) and "model" in d),
     (ANTHROPIC_EVENT, lambda d: d.get("type") in _ANTHROPIC_EVENTS or (d.get("type") == "error" and "_event" in d)),
