@@ -12,6 +12,7 @@ from ._base import LLMProvider, ProviderAdapter, Renderer
 from ._common import AdapterBase
 from ._detect import describe_format
 from ._openai_chat import PROFILES, ChatProfile, OpenAIChatAdapter
+from ._openai_responses import OpenAIResponsesAdapter
 from ._report import LossyRenderingWarning, RenderNote, RenderReport
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "LLMProvider",
     "LossyRenderingWarning",
     "OpenAIChatAdapter",
+    "OpenAIResponsesAdapter",
     "ProviderAdapter",
     "RenderNote",
     "RenderReport",
@@ -30,6 +32,7 @@ __all__ = [
 ]
 
 _ADAPTERS: dict[LLMProvider, AdapterBase] = {p: OpenAIChatAdapter(profile) for p, profile in PROFILES.items()}
+_ADAPTERS[LLMProvider.OPEN_AI_RESPONSES] = OpenAIResponsesAdapter()
 _ADAPTERS[LLMProvider.ANTHROPIC] = AnthropicAdapter()
 
 

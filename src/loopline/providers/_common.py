@@ -10,11 +10,11 @@ import dataclasses
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
 from ..errors import LooplineError, ProviderErrorResponse, ProviderMismatchError, ResponseParseError
-from ..messages import Message, ToolCallPart, new_id
+from ..messages import Message, Part, TextPart, ToolCallPart, new_id
 from ..tools import ToolDefinition
 from ._base import LLMProvider
 from ._detect import ERROR_BODY, describe_format
@@ -24,6 +24,7 @@ from ._sse import parse_sse
 __all__ = [
     "AdapterBase",
     "IncrementalRenderer",
+    "content_parts",
     "error_response",
     "json_dumps",
     "safe_id",
@@ -64,10 +65,22 @@ def safe_id(value: str, pattern: re.Pattern[str], max_len: int) -> str:
     """
     if pattern.fullmatch(value) and len(value) <= max_len:
         return value
-    cleaned = re.sub(r"[^A-Za-z0-9_-]", "_", value)
-    if len(cleaned) > max_len or not pattern.fullmatch(cleaned):
-        cleaned = stable_id("call_", value)[:max_len]
-    return cleaned
+    # A digest of the original keeps ids that differ only in rejected characters apart ("a.b", "a:b").
+    suffix = "_" + hashlib.sha256(value.encode()).hexdigest()[:8]
+    cleaned = re.sub(r"[^A-Za-z0-9_-]", "_", value)[: max_len - len(suffix)] + suffix
+    return cleaned if pattern.fullmatch(cleaned) else stable_id("call_", value)[:max_len]
+
+
+def content_parts(content: Any, provider: str, one: Callable[[Any, str], Part]) -> tuple[Part, ...]:
+    """Parts of a message's `content`: a string is one text part, a list is read block by block by `one`."""
+    if content is None:
+        return ()
+    if isinstance(content, str):
+        return (TextPart(text=content),)
+    if not isinstance(content, list):
+        raise ResponseParseError(f"message content must be a string or a list, got {type(content).__name__}",
+                                 provider=provider, field="content")
+    return tuple(one(block, provider) for block in content)
 
 
 def unique_call_ids(calls: list[ToolCallPart]) -> list[ToolCallPart]:
@@ -238,7 +251,8 @@ class AdapterBase:
             if not isinstance(item, dict):
                 raise ResponseParseError(f"item {index} of the list is a {type(item).__name__}, not a dict",
                                          provider=self.provider.value, field=f"[{index}]")
-        first = describe_format(dicts[0]) if dicts else None
+        # A stream may open with an event no format is told by (a keepalive): go by the first that is.
+        first = next((f for f in map(describe_format, dicts) if f is not None), None)
         if first == ERROR_BODY:
             raise error_response(dicts[0], self.provider.value)
         if first == self.event_format:

@@ -31,7 +31,7 @@ from ..messages import (
 )
 from ..tools import ToolDefinition
 from ._base import LLMProvider
-from ._common import AdapterBase, json_dumps, safe_id, stable_id, unique_call_ids
+from ._common import AdapterBase, content_parts, json_dumps, safe_id, stable_id, unique_call_ids
 from ._detect import CHAT_CHUNK, CHAT_COMPLETION
 from ._openai_chat_stream import reassemble_chat
 from ._report import RenderNote
@@ -302,14 +302,7 @@ def _render_file(part: FilePart, message: Message, notes: list[RenderNote]) -> l
 
 
 def _content_parts(content: Any, provider: str) -> tuple[Part, ...]:
-    if content is None:
-        return ()
-    if isinstance(content, str):
-        return (TextPart(text=content),)
-    if not isinstance(content, list):
-        raise ResponseParseError(f"message content must be a string or a list, got {type(content).__name__}",
-                                 provider=provider, field="content")
-    return tuple(_content_part(block, provider) for block in content)
+    return content_parts(content, provider, _content_part)
 
 
 def _content_part(block: Any, provider: str) -> Part:
