@@ -619,7 +619,7 @@ def test_hand_off_by_thread_id(store: InMemoryStore, clock: FrozenClock) -> None
         id=ex_a.id, thread_id=ex_a.thread_id, agent_name="researcher", input="Research the weather in Lisbon.",
         status=ExecutionStatus.COMPLETED, created_at=ex_a.created_at, updated_at=t0 + 2, result="Lisbon: sunny.",
         error=None, usage=usage_of(*responses), steps=2, tool_calls=2, finish_reminders=0, pending_tool_calls=(),
-        limits=Limits(),
+        limits=Limits(), finish_tool_name="finish",
         status_history=[(ExecutionStatus.PENDING, ex_a.created_at), (ExecutionStatus.RUNNING, t0),
                         (ExecutionStatus.COMPLETED, t0 + 2)],
     )
@@ -635,6 +635,7 @@ def test_hand_off_by_thread_id(store: InMemoryStore, clock: FrozenClock) -> None
     expected_b_running = Execution(
         id=ex_b.id, thread_id=ex_a.thread_id, agent_name="writer", input="Write it up.",
         status=ExecutionStatus.RUNNING, created_at=ex_b.created_at, updated_at=t0 + 3, limits=Limits(),
+        finish_tool_name="finish",
         status_history=[(ExecutionStatus.PENDING, ex_b.created_at), (ExecutionStatus.RUNNING, t0 + 3)],
     )
     assert b.get_execution_status() == expected_b_running

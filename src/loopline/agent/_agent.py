@@ -41,6 +41,7 @@ from ..tools import (
     run_calls,
 )
 from ..tools import finish_tool as make_finish_tool
+from ..tools import json_schema_of
 from ._files import FileInput, to_file_parts
 
 __all__ = ["Agent"]
@@ -136,9 +137,11 @@ class Agent:
         finish = make_finish_tool(output_schema) if self.use_finish_tool else None
         history = self._history_to_continue(thread_id) if thread_id is not None else []
         thread = thread_id if thread_id is not None else self.store.create_thread()
-        execution = Execution(thread_id=thread, agent_name=self.name, input=input, limits=self.limits)
-        machine = ExecutionMachine(execution, finish_tool_name=finish.name if finish else None,
-                                   require_finish=self.require_finish_tool or output_schema is not None)
+        execution = Execution(thread_id=thread, agent_name=self.name, input=input, limits=self.limits,
+                              finish_tool_name=finish.name if finish else None,
+                              require_finish=self.require_finish_tool or output_schema is not None,
+                              output_schema=json_schema_of(output_schema))
+        machine = ExecutionMachine(execution)
         machine.start(time.time())
         self.store.append_messages(thread, [first])
         self.store.save_execution(execution)

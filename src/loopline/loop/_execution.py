@@ -113,6 +113,16 @@ class Execution:
     """Every status the execution had, with the Unix time it began."""
     parent_execution_id: str | None = None
     """The execution this one was started from, if any."""
+    finish_tool_name: str | None = None
+    """The name of the finish tool offered to the model, or `None` when there is none."""
+    require_finish: bool = False
+    """Whether a reply without a tool call must be answered with a reminder to call the finish tool."""
+    output_schema: dict[str, Any] | None = None
+    """The JSON Schema the result must match, when the task has one (kept so a resumed execution
+    checks the result the same way)."""
+    awaiting_decision: tuple[str, ...] = ()
+    """Ids of calls that were started but never returned (the process died) and whose tools are not
+    idempotent: the execution is PAUSED until each is run again or given a result."""
 
     def __post_init__(self) -> None:
         if not self.updated_at:

@@ -48,19 +48,26 @@ NextAction = CallModel | RunTools | Done
 class ExecutionMachine:
     """Decides what an execution does next from what has happened so far."""
 
-    __slots__ = ("execution", "finish_tool_name", "require_finish")
+    __slots__ = ("execution",)
 
-    def __init__(self, execution: Execution, *, finish_tool_name: str | None, require_finish: bool) -> None:
+    def __init__(self, execution: Execution) -> None:
         self.execution = execution
-        self.finish_tool_name = finish_tool_name
-        self.require_finish = require_finish and finish_tool_name is not None
+
+    @property
+    def finish_tool_name(self) -> str | None:
+        """The finish tool's name (kept on the execution, so a resumed machine behaves the same)."""
+        return self.execution.finish_tool_name
+
+    @property
+    def require_finish(self) -> bool:
+        """Whether text-only replies get a reminder to call the finish tool."""
+        return self.execution.require_finish and self.execution.finish_tool_name is not None
 
     # --- events -----------------------------------------------------------------------------------
 
     def fork(self) -> ExecutionMachine:
         """A machine on a copy of the execution: apply events to it, keep it only if they succeed."""
-        return ExecutionMachine(self.execution.copy(), finish_tool_name=self.finish_tool_name,
-                                require_finish=self.require_finish)
+        return ExecutionMachine(self.execution.copy())
 
     def adopt(self, other: ExecutionMachine) -> None:
         """Take over the state of a fork whose events were accepted (the execution object stays the

@@ -5,7 +5,7 @@ It builds on `loopline.messages` only; it knows nothing of providers, agents or 
 """
 
 from ._call import ToolCall, ToolCallResult, ToolContext
-from ._finish import FINISH_TOOL_NAME, OutputSchema, finish_tool
+from ._finish import FINISH_TOOL_NAME, OutputSchema, finish_tool, json_schema_of
 from ._json import parse_arguments, render_result
 from ._runner import ContextFactory, arun_calls, run_calls
 from ._schema import TOOL_NAME_PATTERN, check_tool_name, parse_docstring, strict_schema
@@ -26,6 +26,7 @@ __all__ = [
     "as_tool",
     "check_tool_name",
     "finish_tool",
+    "json_schema_of",
     "parse_arguments",
     "parse_docstring",
     "render_result",

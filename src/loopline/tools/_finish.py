@@ -20,7 +20,7 @@ from ._call import ToolContext
 from ._schema import ArgsModel, clean_schema
 from ._tool import Tool, ToolDefinition
 
-__all__ = ["FINISH_TOOL_NAME", "OutputSchema", "finish_tool"]
+__all__ = ["FINISH_TOOL_NAME", "OutputSchema", "finish_tool", "json_schema_of"]
 
 FINISH_TOOL_NAME = "finish"
 
@@ -42,6 +42,14 @@ def finish_tool(output_schema: OutputSchema | None = None, *, name: str = FINISH
     if output_schema is None or (isinstance(output_schema, type) and issubclass(output_schema, BaseModel)):
         return _cached(output_schema, name)
     return _build(output_schema, name)
+
+
+def json_schema_of(output_schema: OutputSchema | None) -> dict[str, Any] | None:
+    """The JSON Schema of an output schema (what a store keeps, so a resumed execution checks results
+    the same way even where the pydantic model is not at hand)."""
+    if output_schema is None or isinstance(output_schema, dict):
+        return output_schema
+    return clean_schema(output_schema.model_json_schema())
 
 
 class _FinishArguments(ArgsModel):
