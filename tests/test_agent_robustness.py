@@ -27,17 +27,17 @@ from loopline.tools import Tool
 
 
 class FlakyStore(InMemoryStore):
-    """Fails the next `append_messages` once when armed."""
+    """Fails the next `commit` once when armed."""
 
     def __init__(self) -> None:
         super().__init__()
         self.armed = False
 
-    def append_messages(self, thread_id: str, messages: Sequence[Message]) -> None:
+    def commit(self, execution: Any, messages: Sequence[Message] = (), **kwargs: Any) -> None:
         if self.armed:
             self.armed = False
             raise OSError("disk full")
-        super().append_messages(thread_id, messages)
+        super().commit(execution, messages, **kwargs)
 
 
 @tool
@@ -273,9 +273,9 @@ def test_reads_write_nothing() -> None:
     class CountingStore(InMemoryStore):
         saves = 0
 
-        def save_execution(self, execution: Any) -> None:
+        def commit(self, execution: Any, messages: Sequence[Message] = (), **kwargs: Any) -> None:
             CountingStore.saves += 1
-            super().save_execution(execution)
+            super().commit(execution, messages, **kwargs)
 
     store = CountingStore()
     agent = Agent("a", store=store)

@@ -18,8 +18,10 @@ that raises) are not exceptions at all: they become error tool results the model
 from __future__ import annotations
 
 __all__ = [
+    "ConcurrentUpdateError",
     "ControlSignal",
     "DuplicateToolCallError",
+    "ExecutionClaimedError",
     "ExecutionFinishedError",
     "LooplineError",
     "MissingExtraError",
@@ -192,6 +194,22 @@ class ProviderErrorResponse(RuntimeFailure):
         self.error_type = error_type
         self.code = code
         self.body = body
+
+
+class ConcurrentUpdateError(RuntimeFailure):
+    """Someone else changed the thread first (an optimistic check failed); nothing was written."""
+
+    def __init__(self, message: str, *, thread_id: str) -> None:
+        super().__init__(message)
+        self.thread_id = thread_id
+
+
+class ExecutionClaimedError(RuntimeFailure):
+    """Another process holds the execution (its claim has not expired)."""
+
+    def __init__(self, message: str, *, execution_id: str) -> None:
+        super().__init__(message)
+        self.execution_id = execution_id
 
 
 class StoredDataError(RuntimeFailure, ValueError):

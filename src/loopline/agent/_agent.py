@@ -27,7 +27,7 @@ from ..errors import (
 from ..loop import Execution, ExecutionMachine, ExecutionResult, ExecutionStatus, Limits
 from ..messages import Message, TextPart
 from ..providers import LLMProvider, LossyRenderingWarning, Renderer, RenderReport, get_adapter
-from ..store import Store, default_store
+from ..store import Page, Store, ToolCallRecord, default_store
 from ..tools import (
     FINISH_TOOL_NAME,
     OutputSchema,
@@ -38,10 +38,10 @@ from ..tools import (
     ToolLike,
     arun_calls,
     as_tool,
+    json_schema_of,
     run_calls,
 )
 from ..tools import finish_tool as make_finish_tool
-from ..tools import json_schema_of
 from ._files import FileInput, to_file_parts
 
 __all__ = ["Agent"]
@@ -143,8 +143,7 @@ class Agent:
                               output_schema=json_schema_of(output_schema))
         machine = ExecutionMachine(execution)
         machine.start(time.time())
-        self.store.append_messages(thread, [first])
-        self.store.save_execution(execution)
+        self.store.commit(execution, [first], expected_length=len(history))
         self._machine, self._finish, self._rendered_tools = machine, finish, {}
         self._messages = [*history, first]
         return execution
@@ -152,7 +151,7 @@ class Agent:
     def _history_to_continue(self, thread_id: str) -> list[Message]:
         """The thread's messages, refusing a thread that another execution is still writing to."""
         history = self.store.get_messages(thread_id)
-        active = [e for e in self.store.list_executions(thread_id=thread_id) if not e.is_finished]
+        active = [e for e in self.store.list_executions(thread_id=thread_id, limit=None) if not e.is_finished]
         if active:
             raise ThreadBusyError(
                 f"thread {thread_id} is in use by execution {active[0].id} of agent {active[0].agent_name!r} "
@@ -344,9 +343,11 @@ class Agent:
         """A snapshot of the current (or last) execution's record."""
         return self._apply(lambda m: m.check_clock(time.time())).execution.copy()
 
-    def list_executions(self, *, status: ExecutionStatus | None = None, limit: int | None = None) -> list[Execution]:
-        """This agent's executions in its store, newest first."""
-        return self.store.list_executions(agent_name=self.name, status=status, limit=limit)
+    def list_executions(self, *, status: ExecutionStatus | None = None, limit: int | None = 50,
+                        cursor: str | None = None) -> Page[Execution]:
+        """This agent's executions in its store (made by any process), newest first; pass the page's
+        `next_cursor` as `cursor` for the next page."""
+        return self.store.list_executions(agent_name=self.name, status=status, limit=limit, cursor=cursor)
 
     def get_execution(self, execution_id: str) -> Execution:
         """One execution from the store; raises `UnknownExecutionError` for an unknown id."""
@@ -369,8 +370,9 @@ class Agent:
         return ToolContext(tool_call_id=call.id, execution_id=execution.id, thread_id=execution.thread_id,
                            agent_name=self.name)
 
-    def _apply(self, event: Callable[[ExecutionMachine], Sequence[Message]]) -> ExecutionMachine:
-        """Apply an event to a fork of the machine, persist what it produced, and only then adopt it.
+    def _apply(self, event: Callable[[ExecutionMachine], Sequence[Message]], *,
+               tool_calls: Sequence[ToolCallRecord] = ()) -> ExecutionMachine:
+        """Apply an event to a fork of the machine, commit what it produced, and only then adopt it.
 
         If the event is refused (a misuse error) or the store fails, the agent's state, its local
         thread and the store are as they were. Reads that change nothing write nothing.
@@ -379,10 +381,9 @@ class Agent:
             machine = self._require_machine()
             trial = machine.fork()
             messages = list(event(trial))
-            if messages:
-                self.store.append_messages(trial.execution.thread_id, messages)
-            if messages or trial.execution != machine.execution:
-                self.store.save_execution(trial.execution)
+            if messages or tool_calls or trial.execution != machine.execution:
+                self.store.commit(trial.execution, messages, expected_length=len(self._messages),
+                                  tool_calls=tool_calls)
             machine.adopt(trial)
             self._messages.extend(messages)
             return machine

@@ -6,10 +6,12 @@ perform the I/O. Builds on `loopline.messages` and `loopline.tools`; never impor
 
 from ._execution import Execution, ExecutionError, ExecutionResult, ExecutionStatus, Limits
 from ._machine import CallModel, Done, ExecutionMachine, NextAction, RunTools
+from ._serialize import EXECUTION_SCHEMA_VERSION, execution_from_json, execution_to_json
 
 __all__ = [
     "CallModel",
     "Done",
+    "EXECUTION_SCHEMA_VERSION",
     "Execution",
     "ExecutionError",
     "ExecutionMachine",
@@ -18,4 +20,6 @@ __all__ = [
     "Limits",
     "NextAction",
     "RunTools",
+    "execution_from_json",
+    "execution_to_json",
 ]

@@ -9,7 +9,9 @@ from ._parts import FilePart, OpaquePart, Part, ReasoningPart, RefusalPart, Text
 from ._serialize import (
     SCHEMA_VERSION,
     message_from_dict,
+    message_from_json,
     message_to_dict,
+    message_to_json,
     messages_from_json,
     messages_to_json,
 )
@@ -29,7 +31,9 @@ __all__ = [
     "ToolResultPart",
     "Usage",
     "message_from_dict",
+    "message_from_json",
     "message_to_dict",
+    "message_to_json",
     "messages_from_json",
     "messages_to_json",
     "new_id",

@@ -12,7 +12,15 @@ from pydantic import TypeAdapter, ValidationError
 from ..errors import StoredDataError
 from ._message import Message
 
-__all__ = ["SCHEMA_VERSION", "message_from_dict", "message_to_dict", "messages_from_json", "messages_to_json"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "message_from_dict",
+    "message_from_json",
+    "message_to_dict",
+    "message_to_json",
+    "messages_from_json",
+    "messages_to_json",
+]
 
 SCHEMA_VERSION = 1
 """Version of the stored message shape; bump it with a migration when the shape changes."""
@@ -45,6 +53,23 @@ def message_from_dict(data: dict[str, Any]) -> Message:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
         raise StoredDataError(f"stored message {data.get('id', '?')} cannot be read: {problems}") from None
+
+
+def message_to_json(message: Message) -> str:
+    """The message as compact JSON, without a version (stores keep `SCHEMA_VERSION` beside it)."""
+    return _ADAPTER.dump_json(message, exclude_none=True).decode()
+
+
+def message_from_json(text: str | bytes, schema_version: int = SCHEMA_VERSION) -> Message:
+    """Inverse of `message_to_json` for a record of `schema_version`."""
+    if schema_version > SCHEMA_VERSION:
+        raise StoredDataError(f"message schema version {schema_version} is newer than this loopline understands "
+                              f"({SCHEMA_VERSION}); upgrade loopline")
+    try:
+        return _ADAPTER.validate_json(text)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
+        raise StoredDataError(f"a stored message cannot be read: {problems}") from None
 
 
 def messages_to_json(messages: list[Message]) -> bytes:

@@ -36,7 +36,7 @@ from ._detect import CHAT_CHUNK, CHAT_COMPLETION
 from ._openai_chat_stream import reassemble_chat
 from ._report import RenderNote
 
-__all__ = ["PROFILES", "ChatProfile", "OpenAIChatAdapter"]
+__all__ = ["ChatProfile", "OpenAIChatAdapter", "PROFILES"]
 
 _STOP_REASONS: dict[str, StopReason] = {
     "stop": "stop",

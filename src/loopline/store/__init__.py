@@ -1,10 +1,26 @@
-"""The store layer: threads (ordered, append-only neutral messages) and executions.
-
-A small protocol with an in-memory implementation; durable backends implement the same protocol.
-Builds on `loopline.messages` and `loopline.loop`; knows nothing of agents or providers.
+"""The store layer: threads (ordered, append-only neutral messages), executions, tool call records
+and scoped memory, behind one protocol with three implementations: in memory, SQLite (the embedded
+default) and PostgreSQL (the `postgres` extra). Builds on `loopline.messages` and `loopline.loop`;
+knows nothing of agents or providers.
 """
 
-from ._memory import InMemoryStore, default_store
-from ._protocol import Store
+from ._default import default_db_path, default_store, open_store, set_default_store
+from ._memory import InMemoryStore
+from ._migrations import MIGRATIONS
+from ._protocol import MemoryScope, Page, Store, ThreadInfo, ToolCallRecord
+from ._sqlite import SQLiteStore
 
-__all__ = ["InMemoryStore", "Store", "default_store"]
+__all__ = [
+    "InMemoryStore",
+    "MIGRATIONS",
+    "MemoryScope",
+    "Page",
+    "SQLiteStore",
+    "Store",
+    "ThreadInfo",
+    "ToolCallRecord",
+    "default_db_path",
+    "default_store",
+    "open_store",
+    "set_default_store",
+]

@@ -3,78 +3,181 @@
 from __future__ import annotations
 
 import copy
-import functools
 import threading
+import time
 from collections.abc import Sequence
+from typing import Any
 
-from ..errors import UnknownExecutionError, UnknownThreadError
+from ..errors import ConcurrentUpdateError, UnknownExecutionError, UnknownThreadError
 from ..loop import Execution, ExecutionStatus
 from ..messages import Message, new_id
+from ._protocol import MemoryScope, Page, ThreadInfo, ToolCallRecord, decode_cursor, encode_cursor
 
-__all__ = ["InMemoryStore", "default_store"]
+__all__ = ["InMemoryStore"]
 
 
 class InMemoryStore:
     """Threads and executions in this process's memory; safe to share between threads."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._threads: dict[str, list[Message]] = {}
+        self._lock = threading.RLock()
+        self._threads: dict[str, ThreadInfo] = {}
+        self._messages: dict[str, list[Message]] = {}
         self._executions: dict[str, Execution] = {}
+        self._tool_calls: dict[str, dict[str, ToolCallRecord]] = {}
+        self._claims: dict[str, tuple[str, float]] = {}
+        self._memory: dict[tuple[str, str, str], Any] = {}
 
-    def create_thread(self) -> str:
-        thread_id = new_id("thr")
+    def __repr__(self) -> str:
+        return f"InMemoryStore(threads={len(self._threads)}, executions={len(self._executions)})"
+
+    # --- threads --------------------------------------------------------------------------------
+
+    def create_thread(self, *, metadata: dict[str, Any] | None = None, parent_thread_id: str | None = None) -> str:
+        thread_id, now = new_id("thr"), time.time()
         with self._lock:
-            self._threads[thread_id] = []
+            self._threads[thread_id] = ThreadInfo(id=thread_id, created_at=now, updated_at=now, length=0,
+                                                  metadata=copy.deepcopy(metadata or {}),
+                                                  parent_thread_id=parent_thread_id)
+            self._messages[thread_id] = []
         return thread_id
 
-    def has_thread(self, thread_id: str) -> bool:
-        return thread_id in self._threads
-
-    def append_messages(self, thread_id: str, messages: Sequence[Message]) -> None:
+    def get_thread(self, thread_id: str) -> ThreadInfo:
         with self._lock:
-            thread = self._threads.get(thread_id)
-            if thread is None:
-                raise UnknownThreadError(thread_id)
-            thread.extend(messages)  # messages are immutable: sharing them is safe
+            return self._thread(thread_id)
+
+    def list_threads(self, *, limit: int = 50, cursor: str | None = None) -> Page[ThreadInfo]:
+        with self._lock:
+            found = list(self._threads.values())
+        return _page(found, limit, cursor)
+
+    def fork_thread(self, thread_id: str, *, upto: int | None = None) -> str:
+        with self._lock:
+            info = self._thread(thread_id)
+            fork = self.create_thread(metadata=info.metadata, parent_thread_id=thread_id)
+            self.append_messages(fork, self._messages[thread_id][:upto])
+            return fork
+
+    def delete_thread(self, thread_id: str) -> None:
+        with self._lock:
+            self._thread(thread_id)
+            del self._threads[thread_id], self._messages[thread_id]
+            gone = [e.id for e in self._executions.values() if e.thread_id == thread_id]
+            for execution_id in gone:
+                self._executions.pop(execution_id)
+                self._tool_calls.pop(execution_id, None)
+                self._claims.pop(execution_id, None)
+            owners = {("thread", thread_id), *(("execution", e) for e in gone)}
+            self._memory = {k: v for k, v in self._memory.items() if (k[0], k[1]) not in owners}
 
     def get_messages(self, thread_id: str, *, start: int = 0) -> list[Message]:
         with self._lock:
-            thread = self._threads.get(thread_id)
-            if thread is None:
-                raise UnknownThreadError(thread_id)
-            return thread[start:]
+            self._thread(thread_id)
+            return self._messages[thread_id][start:]  # messages are immutable: sharing them is safe
 
-    def save_execution(self, execution: Execution) -> None:
-        snapshot = _copy(execution)
+    def append_messages(self, thread_id: str, messages: Sequence[Message], *,
+                        expected_length: int | None = None) -> int:
         with self._lock:
-            self._executions[execution.id] = snapshot
+            info = self._thread(thread_id)
+            if expected_length is not None and info.length != expected_length:
+                raise ConcurrentUpdateError(
+                    f"thread {thread_id} has {info.length} messages, not the {expected_length} expected: "
+                    "another writer appended first", thread_id=thread_id)
+            if messages:
+                self._messages[thread_id].extend(messages)
+                self._threads[thread_id] = ThreadInfo(
+                    id=info.id, created_at=info.created_at, updated_at=time.time(),
+                    length=info.length + len(messages), metadata=info.metadata,
+                    parent_thread_id=info.parent_thread_id)
+            return self._threads[thread_id].length
+
+    # --- executions -----------------------------------------------------------------------------
+
+    def commit(self, execution: Execution, messages: Sequence[Message] = (), *,
+               expected_length: int | None = None, tool_calls: Sequence[ToolCallRecord] = ()) -> None:
+        with self._lock:
+            self._thread(execution.thread_id)
+            self.append_messages(execution.thread_id, messages, expected_length=expected_length)
+            self._executions[execution.id] = execution.copy()
+            records = self._tool_calls.setdefault(execution.id, {})
+            for record in tool_calls:
+                records[record.tool_call_id] = record
 
     def get_execution(self, execution_id: str) -> Execution:
         with self._lock:
             found = self._executions.get(execution_id)
         if found is None:
             raise UnknownExecutionError(execution_id)
-        return _copy(found)
+        return found.copy()
 
     def list_executions(self, *, agent_name: str | None = None, thread_id: str | None = None,
-                        status: ExecutionStatus | None = None, limit: int | None = None) -> list[Execution]:
+                        status: ExecutionStatus | None = None, limit: int | None = 50,
+                        cursor: str | None = None) -> Page[Execution]:
         with self._lock:
             found = [e for e in self._executions.values()
                      if (agent_name is None or e.agent_name == agent_name)
                      and (thread_id is None or e.thread_id == thread_id)
                      and (status is None or e.status == status)]
-        found.sort(key=lambda e: e.created_at, reverse=True)
-        return [_copy(e) for e in found[:limit]]
+        page = _page(found, limit, cursor)
+        return Page([e.copy() for e in page], page.next_cursor)
+
+    def claim_execution(self, execution_id: str, *, owner: str, lease_seconds: float = 60.0) -> bool:
+        now = time.time()
+        with self._lock:
+            if execution_id not in self._executions:
+                raise UnknownExecutionError(execution_id)
+            holder = self._claims.get(execution_id)
+            if holder is not None and holder[0] != owner and holder[1] > now:
+                return False
+            self._claims[execution_id] = (owner, now + lease_seconds)
+            return True
+
+    def release_execution(self, execution_id: str, *, owner: str) -> None:
+        with self._lock:
+            if self._claims.get(execution_id, ("", 0.0))[0] == owner:
+                del self._claims[execution_id]
+
+    def get_tool_calls(self, execution_id: str) -> list[ToolCallRecord]:
+        with self._lock:
+            return sorted(self._tool_calls.get(execution_id, {}).values(), key=lambda r: r.started_at)
+
+    # --- memory ---------------------------------------------------------------------------------
+
+    def memory_get(self, scope: MemoryScope, owner: str, key: str) -> Any:
+        with self._lock:
+            return copy.deepcopy(self._memory.get((scope, owner, key)))
+
+    def memory_set(self, scope: MemoryScope, owner: str, key: str, value: Any) -> None:
+        with self._lock:
+            self._memory[(scope, owner, key)] = copy.deepcopy(value)
+
+    def memory_delete(self, scope: MemoryScope, owner: str, key: str) -> None:
+        with self._lock:
+            self._memory.pop((scope, owner, key), None)
+
+    def memory_list(self, scope: MemoryScope, owner: str) -> dict[str, Any]:
+        with self._lock:
+            return {k[2]: copy.deepcopy(v) for k, v in self._memory.items() if k[:2] == (scope, owner)}
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    # --- internals ------------------------------------------------------------------------------
+
+    def _thread(self, thread_id: str) -> ThreadInfo:
+        info = self._threads.get(thread_id)
+        if info is None:
+            raise UnknownThreadError(thread_id)
+        return info
 
 
-def _copy(execution: Execution) -> Execution:
-    clone = copy.copy(execution)
-    clone.status_history = list(execution.status_history)
-    return clone
-
-
-@functools.cache
-def default_store() -> InMemoryStore:
-    """The process-wide store agents use when none is given, so thread ids work across agents."""
-    return InMemoryStore()
+def _page(items: list[Any], limit: int | None, cursor: str | None) -> Page[Any]:
+    """Newest first by (created_at, id), starting after `cursor`."""
+    items.sort(key=lambda x: (x.created_at, x.id), reverse=True)
+    if cursor is not None:
+        after = decode_cursor(cursor)
+        items = [x for x in items if (x.created_at, x.id) < after]
+    if limit is None or len(items) <= limit:
+        return Page(items)
+    last = items[limit - 1]
+    return Page(items[:limit], encode_cursor(last.created_at, last.id))

@@ -1,49 +1,195 @@
-"""The store protocol: what every storage backend offers the agent."""
+"""The store protocol: what every storage backend offers, and the records it returns.
+
+Three implementations keep the same contract (one test suite runs against all): in memory, SQLite
+(the embedded default) and PostgreSQL (many processes and machines). Every write that belongs
+together is one call (`commit`), so a crash between two writes cannot leave a thread and its
+execution disagreeing.
+"""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 from ..loop import Execution, ExecutionStatus
 from ..messages import Message
 
-__all__ = ["Store"]
+__all__ = [
+    "MemoryScope",
+    "Page",
+    "Store",
+    "ThreadInfo",
+    "ToolCallRecord",
+    "decode_cursor",
+    "encode_cursor",
+]
+
+T = TypeVar("T")
+
+MemoryScope: TypeAlias = Literal["execution", "thread", "agent"]
+"""How long a memory value lives: one execution, one thread (a session), or an agent (permanent)."""
+
+
+class Page(list[T], Generic[T]):
+    """A list of results plus the cursor for the next page (`None` on the last one)."""
+
+    def __init__(self, items: Sequence[T] = (), next_cursor: str | None = None) -> None:
+        super().__init__(items)
+        self.next_cursor = next_cursor
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ThreadInfo:
+    """A thread's record (its messages are read with `get_messages`)."""
+
+    id: str
+    """The thread's id."""
+    created_at: float
+    """Unix time of creation."""
+    updated_at: float
+    """Unix time of the last append."""
+    length: int
+    """How many messages it holds."""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    """Free-form JSON data the application attached."""
+    parent_thread_id: str | None = None
+    """The thread it was forked from, if any."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolCallRecord:
+    """One tool call of an execution: what was asked, when it ran, what came of it."""
+
+    execution_id: str
+    """The execution the call belongs to."""
+    tool_call_id: str
+    """The provider's call id (with the execution id, the call's idempotency key)."""
+    name: str
+    """The tool's name."""
+    arguments: str
+    """The arguments as the model wrote them."""
+    status: Literal["started", "finished"]
+    """`started` while it runs (and forever, if the process died meanwhile); `finished` once it returned."""
+    started_at: float
+    """Unix time it started."""
+    finished_at: float | None = None
+    """Unix time it returned."""
+    result: str | None = None
+    """What the model was told (the result or the error)."""
+    is_error: bool = False
+    """Whether it failed."""
+    duration: float | None = None
+    """Seconds it ran."""
+
+
+def encode_cursor(created_at: float, item_id: str) -> str:
+    """An opaque cursor for keyset pagination on (created_at, id), newest first."""
+    return base64.urlsafe_b64encode(f"{created_at!r}|{item_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[float, str]:
+    """Inverse of `encode_cursor`; raises `ValueError` for a cursor it did not make."""
+    try:
+        created, _, item_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        return float(created), item_id
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"not a loopline cursor: {cursor!r}") from exc
 
 
 @runtime_checkable
 class Store(Protocol):
-    """Threads (append-only ordered messages) and executions, shared by every agent that uses it.
+    """Threads (append-only ordered messages), executions, tool call records and scoped memory.
 
     Implementations copy on the way in and out: changing an object after saving it, or one that was
-    read, never changes what is stored.
+    read, never changes what is stored. Unknown ids raise `UnknownThreadError` /
+    `UnknownExecutionError`; a failed optimistic check raises `ConcurrentUpdateError` and writes
+    nothing.
     """
 
-    def create_thread(self) -> str:
+    # --- threads --------------------------------------------------------------------------------
+
+    def create_thread(self, *, metadata: dict[str, Any] | None = None) -> str:
         """Make an empty thread and return its id."""
         ...
 
-    def has_thread(self, thread_id: str) -> bool:
-        """Whether a thread with this id exists."""
+    def get_thread(self, thread_id: str) -> ThreadInfo:
+        """A thread's record."""
         ...
 
-    def append_messages(self, thread_id: str, messages: Sequence[Message]) -> None:
-        """Append to a thread, in order; raises `UnknownThreadError` for an unknown id."""
+    def list_threads(self, *, limit: int = 50, cursor: str | None = None) -> Page[ThreadInfo]:
+        """Threads, most recently created first."""
+        ...
+
+    def fork_thread(self, thread_id: str, *, upto: int | None = None) -> str:
+        """A new thread holding a copy of the first `upto` messages (all by default)."""
+        ...
+
+    def delete_thread(self, thread_id: str) -> None:
+        """Delete a thread with its messages, its executions, their tool call records and memory."""
         ...
 
     def get_messages(self, thread_id: str, *, start: int = 0) -> list[Message]:
-        """The thread's messages from position `start` on; raises `UnknownThreadError`."""
+        """The thread's messages from position `start` on."""
         ...
 
-    def save_execution(self, execution: Execution) -> None:
-        """Insert or update an execution."""
+    def append_messages(self, thread_id: str, messages: Sequence[Message], *,
+                        expected_length: int | None = None) -> int:
+        """Append in order; with `expected_length`, only if the thread still has that many messages.
+        Returns the new length. Positions are assigned by the store, so concurrent appends from many
+        processes never lose, duplicate or interleave a batch."""
+        ...
+
+    # --- executions -----------------------------------------------------------------------------
+
+    def commit(self, execution: Execution, messages: Sequence[Message] = (), *,
+               expected_length: int | None = None, tool_calls: Sequence[ToolCallRecord] = ()) -> None:
+        """In one transaction: append `messages` to the execution's thread (checked against
+        `expected_length` when given), save the execution, and upsert the tool call records."""
         ...
 
     def get_execution(self, execution_id: str) -> Execution:
-        """One execution; raises `UnknownExecutionError` for an unknown id."""
+        """One execution."""
         ...
 
     def list_executions(self, *, agent_name: str | None = None, thread_id: str | None = None,
-                        status: ExecutionStatus | None = None, limit: int | None = None) -> list[Execution]:
+                        status: ExecutionStatus | None = None, limit: int | None = 50,
+                        cursor: str | None = None) -> Page[Execution]:
         """Executions, newest first, filtered by whatever is given."""
+        ...
+
+    def claim_execution(self, execution_id: str, *, owner: str, lease_seconds: float = 60.0) -> bool:
+        """Take the execution for `owner` unless another owner holds an unexpired claim; True when
+        taken (or renewed). Two workers can never both hold it."""
+        ...
+
+    def release_execution(self, execution_id: str, *, owner: str) -> None:
+        """Give up `owner`'s claim, if it holds one."""
+        ...
+
+    def get_tool_calls(self, execution_id: str) -> list[ToolCallRecord]:
+        """The execution's tool call records, in the order they started."""
+        ...
+
+    # --- memory ---------------------------------------------------------------------------------
+
+    def memory_get(self, scope: MemoryScope, owner: str, key: str) -> Any:
+        """A stored JSON value, or `None`."""
+        ...
+
+    def memory_set(self, scope: MemoryScope, owner: str, key: str, value: Any) -> None:
+        """Store a JSON value (replacing any)."""
+        ...
+
+    def memory_delete(self, scope: MemoryScope, owner: str, key: str) -> None:
+        """Forget a value (no error when absent)."""
+        ...
+
+    def memory_list(self, scope: MemoryScope, owner: str) -> dict[str, Any]:
+        """All values of one scope and owner."""
+        ...
+
+    def close(self) -> None:
+        """Release connections (the store is unusable afterwards)."""
         ...

@@ -1,0 +1,97 @@
+"""Named schema migrations, applied once each and recorded in the database.
+
+Each migration has one name and one body per SQL dialect. Opening a database applies what it lacks,
+in order; opening one that records a migration this loopline does not know (written by a newer
+version) is refused rather than guessed at.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import StoredDataError
+
+__all__ = ["MIGRATIONS", "Migration", "check_known"]
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One schema change."""
+
+    name: str
+    sqlite: str
+    postgres: str
+
+
+_TABLES = """
+CREATE TABLE threads (
+    id TEXT PRIMARY KEY,
+    created_at {real} NOT NULL,
+    updated_at {real} NOT NULL,
+    length INTEGER NOT NULL DEFAULT 0,
+    metadata TEXT NOT NULL DEFAULT '{{}}',
+    parent_thread_id TEXT
+);
+CREATE INDEX threads_created ON threads (created_at DESC, id DESC);
+CREATE TABLE messages (
+    thread_id TEXT NOT NULL REFERENCES threads (id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    id TEXT NOT NULL,
+    role TEXT NOT NULL,
+    schema_version INTEGER NOT NULL,
+    created_at {real} NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (thread_id, seq)
+);
+CREATE TABLE executions (
+    id TEXT PRIMARY KEY,
+    thread_id TEXT NOT NULL REFERENCES threads (id) ON DELETE CASCADE,
+    agent_name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at {real} NOT NULL,
+    updated_at {real} NOT NULL,
+    parent_execution_id TEXT,
+    claimed_by TEXT,
+    claimed_until {real},
+    data TEXT NOT NULL
+);
+CREATE INDEX executions_agent ON executions (agent_name, created_at DESC, id DESC);
+CREATE INDEX executions_thread ON executions (thread_id, created_at DESC, id DESC);
+CREATE INDEX executions_status ON executions (status, created_at DESC, id DESC);
+CREATE INDEX executions_created ON executions (created_at DESC, id DESC);
+CREATE TABLE tool_calls (
+    execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+    tool_call_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    arguments TEXT NOT NULL,
+    status TEXT NOT NULL,
+    started_at {real} NOT NULL,
+    finished_at {real},
+    result TEXT,
+    is_error BOOLEAN NOT NULL DEFAULT FALSE,
+    duration {real},
+    PRIMARY KEY (execution_id, tool_call_id)
+);
+CREATE TABLE memory (
+    scope TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    updated_at {real} NOT NULL,
+    PRIMARY KEY (scope, owner, key)
+);
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration("0001_threads_executions_memory", sqlite=_TABLES.format(real="REAL"),
+              postgres=_TABLES.format(real="DOUBLE PRECISION")),
+)
+"""Every migration, oldest first. Never edit a released one: add another."""
+
+
+def check_known(applied: set[str], *, where: str) -> None:
+    """Refuse a database that records migrations this loopline does not know."""
+    unknown = sorted(applied - {m.name for m in MIGRATIONS})
+    if unknown:
+        raise StoredDataError(f"{where} was written by a newer loopline (it has migrations {unknown} that this "
+                              "version does not know); upgrade loopline to open it")
