@@ -23,6 +23,7 @@ __all__ = [
     "DuplicateToolCallError",
     "ExecutionClaimedError",
     "ExecutionFinishedError",
+    "InterruptedCallError",
     "LooplineError",
     "MissingExtraError",
     "NoActiveTaskError",
@@ -103,6 +104,15 @@ class UnknownToolCallError(UsageError):
 
 class DuplicateToolCallError(UsageError):
     """The same tool call was given twice to one `run_tools`; each call runs once."""
+
+    def __init__(self, message: str, *, tool_call_id: str) -> None:
+        super().__init__(message)
+        self.tool_call_id = tool_call_id
+
+
+class InterruptedCallError(UsageError):
+    """A call that was started before a crash (and may have had its effect) was to be run again
+    without a decision; `Agent.rerun_tool_calls` or `Agent.record_tool_result` decides."""
 
     def __init__(self, message: str, *, tool_call_id: str) -> None:
         super().__init__(message)

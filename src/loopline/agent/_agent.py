@@ -11,21 +11,28 @@ to `loopline.providers`. This module wires them to a store and never decides eit
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import socket
 import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
+from time import monotonic
 from typing import Any, Literal, overload
 
 from ..errors import (
+    ExecutionClaimedError,
+    ExecutionFinishedError,
     NoActiveTaskError,
     TaskAlreadyRunningError,
     ThreadBusyError,
     ToolDefinitionError,
+    UnknownToolCallError,
     UsageError,
 )
 from ..loop import Execution, ExecutionMachine, ExecutionResult, ExecutionStatus, Limits
-from ..messages import Message, TextPart
+from ..messages import Message, TextPart, new_id
 from ..providers import LLMProvider, LossyRenderingWarning, Renderer, RenderReport, get_adapter
 from ..store import Page, Store, ToolCallRecord, default_store
 from ..tools import (
@@ -43,8 +50,13 @@ from ..tools import (
 )
 from ..tools import finish_tool as make_finish_tool
 from ._files import FileInput, to_file_parts
+from ._memory import AgentMemory
 
-__all__ = ["Agent"]
+__all__ = ["CLAIM_SECONDS", "Agent"]
+
+CLAIM_SECONDS = 60.0
+"""How long an agent's claim on its execution lasts without renewal (it renews while it works), so a
+crashed process's execution can be resumed elsewhere after at most this long."""
 
 
 class Agent:
@@ -57,7 +69,9 @@ class Agent:
             continues another's thread speaks with its own instructions.
         tools: Functions (made into tools as by `@tool`) or `Tool` objects.
         llm_provider: The wire API `messages`, `get_tools()` and `add_messages` speak by default.
-        store: Where threads and executions live; the process-wide in-memory store by default.
+        store: Where threads and executions live; by default the process-wide store from
+            `LOOPLINE_DB` (a path, `:memory:` or a `postgresql://` URL), else a SQLite file in the
+            user data directory.
         limits: Bounds on each execution (steps, duration, finish reminders).
         require_finish_tool: When true, a text reply without a tool call does not end the
             execution; the model is reminded to call the finish tool. Implied by `output_schema`.
@@ -98,6 +112,9 @@ class Agent:
         self._renderers: dict[LLMProvider, Renderer] = {}
         self._rendered_tools: dict[LLMProvider, list[dict[str, Any]]] = {}
         self._lock = threading.RLock()
+        self._owner = f"{socket.gethostname()}:{os.getpid()}:{new_id('agent')}"
+        self._claimed_at: float | None = None
+        self._rerun_now: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return f"Agent(name={self.name!r}, llm_provider={self.llm_provider.value!r}, tools={len(self.tools)})"
@@ -144,6 +161,8 @@ class Agent:
         machine = ExecutionMachine(execution)
         machine.start(time.time())
         self.store.commit(execution, [first], expected_length=len(history))
+        self.store.claim_execution(execution.id, owner=self._owner, lease_seconds=CLAIM_SECONDS)
+        self._claimed_at = monotonic()
         self._machine, self._finish, self._rendered_tools = machine, finish, {}
         self._messages = [*history, first]
         return execution
@@ -163,6 +182,94 @@ class Agent:
             raise ThreadBusyError(f"thread {thread_id} ends with tool calls {unanswered} that have no results; "
                                   "no provider accepts it as it is", thread_id=thread_id, execution_id=None)
         return history
+
+    def resume(self, execution_id: str, *, output_schema: OutputSchema | None = None,
+               force: bool = False) -> Execution:
+        """Reattach an execution that was interrupted (its process was killed), in any process.
+
+        The agent must have the same name and tools. Tool calls with recorded results are not run
+        again. A call that was started and has no result is run again now if its tool is idempotent
+        (`@tool(idempotent=True)`); otherwise the execution is PAUSED with the call in
+        `interrupted_tool_calls`, for `rerun_tool_calls` or `record_tool_result` to decide. Calls of
+        the last response that never started are in `pending_tool_calls`: run them before calling
+        the model again (`agent.run()` does both).
+
+        Args:
+            execution_id: The execution to resume.
+            output_schema: The pydantic model of the result, to get it back as a model instance (the
+                store keeps its JSON Schema, which checks the result either way).
+            force: Take the execution even if another process still holds its claim. Only for when
+                you know that process is gone.
+
+        Raises:
+            ExecutionClaimedError: Another live process holds the execution.
+            ExecutionFinishedError: The execution has already ended.
+        """
+        current = self._machine.execution if self._machine else None
+        if current is not None and not current.is_finished:
+            raise TaskAlreadyRunningError(f"agent {self.name!r} is running execution {current.id}; finish or "
+                                          "cancel it before resuming another", execution_id=current.id)
+        execution = self.store.get_execution(execution_id)
+        if execution.agent_name != self.name:
+            raise UsageError(f"execution {execution_id} belongs to agent {execution.agent_name!r}, not "
+                             f"{self.name!r}; resume it with an agent of that name and its tools")
+        if execution.is_finished:
+            raise ExecutionFinishedError(f"execution {execution_id} already ended ({execution.status.value})",
+                                         execution_id=execution_id, status=execution.status.value)
+        if not self.store.claim_execution(execution_id, owner=self._owner, lease_seconds=CLAIM_SECONDS) and not force:
+            raise ExecutionClaimedError(f"execution {execution_id} is held by another process; resume it once that "
+                                        "process is gone (its claim expires), or pass force=True if it is dead",
+                                        execution_id=execution_id)
+        self._claimed_at = monotonic()
+        self._finish = (make_finish_tool(output_schema or execution.output_schema) if execution.finish_tool_name
+                        else None)
+        self._machine, self._rendered_tools = ExecutionMachine(execution), {}
+        self._messages = self.store.get_messages(execution.thread_id)
+        self._apply(self._reattach)
+        again = [c for c in self.pending_tool_calls if c.id in self._rerun_now]
+        if again:
+            self.run_tools(again)
+        return execution
+
+    def _reattach(self, machine: ExecutionMachine) -> list[Message]:
+        self._rerun_now = machine.resume(time.time(), idempotent=self._is_idempotent)
+        return []
+
+    def _is_idempotent(self, name: str) -> bool:
+        tool = self._all_tools().get(name)
+        return tool is not None and (tool.idempotent or tool is self._finish)
+
+    def rerun_tool_calls(self, call_ids: Sequence[str] | None = None) -> list[ToolCallResult]:
+        """Decide to run interrupted calls again (all of them by default), and run them now."""
+        ids = list(call_ids) if call_ids is not None else [c.id for c in self.interrupted_tool_calls]
+        def decide(machine: ExecutionMachine) -> list[Message]:
+            machine.rerun(ids, time.time())
+            return []
+
+        self._apply(decide)
+        return self.run_tools([c for c in self.pending_tool_calls if c.id in ids])
+
+    def record_tool_result(self, call_id: str, content: str, *, is_error: bool = False) -> None:
+        """Decide an interrupted call by recording what it came to (for example after checking its
+        side effect through its idempotency key), without running it again."""
+        ex = self._require_machine().execution
+        call = next((c for c in ex.pending_tool_calls if c.id == call_id), None)
+        if call is None:
+            raise UnknownToolCallError(f"execution {ex.id} is not waiting for tool call {call_id!r}",
+                                       tool_call_id=call_id)
+        result = ToolCallResult(tool_call_id=call_id, function_name=call.name,
+                                payload=ToolCall.from_part(call).arguments, result=content, is_success=not is_error,
+                                content=content, error=content if is_error else None)
+        now = time.time()
+        record = ToolCallRecord(execution_id=ex.id, tool_call_id=call_id, name=call.name, arguments=call.arguments,
+                                status="finished", started_at=now, finished_at=now, result=content, is_error=is_error)
+        self._apply(lambda m: m.on_tool_results([result], now), tool_calls=[record])
+
+    @property
+    def memory(self) -> AgentMemory:
+        """Key-value memory with JSON values, in the agent's store: `agent` scope (permanent, shared by
+        every agent of this name), `thread` (the current conversation) or `execution` (this task)."""
+        return AgentMemory(self)
 
     # --- the manual loop --------------------------------------------------------------------------
 
@@ -278,7 +385,8 @@ class Agent:
         started before they run, so an interruption is recorded too (as an error result that says the
         tool may have had its effect).
         """
-        if not self._begin_tools(tool_calls):
+        started = self._begin_tools(tool_calls)
+        if not started:
             return []
         try:
             results = run_calls(tool_calls, self._all_tools(), self._context, default_timeout=self.tool_timeout,
@@ -286,12 +394,13 @@ class Agent:
         except BaseException:
             self._apply(lambda m: m.interrupt_tools(tool_calls, time.time()))
             raise
-        self._apply(lambda m: m.on_tool_results(results, time.time()))
+        self._finish_tools(results, started)
         return results
 
     async def arun_tools(self, tool_calls: Sequence[ToolCall]) -> list[ToolCallResult]:
         """`run_tools` for asyncio code: async tools are awaited, sync tools run in threads."""
-        if not self._begin_tools(tool_calls):
+        started = self._begin_tools(tool_calls)
+        if not started:
             return []
         try:
             results = await arun_calls(tool_calls, self._all_tools(), self._context,
@@ -299,19 +408,43 @@ class Agent:
         except BaseException:  # cancelled from outside: the tools may have run
             self._apply(lambda m: m.interrupt_tools(tool_calls, time.time()))
             raise
-        self._apply(lambda m: m.on_tool_results(results, time.time()))
+        self._finish_tools(results, started)
         return results
 
-    def _begin_tools(self, tool_calls: Sequence[ToolCall]) -> bool:
-        self._require_machine()
+    def _begin_tools(self, tool_calls: Sequence[ToolCall]) -> dict[str, ToolCallRecord]:
+        """Record the calls as started (in the store too) before any of them runs."""
+        machine = self._require_machine()
         if not tool_calls:
-            return False
+            return {}
+        now = time.time()
+        records = {c.id: ToolCallRecord(execution_id=machine.execution.id, tool_call_id=c.id, name=c.name,
+                                        arguments=c.raw_arguments, status="started", started_at=now)
+                   for c in tool_calls}
+
         def begin(machine: ExecutionMachine) -> list[Message]:
-            machine.begin_tools(tool_calls, time.time())
+            machine.begin_tools(tool_calls, now)
             return []
 
-        self._apply(begin)
-        return True
+        self._apply(begin, tool_calls=list(records.values()))
+        return records
+
+    def _finish_tools(self, results: Sequence[ToolCallResult], started: dict[str, ToolCallRecord]) -> None:
+        now = time.time()
+        done = [dataclasses.replace(started[r.tool_call_id], status="finished", finished_at=now, result=r.content,
+                                    is_error=r.is_error, duration=r.duration) for r in results]
+        self._apply(lambda m: m.on_tool_results(results, now), tool_calls=done)
+
+    @property
+    def pending_tool_calls(self) -> list[ToolCall]:
+        """Calls of the last response that have no result yet (after `resume`, run these first)."""
+        ex = self._require_machine().execution
+        return [ToolCall.from_part(c) for c in ex.pending_tool_calls if c.id not in ex.awaiting_decision]
+
+    @property
+    def interrupted_tool_calls(self) -> list[ToolCall]:
+        """Calls that were running when a process died, waiting for a decision (the execution is PAUSED)."""
+        ex = self._require_machine().execution
+        return [ToolCall.from_part(c) for c in ex.pending_tool_calls if c.id in ex.awaiting_decision]
 
     def cancel(self) -> ExecutionResult:
         """End the current execution CANCELLED. Calls that never started get error results; calls
@@ -386,7 +519,18 @@ class Agent:
                                   tool_calls=tool_calls)
             machine.adopt(trial)
             self._messages.extend(messages)
+            self._keep_claim(machine.execution)
             return machine
+
+    def _keep_claim(self, execution: Execution) -> None:
+        """Renew this process's claim on the execution while it runs; give it up once it has ended."""
+        if execution.is_finished:
+            if self._claimed_at is not None:
+                self.store.release_execution(execution.id, owner=self._owner)
+                self._claimed_at = None
+        elif self._claimed_at is None or monotonic() - self._claimed_at > CLAIM_SECONDS / 3:
+            self.store.claim_execution(execution.id, owner=self._owner, lease_seconds=CLAIM_SECONDS)
+            self._claimed_at = monotonic()
 
     def _results_from_message(self, machine: ExecutionMachine, message: Message) -> list[ToolCallResult]:
         """Tool results the user supplied as wire messages, in the shape the machine takes.

@@ -7,10 +7,16 @@ none of them decides anything the machine decides.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..errors import DuplicateToolCallError, ExecutionFinishedError, PendingToolCallsError, UnknownToolCallError
+from ..errors import (
+    DuplicateToolCallError,
+    ExecutionFinishedError,
+    InterruptedCallError,
+    PendingToolCallsError,
+    UnknownToolCallError,
+)
 from ..messages import Message, TextPart, ToolCallPart, ToolResultPart
 from ..tools import ToolCall, ToolCallResult
 from ._execution import Execution, ExecutionError, ExecutionStatus
@@ -115,6 +121,9 @@ class ExecutionMachine:
         answered = {r.tool_call_id for r in results}
         ex.pending_tool_calls = tuple(c for c in ex.pending_tool_calls if c.id not in answered)
         ex.running_tool_calls = tuple(i for i in ex.running_tool_calls if i not in answered)
+        if ex.awaiting_decision:
+            ex.awaiting_decision = tuple(i for i in ex.awaiting_decision if i not in answered)
+            self._unpause(now)
         ex.tool_calls += len(results)
         ex.updated_at = now
         parts = tuple(ToolResultPart(tool_call_id=r.tool_call_id, name=r.function_name, content=r.content,
@@ -130,8 +139,38 @@ class ExecutionMachine:
         """These pending calls start running now (checked first: nothing runs that should not)."""
         self.check_calls(calls)
         ex = self.execution
+        undecided = [c.id for c in calls if c.id in ex.awaiting_decision]
+        if undecided:
+            raise InterruptedCallError(
+                f"tool call {undecided[0]!r} was started before a crash and may have had its effect; "
+                "decide first: agent.rerun_tool_calls([...]) or agent.record_tool_result(...)",
+                tool_call_id=undecided[0])
         ex.running_tool_calls = (*ex.running_tool_calls, *(c.id for c in calls))
         ex.updated_at = now
+
+    def resume(self, now: float, *, idempotent: Callable[[str], bool]) -> tuple[str, ...]:
+        """Reattach an execution whose process died. Calls that were started and never returned are
+        handed back to be run again when their tool is idempotent (their ids are returned); otherwise
+        the execution is PAUSED until each gets a decision (`rerun` or a recorded result)."""
+        self._ensure_open("resume")
+        ex = self.execution
+        interrupted = [c for c in ex.pending_tool_calls if c.id in ex.running_tool_calls]
+        again = tuple(c.id for c in interrupted if idempotent(c.name))
+        ex.running_tool_calls = ()
+        ex.awaiting_decision = tuple(c.id for c in interrupted if c.id not in again)
+        ex.set_status(ExecutionStatus.PAUSED if ex.awaiting_decision else ExecutionStatus.RUNNING, now)
+        return again
+
+    def rerun(self, call_ids: Sequence[str], now: float) -> None:
+        """Decide to run interrupted calls again (they become ordinary pending calls)."""
+        ex = self.execution
+        unknown = [i for i in call_ids if i not in ex.awaiting_decision]
+        if unknown:
+            raise UnknownToolCallError(f"execution {ex.id} has no interrupted call {unknown[0]!r} awaiting a "
+                                       f"decision (awaiting: {list(ex.awaiting_decision) or 'none'})",
+                                       tool_call_id=unknown[0])
+        ex.awaiting_decision = tuple(i for i in ex.awaiting_decision if i not in call_ids)
+        self._unpause(now)
 
     def interrupt_tools(self, calls: Sequence[ToolCall], now: float) -> list[Message]:
         """Running calls whose outcome is unknown (the run was interrupted): error results that say so."""
@@ -238,6 +277,10 @@ class ExecutionMachine:
                     self._fail("model_failure", f"the model reported that the task failed: {r.result}", now,
                                result=r.result)
                 return
+
+    def _unpause(self, now: float) -> None:
+        if self.execution.status is ExecutionStatus.PAUSED and not self.execution.awaiting_decision:
+            self.execution.set_status(ExecutionStatus.RUNNING, now)
 
     def _close_if_finished(self) -> list[Message]:
         """Once ended, calls that never started get error results, so the thread stays valid for any

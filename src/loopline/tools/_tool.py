@@ -50,6 +50,9 @@ class Tool:
     """The callable that does the work (sync or async)."""
     timeout: float | None = None
     """Seconds a call may take before it becomes an error result; `None` for no limit."""
+    idempotent: bool = False
+    """Running a call twice has the same effect as once, so `Agent.resume` may run again a call that
+    was started but never returned (otherwise it asks first)."""
     is_async: bool = False
     """Whether `function` is a coroutine function (then it is awaited)."""
     args_model: type[BaseModel] | None = field(default=None, repr=False)
@@ -120,6 +123,7 @@ class Tool:
         description: str | None = None,
         strict: bool = False,
         timeout: float | None = None,
+        idempotent: bool = False,
     ) -> Tool:
         """Build a tool from a function; see `tool` for what is read from it."""
         tool_name = check_tool_name(name if name is not None else str(getattr(fn, "__name__", "")))
@@ -131,13 +135,13 @@ class Tool:
             schema = strict_schema(schema, tool_name=tool_name)
         definition = ToolDefinition(name=tool_name, description=description or doc, parameters=schema,
                                     strict=strict)
-        return cls(definition=definition, function=fn, timeout=timeout, is_async=_is_async(fn),
+        return cls(definition=definition, function=fn, timeout=timeout, idempotent=idempotent, is_async=_is_async(fn),
                    args_model=model, context_param=context_param,
                    loose_parameters=loose if strict else None)
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any], function: Callable[..., Any], *,
-                  timeout: float | None = None) -> Tool:
+                  timeout: float | None = None, idempotent: bool = False) -> Tool:
         """Build a tool from an OpenAI-style spec, sent to the model exactly as given.
 
         Takes a function spec (`{"type": "function", "function": {...}}` or the bare inner object) or a
@@ -162,8 +166,8 @@ class Tool:
             definition = ToolDefinition(name=name, description=str(body.get("description") or ""),
                                         parameters=dict(body.get("parameters") or {"type": "object", "properties": {}}),
                                         strict=bool(body.get("strict", False)))
-        return cls(definition=definition, function=function, timeout=timeout, is_async=_is_async(function),
-                   context_param=_context_param(function, name))
+        return cls(definition=definition, function=function, timeout=timeout, idempotent=idempotent,
+                   is_async=_is_async(function), context_param=_context_param(function, name))
 
 
 ToolLike = Tool | Callable[..., Any]
@@ -175,7 +179,7 @@ def tool(fn: Callable[..., Any], /) -> Tool: ...
 @overload
 def tool(
     *, name: str | None = None, description: str | None = None, strict: bool = False,
-    timeout: float | None = None,
+    timeout: float | None = None, idempotent: bool = False,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 def tool(
     fn: Callable[..., Any] | None = None,
@@ -185,6 +189,7 @@ def tool(
     description: str | None = None,
     strict: bool = False,
     timeout: float | None = None,
+    idempotent: bool = False,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Make a function (sync or async) into a tool.
 
@@ -199,9 +204,12 @@ def tool(
         description: Overrides the docstring's description.
         strict: Produce a schema OpenAI's strict mode accepts and ask for strict mode.
         timeout: Seconds a call may run before it becomes an error result.
+        idempotent: Calls may safely run twice (`Agent.resume` then runs an interrupted call again
+            instead of asking).
     """
     def wrap(f: Callable[..., Any]) -> Tool:
-        return Tool.from_function(f, name=name, description=description, strict=strict, timeout=timeout)
+        return Tool.from_function(f, name=name, description=description, strict=strict, timeout=timeout,
+                                  idempotent=idempotent)
 
     return wrap(fn) if fn is not None else wrap
 
