@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from crash_agent import make_agent, step_one  # noqa: E402
+from crash_agent import make_agent, step_one
 
-from loopline.store import open_store  # noqa: E402
+from loopline.store import open_store
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import threading
 import time
 from collections.abc import Sequence
@@ -44,11 +45,11 @@ class InMemoryStore:
 
     def get_thread(self, thread_id: str) -> ThreadInfo:
         with self._lock:
-            return self._thread(thread_id)
+            return _copied(self._thread(thread_id))
 
     def list_threads(self, *, limit: int = 50, cursor: str | None = None) -> Page[ThreadInfo]:
         with self._lock:
-            found = list(self._threads.values())
+            found = [_copied(t) for t in self._threads.values()]
         return _page(found, limit, cursor)
 
     def fork_thread(self, thread_id: str, *, upto: int | None = None) -> str:
@@ -73,7 +74,8 @@ class InMemoryStore:
     def get_messages(self, thread_id: str, *, start: int = 0) -> list[Message]:
         with self._lock:
             self._thread(thread_id)
-            return self._messages[thread_id][start:]  # messages are immutable: sharing them is safe
+            # Messages are immutable values (their provider_details are read-only by contract): shared.
+            return self._messages[thread_id][start:]
 
     def append_messages(self, thread_id: str, messages: Sequence[Message], *,
                         expected_length: int | None = None) -> int:
@@ -98,7 +100,7 @@ class InMemoryStore:
         with self._lock:
             self._thread(execution.thread_id)
             self.append_messages(execution.thread_id, messages, expected_length=expected_length)
-            self._executions[execution.id] = execution.copy()
+            self._executions[execution.id] = _deep(execution)
             records = self._tool_calls.setdefault(execution.id, {})
             for record in tool_calls:
                 records[record.tool_call_id] = record
@@ -108,7 +110,7 @@ class InMemoryStore:
             found = self._executions.get(execution_id)
         if found is None:
             raise UnknownExecutionError(execution_id)
-        return found.copy()
+        return _deep(found)
 
     def list_executions(self, *, agent_name: str | None = None, thread_id: str | None = None,
                         status: ExecutionStatus | None = None, limit: int | None = 50,
@@ -119,7 +121,7 @@ class InMemoryStore:
                      and (thread_id is None or e.thread_id == thread_id)
                      and (status is None or e.status == status)]
         page = _page(found, limit, cursor)
-        return Page([e.copy() for e in page], page.next_cursor)
+        return Page([_deep(e) for e in page], page.next_cursor)
 
     def claim_execution(self, execution_id: str, *, owner: str, lease_seconds: float = 60.0) -> bool:
         now = time.time()
@@ -134,11 +136,15 @@ class InMemoryStore:
 
     def release_execution(self, execution_id: str, *, owner: str) -> None:
         with self._lock:
+            if execution_id not in self._executions:
+                raise UnknownExecutionError(execution_id)
             if self._claims.get(execution_id, ("", 0.0))[0] == owner:
                 del self._claims[execution_id]
 
     def get_tool_calls(self, execution_id: str) -> list[ToolCallRecord]:
         with self._lock:
+            if execution_id not in self._executions:
+                raise UnknownExecutionError(execution_id)
             return sorted(self._tool_calls.get(execution_id, {}).values(), key=lambda r: r.started_at)
 
     # --- memory ---------------------------------------------------------------------------------
@@ -169,6 +175,18 @@ class InMemoryStore:
         if info is None:
             raise UnknownThreadError(thread_id)
         return info
+
+
+def _copied(info: ThreadInfo) -> ThreadInfo:
+    return dataclasses.replace(info, metadata=copy.deepcopy(info.metadata))
+
+
+def _deep(execution: Execution) -> Execution:
+    """A copy sharing nothing mutable (the parts it holds are frozen values)."""
+    clone = execution.copy()
+    clone.result = copy.deepcopy(execution.result)
+    clone.output_schema = copy.deepcopy(execution.output_schema)
+    return clone
 
 
 def _page(items: list[Any], limit: int | None, cursor: str | None) -> Page[Any]:

@@ -103,7 +103,8 @@ class Store(Protocol):
     """Threads (append-only ordered messages), executions, tool call records and scoped memory.
 
     Implementations copy on the way in and out: changing an object after saving it, or one that was
-    read, never changes what is stored. Unknown ids raise `UnknownThreadError` /
+    read, never changes what is stored. Messages are the exception: they are immutable values (their
+    `provider_details` dicts included, by contract) and may be shared. Unknown ids raise `UnknownThreadError` /
     `UnknownExecutionError`; a failed optimistic check raises `ConcurrentUpdateError` and writes
     nothing.
     """

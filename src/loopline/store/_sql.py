@@ -62,8 +62,13 @@ class SqlStore:
 
     # --- schema ---------------------------------------------------------------------------------
 
+    def _lock_schema(self, cur: Cursor) -> None:
+        """Run first in the migration transaction, so processes opening one fresh database at once
+        migrate it one after another (SQLite's write transaction already locks the whole database)."""
+
     def _migrate(self, where: str) -> None:
         with self._write() as cur:
+            self._lock_schema(cur)
             cur.execute("CREATE TABLE IF NOT EXISTS loopline_migrations (name TEXT PRIMARY KEY, applied_at "
                         + ("DOUBLE PRECISION" if self.dialect == "postgres" else "REAL") + " NOT NULL)")
             cur.execute("SELECT name FROM loopline_migrations")
@@ -181,6 +186,8 @@ class SqlStore:
         with self._write() as cur:
             if messages or expected_length is not None:
                 self._append(cur, execution.thread_id, messages, expected_length)
+            else:
+                self._require(cur, "threads", execution.thread_id, UnknownThreadError)
             cur.execute(self._sql(
                 "INSERT INTO executions (id, thread_id, agent_name, status, created_at, updated_at, "
                 "parent_execution_id, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
@@ -241,14 +248,23 @@ class SqlStore:
 
     def release_execution(self, execution_id: str, *, owner: str) -> None:
         with self._write() as cur:
+            self._require(cur, "executions", execution_id, UnknownExecutionError)
             cur.execute(self._sql("UPDATE executions SET claimed_by = NULL, claimed_until = NULL "
                                   "WHERE id = ? AND claimed_by = ?"), (execution_id, owner))
+
+    def _require(self, cur: Cursor, table: str, item_id: str, error: type[UnknownThreadError | UnknownExecutionError],
+                 ) -> None:
+        cur.execute(self._sql(f"SELECT 1 FROM {table} WHERE id = ?"), (item_id,))
+        if cur.fetchone() is None:
+            raise error(item_id)
 
     def get_tool_calls(self, execution_id: str) -> list[ToolCallRecord]:
         with self._read() as cur:
             cur.execute(self._sql(f"SELECT {_CALL_COLUMNS} FROM tool_calls WHERE execution_id = ? "
                                   "ORDER BY started_at, tool_call_id"), (execution_id,))
             rows = cur.fetchall()
+            if not rows:
+                self._require(cur, "executions", execution_id, UnknownExecutionError)
         return [ToolCallRecord(execution_id=r[0], tool_call_id=r[1], name=r[2], arguments=r[3], status=r[4],
                                started_at=r[5], finished_at=r[6], result=r[7], is_error=bool(r[8]), duration=r[9])
                 for r in rows]
