@@ -1,0 +1,72 @@
+"""Threads as a public API: list, read, fork and delete conversations without an agent.
+
+A thread outlives the process that made it. An agent in one process (a worker, a web request, a
+notebook) writes its conversation to a durable store; any other process opened on the same store (a
+script, another worker, the `loopline` command line) finds it by id and reads, forks or deletes it
+here. Each function works on the process's default store (`LOOPLINE_DB`, else the SQLite file in
+the user's data directory) unless given another with `store=`.
+
+Use it as a namespace, `from loopline import threads` then `threads.list()`: the module defines
+`list`, so a star import would hide the builtin. It belongs with the store layer: it imports only
+the store and the layers below, and it never runs a model or rewrites a message (forking copies).
+"""
+
+from __future__ import annotations
+
+import builtins
+
+from .messages import Message
+from .store import Page, Store, ThreadInfo, default_store
+
+__all__ = ["delete", "fork", "get", "list", "messages"]
+
+
+# Below this line `list` is the function; the builtin is spelled `builtins.list`.
+def list(limit: int = 50, cursor: str | None = None, *, store: Store | None = None) -> Page[ThreadInfo]:
+    """Threads, most recently created first, `limit` at a time.
+
+    Args:
+        limit: The most threads to return (at least 1).
+        cursor: `next_cursor` of the previous page, to continue after it.
+        store: The store to read; the default store when `None`.
+
+    Returns:
+        A page of thread records; its `next_cursor` is `None` on the last page.
+    """
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
+    return _store(store).list_threads(limit=limit, cursor=cursor)
+
+
+def get(thread_id: str, *, store: Store | None = None) -> ThreadInfo:
+    """A thread's record (id, times, length, metadata, parent); `UnknownThreadError` if absent."""
+    return _store(store).get_thread(thread_id)
+
+
+def messages(thread_id: str, start: int = 0, *, store: Store | None = None) -> builtins.list[Message]:
+    """The thread's messages in order, from position `start` (0 for all); `UnknownThreadError` if
+    the thread does not exist."""
+    if start < 0:
+        raise ValueError(f"start must be a position (0 or more), got {start}")
+    return _store(store).get_messages(thread_id, start=start)
+
+
+def fork(thread_id: str, upto: int | None = None, *, store: Store | None = None) -> str:
+    """Copy the thread's first `upto` messages (all when `None`) into a new thread and return its id.
+
+    The copy records the original as its `parent_thread_id` and keeps its metadata; the original is
+    untouched, so an agent can try another path from any point of a conversation.
+    """
+    if upto is not None and upto < 0:
+        raise ValueError(f"upto must be a message count (0 or more), got {upto}")
+    return _store(store).fork_thread(thread_id, upto=upto)
+
+
+def delete(thread_id: str, *, store: Store | None = None) -> None:
+    """Delete the thread with its messages, its executions, their tool call records and their
+    memory; `UnknownThreadError` if absent."""
+    _store(store).delete_thread(thread_id)
+
+
+def _store(store: Store | None) -> Store:
+    return default_store() if store is None else store
