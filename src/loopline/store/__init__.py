@@ -10,11 +10,22 @@ from ._migrations import MIGRATIONS
 from ._protocol import MemoryScope, Page, Store, ThreadInfo, ToolCallRecord
 from ._sqlite import SQLiteStore
 
+
+def __getattr__(name: str) -> object:
+    """`PostgresStore` loads on first use: it needs the `postgres` extra, the rest of the package does not."""
+    if name == "PostgresStore":
+        from ._postgres import PostgresStore
+
+        return PostgresStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "InMemoryStore",
     "MIGRATIONS",
     "MemoryScope",
     "Page",
+    "PostgresStore",
     "SQLiteStore",
     "Store",
     "ThreadInfo",

@@ -25,7 +25,7 @@ class Migration:
 
 _TABLES = """
 CREATE TABLE threads (
-    id TEXT PRIMARY KEY,
+    id {key} PRIMARY KEY,
     created_at {real} NOT NULL,
     updated_at {real} NOT NULL,
     length INTEGER NOT NULL DEFAULT 0,
@@ -44,7 +44,7 @@ CREATE TABLE messages (
     PRIMARY KEY (thread_id, seq)
 );
 CREATE TABLE executions (
-    id TEXT PRIMARY KEY,
+    id {key} PRIMARY KEY,
     thread_id TEXT NOT NULL REFERENCES threads (id) ON DELETE CASCADE,
     agent_name TEXT NOT NULL,
     status TEXT NOT NULL,
@@ -75,7 +75,7 @@ CREATE TABLE tool_calls (
 CREATE TABLE memory (
     scope TEXT NOT NULL,
     owner TEXT NOT NULL,
-    key TEXT NOT NULL,
+    key {key} NOT NULL,
     value TEXT NOT NULL,
     updated_at {real} NOT NULL,
     PRIMARY KEY (scope, owner, key)
@@ -83,8 +83,10 @@ CREATE TABLE memory (
 """
 
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration("0001_threads_executions_memory", sqlite=_TABLES.format(real="REAL"),
-              postgres=_TABLES.format(real="DOUBLE PRECISION")),
+    # Keys compare bytewise in both dialects (SQLite's default; "C" on PostgreSQL), so ties in
+    # created_at page in the same order whatever the database's locale.
+    Migration("0001_threads_executions_memory", sqlite=_TABLES.format(real="REAL", key="TEXT"),
+              postgres=_TABLES.format(real="DOUBLE PRECISION", key='TEXT COLLATE "C"')),
 )
 """Every migration, oldest first. Never edit a released one: add another."""
 

@@ -118,10 +118,14 @@ class SqlStore:
         return _paged([_thread(r) for r in rows], limit)
 
     def fork_thread(self, thread_id: str, *, upto: int | None = None) -> str:
-        info = self.get_thread(thread_id)
         fork = new_id("thr")
-        count = info.length if upto is None else max(0, min(upto, info.length))
         with self._write() as cur:
+            cur.execute(self._sql(f"SELECT {_THREAD_COLUMNS} FROM threads WHERE id = ?{self.lock_row}"), (thread_id,))
+            row = cur.fetchone()
+            if row is None:
+                raise UnknownThreadError(thread_id)
+            info = _thread(row)
+            count = info.length if upto is None else max(0, min(upto, info.length))
             self._insert_thread(cur, fork, info.metadata, thread_id)
             cur.execute(self._sql("INSERT INTO messages (thread_id, seq, id, role, schema_version, created_at, data) "
                                   "SELECT ?, seq, id, role, schema_version, created_at, data FROM messages "
@@ -131,6 +135,8 @@ class SqlStore:
 
     def delete_thread(self, thread_id: str) -> None:
         with self._write() as cur:
+            # Lock the thread first: an execution committed meanwhile would keep its memory otherwise.
+            self._require(cur, "threads", thread_id, UnknownThreadError, lock=True)
             cur.execute(self._sql("SELECT id FROM executions WHERE thread_id = ?"), (thread_id,))
             executions = [row[0] for row in cur.fetchall()]
             cur.execute(self._sql("DELETE FROM threads WHERE id = ?"), (thread_id,))
@@ -184,10 +190,10 @@ class SqlStore:
     def commit(self, execution: Execution, messages: Sequence[Message] = (), *,
                expected_length: int | None = None, tool_calls: Sequence[ToolCallRecord] = ()) -> None:
         with self._write() as cur:
-            if messages or expected_length is not None:
-                self._append(cur, execution.thread_id, messages, expected_length)
-            else:
-                self._require(cur, "threads", execution.thread_id, UnknownThreadError)
+            # Always through `_append`, even with nothing to append: its read of the thread locks the
+            # row where the database locks rows, so a thread deleted meanwhile is UnknownThreadError,
+            # not a foreign key violation.
+            self._append(cur, execution.thread_id, messages, expected_length)
             cur.execute(self._sql(
                 "INSERT INTO executions (id, thread_id, agent_name, status, created_at, updated_at, "
                 "parent_execution_id, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
@@ -253,8 +259,8 @@ class SqlStore:
                                   "WHERE id = ? AND claimed_by = ?"), (execution_id, owner))
 
     def _require(self, cur: Cursor, table: str, item_id: str, error: type[UnknownThreadError | UnknownExecutionError],
-                 ) -> None:
-        cur.execute(self._sql(f"SELECT 1 FROM {table} WHERE id = ?"), (item_id,))
+                 *, lock: bool = False) -> None:
+        cur.execute(self._sql(f"SELECT 1 FROM {table} WHERE id = ?{self.lock_row if lock else ''}"), (item_id,))
         if cur.fetchone() is None:
             raise error(item_id)
 
