@@ -19,7 +19,7 @@ from typing import Any
 
 from openai.types.chat import ChatCompletion
 
-from loopline import Agent, InMemoryStore, tool
+from loopline import Agent, InMemoryStore, Store, tool
 
 
 @tool
@@ -61,8 +61,8 @@ def baseline(responses: list[dict[str, Any]]) -> float:
     return time.process_time() - start
 
 
-def with_loopline(responses: list[Any]) -> float:
-    agent = Agent(name="bench", instructions="sys", tools=[lookup], store=InMemoryStore())
+def with_loopline(responses: list[Any], store: Store | None = None) -> float:
+    agent = Agent(name="bench", instructions="sys", tools=[lookup], store=store or InMemoryStore())
     start = time.process_time()
     agent.add_task(input="task")
     for response in responses:

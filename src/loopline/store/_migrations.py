@@ -58,6 +58,7 @@ CREATE TABLE executions (
 CREATE INDEX executions_agent ON executions (agent_name, created_at DESC, id DESC);
 CREATE INDEX executions_thread ON executions (thread_id, created_at DESC, id DESC);
 CREATE INDEX executions_status ON executions (status, created_at DESC, id DESC);
+CREATE INDEX executions_agent_status ON executions (agent_name, status, created_at DESC, id DESC);
 CREATE INDEX executions_created ON executions (created_at DESC, id DESC);
 CREATE TABLE tool_calls (
     execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
