@@ -3,8 +3,10 @@ PostgreSQL tests get databases of their own on the server LOOPLINE_TEST_PG_URL n
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -16,7 +18,9 @@ import pytest
 if TYPE_CHECKING:
     from loopline.store._postgres import PostgresStore
 
-os.environ["LOOPLINE_DB"] = os.path.join(tempfile.mkdtemp(prefix="loopline-tests-"), "default.db")
+_DEFAULT_DB_DIR = tempfile.mkdtemp(prefix="loopline-tests-")
+atexit.register(shutil.rmtree, _DEFAULT_DB_DIR, ignore_errors=True)
+os.environ["LOOPLINE_DB"] = os.path.join(_DEFAULT_DB_DIR, "default.db")
 
 
 # --- PostgreSQL ------------------------------------------------------------------------------------

@@ -10,8 +10,10 @@ in-memory store measured in the same run.
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -114,7 +116,9 @@ def sdk_step_cpu_us(make_store: Callable[[], Store], steps: int, repeat: int, po
 
 @contextlib.contextmanager
 def mock_server(steps: int) -> Iterator[int]:
-    port_file = Path(tempfile.mkdtemp(prefix="loopline-mock-")) / "port"
+    port_dir = tempfile.mkdtemp(prefix="loopline-mock-")
+    atexit.register(shutil.rmtree, port_dir, ignore_errors=True)
+    port_file = Path(port_dir) / "port"
     proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("mock_openai.py")), str(port_file),
                              "--steps", str(steps)])
     try:
@@ -135,6 +139,7 @@ def main() -> None:
     parser.add_argument("--pg", default=os.environ.get("LOOPLINE_TEST_PG_URL") or None)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="loopline-bench-"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)
     backends: dict[str, Callable[[], Store]] = {
         "in-memory": InMemoryStore,
         "SQLite file": lambda: SQLiteStore(work / f"bench-{time.monotonic_ns()}.db"),
