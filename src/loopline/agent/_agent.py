@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from time import monotonic
 from typing import Any, Literal, overload
 
@@ -33,7 +33,7 @@ from ..errors import (
 )
 from ..loop import Execution, ExecutionMachine, ExecutionResult, ExecutionStatus, Limits
 from ..messages import Message, TextPart, new_id
-from ..providers import LLMProvider, LossyRenderingWarning, Renderer, RenderReport, get_adapter
+from ..providers import LLMProvider, LossyRenderingWarning, Model, Renderer, RenderReport, get_adapter, resolve_model
 from ..store import Page, Store, ToolCallRecord, default_store
 from ..tools import (
     FINISH_TOOL_NAME,
@@ -49,6 +49,7 @@ from ..tools import (
     run_calls,
 )
 from ..tools import finish_tool as make_finish_tool
+from . import _run
 from ._files import FileInput, to_file_parts
 from ._memory import AgentMemory
 
@@ -270,6 +271,35 @@ class Agent:
         """Key-value memory with JSON values, in the agent's store: `agent` scope (permanent, shared by
         every agent of this name), `thread` (the current conversation) or `execution` (this task)."""
         return AgentMemory(self)
+
+    # --- loopline drives the loop --------------------------------------------------------------
+
+    def run(self, input: str | None = None, *, model: Model | str, client: Any = None,
+            params: Mapping[str, Any] | None = None) -> ExecutionResult:
+        """Run the task to its end: call the model, run its tools, repeat until it finishes.
+
+        Args:
+            input: Start a task with this input; without it, continue the task already added (or resumed).
+            model: A model name (`"gpt-4o"` on the agent's provider, or `"anthropic:claude-sonnet-4-5"`,
+                `"openai_responses:gpt-5-mini"`, `"ollama:qwen2.5"`), or a `Model` object.
+            client: An `openai` or `anthropic` SDK client to use (else one is built from the environment).
+            params: Extra request arguments for every model call (temperature, max_tokens, ...).
+
+        Works in plain scripts and inside Jupyter (it never needs an event loop). An error the
+        client raises after its own retries ends the execution FAILED with `error_code` `provider_error`.
+        """
+        return _run.run(self, self._prepare_run(input, model, client, params))
+
+    async def arun(self, input: str | None = None, *, model: Model | str, client: Any = None,
+                   params: Mapping[str, Any] | None = None) -> ExecutionResult:
+        """`run` for asyncio; cancelling the task ends the execution CANCELLED with nothing lost."""
+        return await _run.arun(self, self._prepare_run(input, model, client, params))
+
+    def _prepare_run(self, input: str | None, model: Model | str, client: Any,
+                     params: Mapping[str, Any] | None) -> Model:
+        resolved = resolve_model(model, client=client, default_provider=self.llm_provider, params=params)
+        _run.check_input(self, input)
+        return resolved
 
     # --- the manual loop --------------------------------------------------------------------------
 

@@ -66,7 +66,7 @@ class ExecutionError:
 
     code: str
     """One of `max_steps`, `max_duration`, `finish_required`, `refusal`, `truncated`, `content_filter`,
-    `empty_reply`, `model_failure`, or a later addition."""
+    `empty_reply`, `model_failure`, `provider_error`, or a later addition."""
     message: str
     """What happened and, where it helps, what to do."""
 

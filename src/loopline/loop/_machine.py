@@ -43,7 +43,7 @@ class RunTools:
 
 @dataclass(frozen=True, slots=True)
 class Done:
-    """The execution has ended."""
+    """Nothing for a driver to do: the execution has ended, or is PAUSED for a decision from outside."""
 
     status: ExecutionStatus
 
@@ -233,11 +233,17 @@ class ExecutionMachine:
     def next_action(self) -> NextAction:
         """What the driver should do now."""
         ex = self.execution
-        if ex.is_finished:
-            return Done(ex.status)
+        if ex.is_finished or ex.status is ExecutionStatus.PAUSED:
+            return Done(ex.status)  # PAUSED: a decision from outside comes first
         if ex.pending_tool_calls:
             return RunTools(ex.pending_tool_calls)
         return CallModel()
+
+    def provider_failed(self, message: str, now: float) -> list[Message]:
+        """The model could not be reached or answered with an error (after the client's own retries)."""
+        self._ensure_open("record a provider failure for")
+        self._fail("provider_error", message, now)
+        return self._close_if_finished()
 
     # --- internals --------------------------------------------------------------------------------
 

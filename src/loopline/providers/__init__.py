@@ -11,6 +11,7 @@ from ._anthropic import AnthropicAdapter
 from ._base import LLMProvider, ProviderAdapter, Renderer
 from ._common import AdapterBase
 from ._detect import describe_format
+from ._models import AnthropicModel, Model, OpenAIChatModel, OpenAIResponsesModel, resolve_model
 from ._openai_chat import PROFILES, ChatProfile, OpenAIChatAdapter
 from ._openai_responses import OpenAIResponsesAdapter
 from ._report import LossyRenderingWarning, RenderNote, RenderReport
@@ -18,6 +19,11 @@ from ._report import LossyRenderingWarning, RenderNote, RenderReport
 __all__ = [
     "AdapterBase",
     "AnthropicAdapter",
+    "AnthropicModel",
+    "Model",
+    "OpenAIChatModel",
+    "OpenAIResponsesModel",
+    "resolve_model",
     "ChatProfile",
     "LLMProvider",
     "LossyRenderingWarning",
