@@ -53,7 +53,7 @@ from . import _run
 from ._files import FileInput, to_file_parts
 from ._memory import AgentMemory
 
-__all__ = ["CLAIM_SECONDS", "Agent"]
+__all__ = ["Agent", "CLAIM_SECONDS"]
 
 CLAIM_SECONDS = 60.0
 """How long an agent's claim on its execution lasts without renewal (it renews while it works), so a
