@@ -25,6 +25,7 @@ from openai.types.chat import ChatCompletion
 
 import loopline
 from chat_responses import (
+    MODEL,
     assistant_message,
     call,
     completion,
@@ -51,6 +52,7 @@ from loopline import (
 )
 from loopline.agent import _agent as agent_module
 from loopline.errors import ExecutionFinishedError
+from loopline.loop import cost_of
 
 REMINDER = ("You replied without calling a tool. When the task is done (or cannot be done), call the "
             "`finish` tool with the result; otherwise continue with the tools you have.")
@@ -149,9 +151,12 @@ def drive(agent: Agent, responses: Iterable[Any]) -> int:
 def result_of(agent: Agent, status: ExecutionStatus, result: Any = None, *, error: str | None = None,
               error_code: str | None = None, usage: Usage, steps: int) -> ExecutionResult:
     assert agent.execution is not None
+    # Cost accrues response by response; priced on the summed usage it may differ in the last bit.
+    cost = agent.execution.cost_usd
+    assert cost == pytest.approx(cost_of(MODEL, usage), rel=1e-9, abs=1e-12)
     return ExecutionResult(status=status, result=result, error=error, error_code=error_code,
                            execution_id=agent.execution.id, thread_id=agent.execution.thread_id, usage=usage,
-                           steps=steps)
+                           steps=steps, cost_usd=cost)
 
 
 def usage_of(*responses: dict[str, Any]) -> Usage:
@@ -240,7 +245,7 @@ def test_parallel_tool_calls_then_finish(store: InMemoryStore) -> None:
                                thread_id=execution.thread_id,
                                usage=Usage(input_tokens=211, output_tokens=71, cached_tokens=10,
                                            reasoning_tokens=5, requests=2),
-                               steps=2)
+                               steps=2, cost_usd=pytest.approx((201 * 2.50 + 10 * 1.25 + 71 * 10.00) / 1e6))
     assert agent.retrieve_execution_result() == expected
     assert expected.ok
     assert agent.execution is execution
@@ -619,7 +624,7 @@ def test_hand_off_by_thread_id(store: InMemoryStore, clock: FrozenClock) -> None
         id=ex_a.id, thread_id=ex_a.thread_id, agent_name="researcher", input="Research the weather in Lisbon.",
         status=ExecutionStatus.COMPLETED, created_at=ex_a.created_at, updated_at=t0 + 2, result="Lisbon: sunny.",
         error=None, usage=usage_of(*responses), steps=2, tool_calls=2, finish_reminders=0, pending_tool_calls=(),
-        limits=Limits(), finish_tool_name="finish",
+        limits=Limits(), finish_tool_name="finish", cost_usd=pytest.approx(cost_of(MODEL, usage_of(*responses))),
         status_history=[(ExecutionStatus.PENDING, ex_a.created_at), (ExecutionStatus.RUNNING, t0),
                         (ExecutionStatus.COMPLETED, t0 + 2)],
     )
@@ -647,12 +652,13 @@ def test_hand_off_by_thread_id(store: InMemoryStore, clock: FrozenClock) -> None
     assert b.is_finished() is True
     expected_b = dataclasses.replace(
         expected_b_running, status=ExecutionStatus.COMPLETED, updated_at=t0 + 4, result="Lisbon will be sunny.",
-        usage=usage_of(reply), steps=1,
+        usage=usage_of(reply), steps=1, cost_usd=pytest.approx(cost_of(MODEL, usage_of(reply))),
         status_history=[*expected_b_running.status_history, (ExecutionStatus.COMPLETED, t0 + 4)])
     assert b.get_execution_status() == expected_b
     assert b.retrieve_execution_result() == ExecutionResult(
         status=ExecutionStatus.COMPLETED, result="Lisbon will be sunny.", error=None, error_code=None,
-        execution_id=ex_b.id, thread_id=ex_a.thread_id, usage=usage_of(reply), steps=1)
+        execution_id=ex_b.id, thread_id=ex_a.thread_id, usage=usage_of(reply), steps=1,
+        cost_usd=pytest.approx(cost_of(MODEL, usage_of(reply))))
 
     # each agent lists its own executions; any agent on the store can read any execution
     assert a.list_executions() == [expected_a]

@@ -9,8 +9,8 @@ from .agent import Agent, FileInput
 from .errors import LooplineError
 from .loop import Execution, ExecutionError, ExecutionResult, ExecutionStatus, Limits
 from .messages import FilePart, Message, Usage
-from .providers import LLMProvider
-from .store import InMemoryStore, Store
+from .providers import LLMProvider, Model
+from .store import InMemoryStore, SQLiteStore, Store
 from .tools import Tool, ToolCall, ToolCallResult, ToolContext, ToolDefinition, tool
 
 __version__ = "0.1.0"
@@ -28,6 +28,8 @@ __all__ = [
     "Limits",
     "LooplineError",
     "Message",
+    "Model",
+    "SQLiteStore",
     "Store",
     "Tool",
     "ToolCall",

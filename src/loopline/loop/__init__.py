@@ -6,6 +6,7 @@ perform the I/O. Builds on `loopline.messages` and `loopline.tools`; never impor
 
 from ._execution import Execution, ExecutionError, ExecutionResult, ExecutionStatus, Limits
 from ._machine import CallModel, Done, ExecutionMachine, NextAction, RunTools
+from ._pricing import PRICES, Price, cost_of, price_for, set_price
 from ._serialize import EXECUTION_SCHEMA_VERSION, execution_from_json, execution_to_json
 
 __all__ = [
@@ -19,7 +20,12 @@ __all__ = [
     "ExecutionStatus",
     "Limits",
     "NextAction",
+    "PRICES",
+    "Price",
     "RunTools",
+    "cost_of",
     "execution_from_json",
     "execution_to_json",
+    "price_for",
+    "set_price",
 ]

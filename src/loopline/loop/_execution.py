@@ -50,6 +50,15 @@ class Limits:
     """Wall-clock seconds from the task's start; `None` for no bound."""
     max_finish_reminders: int = 2
     """When the finish tool is required: reminders sent after a text-only reply before giving up."""
+    max_total_tokens: int | None = None
+    """Input plus output tokens over all model responses; `None` for no bound."""
+    max_cost_usd: float | None = None
+    """USD spent on model responses (from the price table); `None` for no bound."""
+    max_tool_calls: int | None = None
+    """Tool calls run; a response that would go past the bound does not run; `None` for no bound."""
+    final_turn: bool = False
+    """When a budget (tokens, cost, tool calls) runs out, give the model one last turn to call the
+    finish tool with what it has, instead of failing at once."""
 
     def __post_init__(self) -> None:
         if self.max_steps is not None and self.max_steps < 1:
@@ -58,6 +67,10 @@ class Limits:
             raise ValueError("max_duration must be positive seconds (or None)")
         if self.max_finish_reminders < 0:
             raise ValueError("max_finish_reminders must be zero or more")
+        for name in ("max_total_tokens", "max_cost_usd", "max_tool_calls"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be positive (or None)")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,7 +79,8 @@ class ExecutionError:
 
     code: str
     """One of `max_steps`, `max_duration`, `finish_required`, `refusal`, `truncated`, `content_filter`,
-    `empty_reply`, `model_failure`, `provider_error`, or a later addition."""
+    `empty_reply`, `model_failure`, `provider_error`, `max_total_tokens`, `max_cost_usd`, `max_tool_calls`,
+    or a later addition."""
     message: str
     """What happened and, where it helps, what to do."""
 
@@ -119,6 +133,10 @@ class Execution:
     output_schema: dict[str, Any] | None = None
     """The JSON Schema the result must match, when the task has one (kept so a resumed execution
     checks the result the same way)."""
+    cost_usd: float = 0.0
+    """USD spent on model responses so far, from the price table (0 for models it does not know)."""
+    final_turn_given: bool = False
+    """Whether the model got its last turn after a budget ran out (Limits.final_turn)."""
     awaiting_decision: tuple[str, ...] = ()
     """Ids of calls that were started but never returned (the process died) and whose tools are not
     idempotent: the execution is PAUSED until each is run again or given a result."""
@@ -160,7 +178,8 @@ class Execution:
         return ExecutionResult(status=self.status, result=self.result,
                                error=self.error.message if self.error else None,
                                error_code=self.error.code if self.error else None,
-                               execution_id=self.id, thread_id=self.thread_id, usage=self.usage, steps=self.steps)
+                               execution_id=self.id, thread_id=self.thread_id, usage=self.usage, steps=self.steps,
+                               cost_usd=self.cost_usd)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -183,6 +202,8 @@ class ExecutionResult:
     """Tokens used."""
     steps: int
     """Model responses taken."""
+    cost_usd: float = 0.0
+    """USD spent on model responses, from the price table."""
 
     @property
     def ok(self) -> bool:

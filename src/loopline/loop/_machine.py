@@ -20,6 +20,7 @@ from ..errors import (
 from ..messages import Message, TextPart, ToolCallPart, ToolResultPart
 from ..tools import ToolCall, ToolCallResult
 from ._execution import Execution, ExecutionError, ExecutionStatus
+from ._pricing import cost_of
 
 __all__ = ["CallModel", "Done", "ExecutionMachine", "NextAction", "RunTools"]
 
@@ -92,12 +93,56 @@ class ExecutionMachine:
         ex.steps += 1
         if message.usage is not None:
             ex.usage = ex.usage + message.usage
+            ex.cost_usd += cost_of(message.model, message.usage)
         ex.updated_at = now
         calls = message.tool_calls
+        breach = self._budget_breach(len(calls))
+        if breach is not None:
+            return [message, *self._on_budget(message, breach, now)]
         if calls:
             ex.pending_tool_calls = calls
             return [message]
         return [message, *self._on_reply_without_calls(message, now)]
+
+    def _budget_breach(self, new_calls: int) -> tuple[str, str] | None:
+        """The first budget this response runs past: (code, message), or None."""
+        ex, limits = self.execution, self.execution.limits
+        if limits.max_total_tokens is not None and ex.usage.total_tokens > limits.max_total_tokens:
+            return "max_total_tokens", (f"the execution used {ex.usage.total_tokens} tokens, over its budget of "
+                                        f"{limits.max_total_tokens} (Limits.max_total_tokens)")
+        if limits.max_cost_usd is not None and ex.cost_usd > limits.max_cost_usd:
+            return "max_cost_usd", (f"the execution cost ${ex.cost_usd:.4f}, over its budget of "
+                                    f"${limits.max_cost_usd:g} (Limits.max_cost_usd)")
+        if limits.max_tool_calls is not None and ex.tool_calls + new_calls > limits.max_tool_calls:
+            return "max_tool_calls", (f"the model asked for {ex.tool_calls + new_calls} tool calls in all, over the "
+                                      f"budget of {limits.max_tool_calls} (Limits.max_tool_calls)")
+        return None
+
+    def _on_budget(self, message: Message, breach: tuple[str, str], now: float) -> list[Message]:
+        """A budget ran out: fail, or (Limits.final_turn) let the model call the finish tool once more."""
+        ex = self.execution
+        finishing = tuple(c for c in message.tool_calls if c.name == self.finish_tool_name)
+        if ex.final_turn_given and finishing:
+            ex.pending_tool_calls = finishing[:1]  # the last turn's finish call is let through
+            skipped = tuple(c for c in message.tool_calls if c is not finishing[0])
+            return self._not_run(skipped, f"the budget ran out: {breach[1]}")
+        ex.pending_tool_calls = message.tool_calls
+        if not ex.limits.final_turn or ex.final_turn_given or self.finish_tool_name is None:
+            self._fail(*breach, now)
+            return self._close_if_finished()
+        ex.final_turn_given = True
+        closing = self._not_run(message.tool_calls, f"the budget ran out: {breach[1]}")
+        ex.pending_tool_calls = ()
+        prompt = (f"Your budget ran out ({breach[1]}). Call the `{self.finish_tool_name}` tool now with the "
+                  "best result you have; no other tool will run.")
+        return [*closing, Message(role="user", parts=(TextPart(text=prompt),))]
+
+    def _not_run(self, calls: Sequence[ToolCallPart], why: str) -> list[Message]:
+        if not calls:
+            return []
+        parts = tuple(ToolResultPart(tool_call_id=c.id, name=c.name, content=f"Error: not run; {why}", is_error=True)
+                      for c in calls)
+        return [Message(role="tool", parts=parts)]
 
     def on_tool_results(self, results: Sequence[ToolCallResult], now: float) -> list[Message]:
         """Results of (some of) the pending calls; returns the messages to append (results first).
@@ -249,6 +294,10 @@ class ExecutionMachine:
 
     def _on_reply_without_calls(self, message: Message, now: float) -> list[Message]:
         ex = self.execution
+        if ex.final_turn_given and self.require_finish:
+            self._fail("finish_required", "the model's last turn after its budget ran out did not call the "
+                       f"`{self.finish_tool_name}` tool", now)
+            return []
         if message.refusal is not None or message.stop_reason == "refusal":
             self._fail("refusal", f"the model refused: {message.refusal or message.text or '(no explanation)'}", now)
         elif message.stop_reason == "length":
