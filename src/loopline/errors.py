@@ -18,6 +18,7 @@ that raises) are not exceptions at all: they become error tool results the model
 from __future__ import annotations
 
 __all__ = [
+    "ApprovalRequiredError",
     "ConcurrentUpdateError",
     "ControlSignal",
     "DuplicateToolCallError",
@@ -104,6 +105,14 @@ class UnknownToolCallError(UsageError):
 
 class DuplicateToolCallError(UsageError):
     """The same tool call was given twice to one `run_tools`; each call runs once."""
+
+    def __init__(self, message: str, *, tool_call_id: str) -> None:
+        super().__init__(message)
+        self.tool_call_id = tool_call_id
+
+
+class ApprovalRequiredError(UsageError):
+    """A call to a tool that needs a person's approval was to run before `Agent.approve` allowed it."""
 
     def __init__(self, message: str, *, tool_call_id: str) -> None:
         super().__init__(message)

@@ -22,13 +22,10 @@ from time import monotonic
 from typing import Any, Literal, overload
 
 from ..errors import (
-    ExecutionClaimedError,
-    ExecutionFinishedError,
     NoActiveTaskError,
     TaskAlreadyRunningError,
     ThreadBusyError,
     ToolDefinitionError,
-    UnknownToolCallError,
     UsageError,
 )
 from ..loop import Execution, ExecutionMachine, ExecutionResult, ExecutionStatus, Limits
@@ -50,17 +47,14 @@ from ..tools import (
 )
 from ..tools import finish_tool as make_finish_tool
 from . import _run
+from ._decisions import CLAIM_SECONDS, Decisions
 from ._files import FileInput, to_file_parts
 from ._memory import AgentMemory
 
-__all__ = ["Agent", "CLAIM_SECONDS"]
-
-CLAIM_SECONDS = 60.0
-"""How long an agent's claim on its execution lasts without renewal (it renews while it works), so a
-crashed process's execution can be resumed elsewhere after at most this long."""
+__all__ = ["CLAIM_SECONDS", "Agent"]
 
 
-class Agent:
+class Agent(Decisions):
     """An LLM agent: instructions, tools, and the execution of its current task.
 
     Args:
@@ -184,88 +178,6 @@ class Agent:
                                   "no provider accepts it as it is", thread_id=thread_id, execution_id=None)
         return history
 
-    def resume(self, execution_id: str, *, output_schema: OutputSchema | None = None,
-               force: bool = False) -> Execution:
-        """Reattach an execution that was interrupted (its process was killed), in any process.
-
-        The agent must have the same name and tools. Tool calls with recorded results are not run
-        again. A call that was started and has no result is run again now if its tool is idempotent
-        (`@tool(idempotent=True)`); otherwise the execution is PAUSED with the call in
-        `interrupted_tool_calls`, for `rerun_tool_calls` or `record_tool_result` to decide. Calls of
-        the last response that never started are in `pending_tool_calls`: run them before calling
-        the model again (`agent.run()` does both).
-
-        Args:
-            execution_id: The execution to resume.
-            output_schema: The pydantic model of the result, to get it back as a model instance (the
-                store keeps its JSON Schema, which checks the result either way).
-            force: Take the execution even if another process still holds its claim. Only for when
-                you know that process is gone.
-
-        Raises:
-            ExecutionClaimedError: Another live process holds the execution.
-            ExecutionFinishedError: The execution has already ended.
-        """
-        current = self._machine.execution if self._machine else None
-        if current is not None and not current.is_finished:
-            raise TaskAlreadyRunningError(f"agent {self.name!r} is running execution {current.id}; finish or "
-                                          "cancel it before resuming another", execution_id=current.id)
-        execution = self.store.get_execution(execution_id)
-        if execution.agent_name != self.name:
-            raise UsageError(f"execution {execution_id} belongs to agent {execution.agent_name!r}, not "
-                             f"{self.name!r}; resume it with an agent of that name and its tools")
-        if execution.is_finished:
-            raise ExecutionFinishedError(f"execution {execution_id} already ended ({execution.status.value})",
-                                         execution_id=execution_id, status=execution.status.value)
-        if not self.store.claim_execution(execution_id, owner=self._owner, lease_seconds=CLAIM_SECONDS) and not force:
-            raise ExecutionClaimedError(f"execution {execution_id} is held by another process; resume it once that "
-                                        "process is gone (its claim expires), or pass force=True if it is dead",
-                                        execution_id=execution_id)
-        self._claimed_at = monotonic()
-        self._finish = (make_finish_tool(output_schema or execution.output_schema) if execution.finish_tool_name
-                        else None)
-        self._machine, self._rendered_tools = ExecutionMachine(execution), {}
-        self._messages = self.store.get_messages(execution.thread_id)
-        self._apply(self._reattach)
-        again = [c for c in self.pending_tool_calls if c.id in self._rerun_now]
-        if again:
-            self.run_tools(again)
-        return execution
-
-    def _reattach(self, machine: ExecutionMachine) -> list[Message]:
-        self._rerun_now = machine.resume(time.time(), idempotent=self._is_idempotent)
-        return []
-
-    def _is_idempotent(self, name: str) -> bool:
-        tool = self._all_tools().get(name)
-        return tool is not None and (tool.idempotent or tool is self._finish)
-
-    def rerun_tool_calls(self, call_ids: Sequence[str] | None = None) -> list[ToolCallResult]:
-        """Decide to run interrupted calls again (all of them by default), and run them now."""
-        ids = list(call_ids) if call_ids is not None else [c.id for c in self.interrupted_tool_calls]
-        def decide(machine: ExecutionMachine) -> list[Message]:
-            machine.rerun(ids, time.time())
-            return []
-
-        self._apply(decide)
-        return self.run_tools([c for c in self.pending_tool_calls if c.id in ids])
-
-    def record_tool_result(self, call_id: str, content: str, *, is_error: bool = False) -> None:
-        """Decide an interrupted call by recording what it came to (for example after checking its
-        side effect through its idempotency key), without running it again."""
-        ex = self._require_machine().execution
-        call = next((c for c in ex.pending_tool_calls if c.id == call_id), None)
-        if call is None:
-            raise UnknownToolCallError(f"execution {ex.id} is not waiting for tool call {call_id!r}",
-                                       tool_call_id=call_id)
-        result = ToolCallResult(tool_call_id=call_id, function_name=call.name,
-                                payload=ToolCall.from_part(call).arguments, result=content, is_success=not is_error,
-                                content=content, error=content if is_error else None)
-        now = time.time()
-        record = ToolCallRecord(execution_id=ex.id, tool_call_id=call_id, name=call.name, arguments=call.arguments,
-                                status="finished", started_at=now, finished_at=now, result=content, is_error=is_error)
-        self._apply(lambda m: m.on_tool_results([result], now), tool_calls=[record])
-
     @property
     def memory(self) -> AgentMemory:
         """Key-value memory with JSON values, in the agent's store: `agent` scope (permanent, shared by
@@ -388,6 +300,8 @@ class Agent:
             for message in parsed:
                 if message.role == "assistant":
                     added.extend(machine.on_model_message(message, now))
+                    held = [c.id for c in machine.execution.pending_tool_calls if self._needs_approval(c.name)]
+                    machine.hold_for_approval(held, now)
                 elif message.role == "tool":
                     added.extend(machine.on_tool_results(self._results_from_message(machine, message), now))
                 elif message.role == "user":
@@ -468,18 +382,8 @@ class Agent:
     def pending_tool_calls(self) -> list[ToolCall]:
         """Calls of the last response that have no result yet (after `resume`, run these first)."""
         ex = self._require_machine().execution
-        return [ToolCall.from_part(c) for c in ex.pending_tool_calls if c.id not in ex.awaiting_decision]
-
-    @property
-    def interrupted_tool_calls(self) -> list[ToolCall]:
-        """Calls that were running when a process died, waiting for a decision (the execution is PAUSED)."""
-        ex = self._require_machine().execution
-        return [ToolCall.from_part(c) for c in ex.pending_tool_calls if c.id in ex.awaiting_decision]
-
-    def cancel(self) -> ExecutionResult:
-        """End the current execution CANCELLED. Calls that never started get error results; calls
-        already running keep their place and their results are recorded when they return."""
-        return self._apply(lambda m: m.cancel(time.time())).execution.to_result()
+        held = {*ex.awaiting_decision, *ex.awaiting_approval}
+        return [ToolCall.from_part(c) for c in ex.pending_tool_calls if c.id not in held]
 
     # --- reading state ----------------------------------------------------------------------------
 

@@ -137,6 +137,9 @@ class Execution:
     """USD spent on model responses so far, from the price table (0 for models it does not know)."""
     final_turn_given: bool = False
     """Whether the model got its last turn after a budget ran out (Limits.final_turn)."""
+    awaiting_approval: tuple[str, ...] = ()
+    """Ids of calls to tools that need a person's approval; the execution is PAUSED until each is
+    approved or rejected."""
     awaiting_decision: tuple[str, ...] = ()
     """Ids of calls that were started but never returned (the process died) and whose tools are not
     idempotent: the execution is PAUSED until each is run again or given a result."""

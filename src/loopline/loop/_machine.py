@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..errors import (
+    ApprovalRequiredError,
     DuplicateToolCallError,
     ExecutionFinishedError,
     InterruptedCallError,
@@ -166,8 +167,9 @@ class ExecutionMachine:
         answered = {r.tool_call_id for r in results}
         ex.pending_tool_calls = tuple(c for c in ex.pending_tool_calls if c.id not in answered)
         ex.running_tool_calls = tuple(i for i in ex.running_tool_calls if i not in answered)
-        if ex.awaiting_decision:
+        if ex.awaiting_decision or ex.awaiting_approval:
             ex.awaiting_decision = tuple(i for i in ex.awaiting_decision if i not in answered)
+            ex.awaiting_approval = tuple(i for i in ex.awaiting_approval if i not in answered)
             self._unpause(now)
         ex.tool_calls += len(results)
         ex.updated_at = now
@@ -184,6 +186,11 @@ class ExecutionMachine:
         """These pending calls start running now (checked first: nothing runs that should not)."""
         self.check_calls(calls)
         ex = self.execution
+        unapproved = [c.id for c in calls if c.id in ex.awaiting_approval]
+        if unapproved:
+            raise ApprovalRequiredError(
+                f"tool call {unapproved[0]!r} needs a person's approval first: agent.approve(...) or "
+                "agent.reject(...)", tool_call_id=unapproved[0])
         undecided = [c.id for c in calls if c.id in ex.awaiting_decision]
         if undecided:
             raise InterruptedCallError(
@@ -203,7 +210,8 @@ class ExecutionMachine:
         again = tuple(c.id for c in interrupted if idempotent(c.name))
         ex.running_tool_calls = ()
         ex.awaiting_decision = tuple(c.id for c in interrupted if c.id not in again)
-        ex.set_status(ExecutionStatus.PAUSED if ex.awaiting_decision else ExecutionStatus.RUNNING, now)
+        held = ex.awaiting_decision or ex.awaiting_approval
+        ex.set_status(ExecutionStatus.PAUSED if held else ExecutionStatus.RUNNING, now)
         return again
 
     def rerun(self, call_ids: Sequence[str], now: float) -> None:
@@ -215,6 +223,24 @@ class ExecutionMachine:
                                        f"decision (awaiting: {list(ex.awaiting_decision) or 'none'})",
                                        tool_call_id=unknown[0])
         ex.awaiting_decision = tuple(i for i in ex.awaiting_decision if i not in call_ids)
+        self._unpause(now)
+
+    def hold_for_approval(self, call_ids: Sequence[str], now: float) -> None:
+        """These pending calls wait for a person's approval: the execution is PAUSED until each is decided."""
+        if not call_ids:
+            return
+        ex = self.execution
+        ex.awaiting_approval = (*ex.awaiting_approval, *call_ids)
+        ex.set_status(ExecutionStatus.PAUSED, now)
+
+    def approve(self, call_ids: Sequence[str], now: float) -> None:
+        """A person approved these calls: they may run."""
+        ex = self.execution
+        unknown = [i for i in call_ids if i not in ex.awaiting_approval]
+        if unknown:
+            raise UnknownToolCallError(f"execution {ex.id} has no call {unknown[0]!r} awaiting approval "
+                                       f"(awaiting: {list(ex.awaiting_approval) or 'none'})", tool_call_id=unknown[0])
+        ex.awaiting_approval = tuple(i for i in ex.awaiting_approval if i not in call_ids)
         self._unpause(now)
 
     def interrupt_tools(self, calls: Sequence[ToolCall], now: float) -> list[Message]:
@@ -334,8 +360,9 @@ class ExecutionMachine:
                 return
 
     def _unpause(self, now: float) -> None:
-        if self.execution.status is ExecutionStatus.PAUSED and not self.execution.awaiting_decision:
-            self.execution.set_status(ExecutionStatus.RUNNING, now)
+        ex = self.execution
+        if ex.status is ExecutionStatus.PAUSED and not ex.awaiting_decision and not ex.awaiting_approval:
+            ex.set_status(ExecutionStatus.RUNNING, now)
 
     def _close_if_finished(self) -> list[Message]:
         """Once ended, calls that never started get error results, so the thread stays valid for any

@@ -50,6 +50,8 @@ class Tool:
     """The callable that does the work (sync or async)."""
     timeout: float | None = None
     """Seconds a call may take before it becomes an error result; `None` for no limit."""
+    requires_approval: bool = False
+    """A person must approve each call before it runs (the execution is PAUSED until then)."""
     idempotent: bool = False
     """Running a call twice has the same effect as once, so `Agent.resume` may run again a call that
     was started but never returned (otherwise it asks first)."""
@@ -124,6 +126,7 @@ class Tool:
         strict: bool = False,
         timeout: float | None = None,
         idempotent: bool = False,
+        requires_approval: bool = False,
     ) -> Tool:
         """Build a tool from a function; see `tool` for what is read from it."""
         tool_name = check_tool_name(name if name is not None else str(getattr(fn, "__name__", "")))
@@ -135,7 +138,8 @@ class Tool:
             schema = strict_schema(schema, tool_name=tool_name)
         definition = ToolDefinition(name=tool_name, description=description or doc, parameters=schema,
                                     strict=strict)
-        return cls(definition=definition, function=fn, timeout=timeout, idempotent=idempotent, is_async=_is_async(fn),
+        return cls(definition=definition, function=fn, timeout=timeout, idempotent=idempotent,
+                   requires_approval=requires_approval, is_async=_is_async(fn),
                    args_model=model, context_param=context_param,
                    loose_parameters=loose if strict else None)
 
@@ -179,7 +183,7 @@ def tool(fn: Callable[..., Any], /) -> Tool: ...
 @overload
 def tool(
     *, name: str | None = None, description: str | None = None, strict: bool = False,
-    timeout: float | None = None, idempotent: bool = False,
+    timeout: float | None = None, idempotent: bool = False, requires_approval: bool = False,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 def tool(
     fn: Callable[..., Any] | None = None,
@@ -190,6 +194,7 @@ def tool(
     strict: bool = False,
     timeout: float | None = None,
     idempotent: bool = False,
+    requires_approval: bool = False,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Make a function (sync or async) into a tool.
 
@@ -206,10 +211,12 @@ def tool(
         timeout: Seconds a call may run before it becomes an error result.
         idempotent: Calls may safely run twice (`Agent.resume` then runs an interrupted call again
             instead of asking).
+        requires_approval: Each call waits for `Agent.approve` (or `reject`); the execution is
+            PAUSED meanwhile.
     """
     def wrap(f: Callable[..., Any]) -> Tool:
         return Tool.from_function(f, name=name, description=description, strict=strict, timeout=timeout,
-                                  idempotent=idempotent)
+                                  idempotent=idempotent, requires_approval=requires_approval)
 
     return wrap(fn) if fn is not None else wrap
 
