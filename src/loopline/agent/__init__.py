@@ -1,7 +1,9 @@
-"""The agent layer: `Agent`, the public face of the loop (the manual loop today; `run`, `arun` and
-`stream` drive the same state machine). Builds on every layer below; nothing below imports it."""
+"""The agent layer: `Agent`, the public face of the loop: the manual loop, and `run`, `arun`,
+`stream` and `astream`, all driving the same state machine. Builds on every layer below; nothing
+below imports it."""
 
 from ._agent import Agent
+from ._events import Finished, RunEvent, StatusChanged, ToolResult, UsageReport
 from ._files import FileInput
 
-__all__ = ["Agent", "FileInput"]
+__all__ = ["Agent", "FileInput", "Finished", "RunEvent", "StatusChanged", "ToolResult", "UsageReport"]

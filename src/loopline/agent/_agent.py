@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from time import monotonic
 from typing import Any, Literal, overload
 
@@ -48,10 +48,11 @@ from ..tools import (
 from ..tools import finish_tool as make_finish_tool
 from . import _run
 from ._decisions import CLAIM_SECONDS, Decisions
+from ._events import RunEvent
 from ._files import FileInput, to_file_parts
 from ._memory import AgentMemory
 
-__all__ = ["CLAIM_SECONDS", "Agent"]
+__all__ = ["Agent", "CLAIM_SECONDS"]
 
 
 class Agent(Decisions):
@@ -206,6 +207,17 @@ class Agent(Decisions):
                    params: Mapping[str, Any] | None = None) -> ExecutionResult:
         """`run` for asyncio; cancelling the task ends the execution CANCELLED with nothing lost."""
         return await _run.arun(self, self._prepare_run(input, model, client, params))
+
+    def stream(self, input: str | None = None, *, model: Model | str, client: Any = None,
+               params: Mapping[str, Any] | None = None) -> Iterator[RunEvent]:
+        """`run`, streaming: yields text and tool-call deltas as the model writes them, then tool
+        results, status changes and usage, and last `Finished` with the result."""
+        return _run.stream(self, self._prepare_run(input, model, client, params))
+
+    def astream(self, input: str | None = None, *, model: Model | str, client: Any = None,
+                params: Mapping[str, Any] | None = None) -> AsyncIterator[RunEvent]:
+        """`stream` for asyncio (`async for event in agent.astream(...)`)."""
+        return _run.astream(self, self._prepare_run(input, model, client, params))
 
     def _prepare_run(self, input: str | None, model: Model | str, client: Any,
                      params: Mapping[str, Any] | None) -> Model:

@@ -1,4 +1,4 @@
-"""`agent.run()` and `agent.arun()`: loopline drives the loop.
+"""`agent.run()`, `arun()`, `stream()` and `astream()`: loopline drives the loop.
 
 The loop is written once, as a generator over the state machine's next action: it yields what needs
 doing (ask the model, run tools) and is sent the outcome. The sync driver performs those with the
@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Generator, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Generator, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import LooplineError, UsageError
-from ..loop import CallModel, Done, ExecutionResult, RunTools
-from ..providers import Model
-from ..tools import ToolCall
+from ..errors import LooplineError, ProviderErrorResponse, ResponseParseError, UsageError
+from ..loop import CallModel, Done, ExecutionResult, ExecutionStatus, RunTools
+from ..providers import Model, StreamingModel, to_plain, translator
+from ..tools import ToolCall, ToolCallResult
+from ._events import Finished, RunEvent, StatusChanged, ToolResult, UsageReport
 
 if TYPE_CHECKING:
     from ._agent import Agent
 
-__all__ = ["arun", "run"]
+__all__ = ["arun", "astream", "run", "stream"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,10 @@ def _flow(agent: Agent, model: Model) -> Generator[_Step, Any, ExecutionResult]:
         assert isinstance(action, CallModel)
         response = yield _Ask(agent.request_kwargs(model.provider))
         if response is not None:
-            agent.add_messages(response, model.provider)
+            try:
+                agent.add_messages(response, model.provider)
+            except (ResponseParseError, ProviderErrorResponse) as exc:  # unusable (or cut) output
+                _provider_failed(agent, exc)
 
 
 def _provider_failed(agent: Agent, exc: Exception) -> None:
@@ -112,3 +116,117 @@ def check_input(agent: Agent, input: str | None) -> None:
         agent.add_task(input)
     elif agent.execution is None:
         raise UsageError("run() without input needs a task: pass input=..., or call add_task first")
+
+
+def _missing_stream(model: Model) -> UsageError:
+    return UsageError(f"{type(model).__name__} cannot stream (it has no stream/astream); use run() instead")
+
+
+def _after_response(agent: Agent, before: tuple[ExecutionStatus, int]) -> list[RunEvent]:
+    ex = agent._require_machine().execution
+    events: list[RunEvent] = []
+    last = next((m for m in reversed(agent.thread) if m.role == "assistant"), None)
+    if ex.steps != before[1] and last is not None and last.usage is not None:
+        events.append(UsageReport(last.usage, ex.usage, ex.cost_usd))
+    if ex.status != before[0]:
+        events.append(StatusChanged(ex.status))
+    return events
+
+
+def _after_tools(agent: Agent, results: Sequence[ToolCallResult], before: ExecutionStatus) -> list[RunEvent]:
+    events: list[RunEvent] = [ToolResult(r) for r in results]
+    status = agent._require_machine().execution.status
+    return [*events, StatusChanged(status)] if status != before else events
+
+
+def _state(agent: Agent) -> tuple[ExecutionStatus, int]:
+    ex = agent._require_machine().execution
+    return ex.status, ex.steps
+
+
+def stream(agent: Agent, model: Model) -> Iterator[RunEvent]:
+    """The sync streaming driver."""
+    if not isinstance(model, StreamingModel):
+        raise _missing_stream(model)
+    flow = _flow(agent, model)
+    outcome: Any = None
+    asked: tuple[ExecutionStatus, int] | None = None  # the state before the response just streamed
+    while True:
+        try:
+            step = flow.send(outcome)  # adds the streamed response (if any) to the thread
+        except StopIteration as stop:
+            yield from _after_response(agent, asked) if asked else ()
+            yield Finished(stop.value)
+            return
+        yield from _after_response(agent, asked) if asked else ()
+        outcome, asked = None, _state(agent)
+        if isinstance(step, _Tools):
+            status, asked = _state(agent)[0], None
+            yield from _after_tools(agent, agent.run_tools(step.calls), status)
+            continue
+        translate = translator(model.provider)
+        events: list[dict[str, Any]] = []
+        try:
+            for raw in model.stream(step.request):
+                events.append(to_plain(raw))
+                yield from translate(events[-1])
+            outcome = events
+        except LooplineError:
+            raise
+        except Exception as exc:  # a failed or cut stream: recorded, the thread untouched
+            _provider_failed(agent, exc)
+
+
+async def astream(agent: Agent, model: Model) -> AsyncIterator[RunEvent]:
+    """The async streaming driver; cancelling it ends the execution CANCELLED."""
+    if not isinstance(model, StreamingModel):
+        raise _missing_stream(model)
+    flow = _flow(agent, model)
+    outcome: Any = None
+    asked: tuple[ExecutionStatus, int] | None = None
+    try:
+        while True:
+            try:
+                step = flow.send(outcome)
+            except StopIteration as stop:
+                for event in _after_response(agent, asked) if asked else ():
+                    yield event
+                yield Finished(stop.value)
+                return
+            for event in _after_response(agent, asked) if asked else ():
+                yield event
+            outcome, asked = None, _state(agent)
+            if isinstance(step, _Tools):
+                status, asked = _state(agent)[0], None
+                for event in _after_tools(agent, await agent.arun_tools(step.calls), status):
+                    yield event
+                continue
+            received = _Received()
+            async for delta in _astream_response(agent, model, step.request, received):
+                yield delta
+            outcome = received.events if received.complete else None
+    except asyncio.CancelledError:
+        agent.cancel()
+        raise
+
+
+@dataclass
+class _Received:
+    events: list[dict[str, Any]] = field(default_factory=list)
+    complete: bool = False
+
+
+async def _astream_response(agent: Agent, model: StreamingModel, request: dict[str, Any],
+                            received: _Received) -> AsyncIterator[RunEvent]:
+    """Stream one response, yielding its deltas; `received` holds the events, and whether all came."""
+    translate = translator(model.provider)
+    try:
+        async for raw in model.astream(request):
+            received.events.append(to_plain(raw))
+            for delta in translate(received.events[-1]):
+                yield delta
+        received.complete = True
+    except LooplineError:
+        raise
+    except Exception as exc:  # a failed or cut stream: recorded, the thread untouched
+        _provider_failed(agent, exc)

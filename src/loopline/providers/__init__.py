@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from ._anthropic import AnthropicAdapter
 from ._base import LLMProvider, ProviderAdapter, Renderer
-from ._common import AdapterBase
+from ._common import AdapterBase, to_plain
+from ._deltas import Delta, ReasoningDelta, TextDelta, ToolCallDelta, ToolCallEnd, ToolCallStart, translator
 from ._detect import describe_format
-from ._models import AnthropicModel, Model, OpenAIChatModel, OpenAIResponsesModel, resolve_model
+from ._models import AnthropicModel, Model, OpenAIChatModel, OpenAIResponsesModel, StreamingModel, resolve_model
 from ._openai_chat import PROFILES, ChatProfile, OpenAIChatAdapter
 from ._openai_responses import OpenAIResponsesAdapter
 from ._report import LossyRenderingWarning, RenderNote, RenderReport
@@ -21,6 +22,7 @@ __all__ = [
     "AnthropicAdapter",
     "AnthropicModel",
     "ChatProfile",
+    "Delta",
     "LLMProvider",
     "LossyRenderingWarning",
     "Model",
@@ -29,12 +31,20 @@ __all__ = [
     "OpenAIResponsesAdapter",
     "OpenAIResponsesModel",
     "ProviderAdapter",
+    "ReasoningDelta",
     "RenderNote",
     "RenderReport",
     "Renderer",
+    "StreamingModel",
+    "TextDelta",
+    "ToolCallDelta",
+    "ToolCallEnd",
+    "ToolCallStart",
     "describe_format",
     "get_adapter",
     "resolve_model",
+    "to_plain",
+    "translator",
 ]
 
 _ADAPTERS: dict[LLMProvider, AdapterBase] = {p: OpenAIChatAdapter(profile) for p, profile in PROFILES.items()}

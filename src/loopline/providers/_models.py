@@ -9,14 +9,14 @@ protocol. The SDKs are imported when a model is made, so `loopline` imports with
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from ..errors import MissingExtraError, UsageError
 from ._base import LLMProvider
 
-__all__ = ["AnthropicModel", "Model", "OpenAIChatModel", "OpenAIResponsesModel", "resolve_model"]
+__all__ = ["AnthropicModel", "Model", "OpenAIChatModel", "OpenAIResponsesModel", "StreamingModel", "resolve_model"]
 
 _OPENAI_COMPATIBLE_URLS = {
     LLMProvider.OLLAMA: "http://localhost:11434/v1",
@@ -43,6 +43,19 @@ class Model(Protocol):
 
     async def acomplete(self, request: dict[str, Any]) -> Any:
         """`complete` for asyncio."""
+        ...
+
+
+@runtime_checkable
+class StreamingModel(Model, Protocol):
+    """A model that can also stream: `agent.stream()` and `astream()` need one."""
+
+    def stream(self, request: dict[str, Any]) -> Iterable[Any]:
+        """The raw stream events of one response, in order (SDK objects or dicts)."""
+        ...
+
+    def astream(self, request: dict[str, Any]) -> AsyncIterable[Any]:
+        """`stream` for asyncio."""
         ...
 
 
@@ -78,6 +91,22 @@ class OpenAIChatModel(_SDKModel):
             self.async_client = _openai(self.provider, asynchronous=True)
         return await self.async_client.chat.completions.create(**self._body(request))
 
+    def stream(self, request: dict[str, Any]) -> Iterator[Any]:
+        if self.client is None:
+            self.client = _openai(self.provider, asynchronous=False)
+        with self.client.chat.completions.create(**self._body(request), stream=True,
+                                                 stream_options={"include_usage": True}) as events:
+            yield from events
+
+    async def astream(self, request: dict[str, Any]) -> AsyncIterator[Any]:
+        if self.async_client is None:
+            self.async_client = _openai(self.provider, asynchronous=True)
+        events = await self.async_client.chat.completions.create(**self._body(request), stream=True,
+                                                                 stream_options={"include_usage": True})
+        async with events:
+            async for event in events:
+                yield event
+
 
 @dataclass
 class OpenAIResponsesModel(_SDKModel):
@@ -94,6 +123,20 @@ class OpenAIResponsesModel(_SDKModel):
         if self.async_client is None:
             self.async_client = _openai(self.provider, asynchronous=True)
         return await self.async_client.responses.create(**self._body(request))
+
+    def stream(self, request: dict[str, Any]) -> Iterator[Any]:
+        if self.client is None:
+            self.client = _openai(self.provider, asynchronous=False)
+        with self.client.responses.create(**self._body(request), stream=True) as events:
+            yield from events
+
+    async def astream(self, request: dict[str, Any]) -> AsyncIterator[Any]:
+        if self.async_client is None:
+            self.async_client = _openai(self.provider, asynchronous=True)
+        events = await self.async_client.responses.create(**self._body(request), stream=True)
+        async with events:
+            async for event in events:
+                yield event
 
 
 @dataclass
@@ -115,6 +158,20 @@ class AnthropicModel(_SDKModel):
         if self.async_client is None:
             self.async_client = _anthropic(asynchronous=True)
         return await self.async_client.messages.create(**self._body(request))
+
+    def stream(self, request: dict[str, Any]) -> Iterator[Any]:
+        if self.client is None:
+            self.client = _anthropic(asynchronous=False)
+        with self.client.messages.create(**self._body(request), stream=True) as events:
+            yield from events
+
+    async def astream(self, request: dict[str, Any]) -> AsyncIterator[Any]:
+        if self.async_client is None:
+            self.async_client = _anthropic(asynchronous=True)
+        events = await self.async_client.messages.create(**self._body(request), stream=True)
+        async with events:
+            async for event in events:
+                yield event
 
 
 def resolve_model(model: Model | str, *, client: Any = None, default_provider: LLMProvider = LLMProvider.OPEN_AI,
