@@ -128,3 +128,55 @@ def test_four_processes_append_to_one_thread(backend: str, tmp_path: Path, reque
         assert mine == list(range(250)), f"process {n}'s messages are missing or out of order"
     assert store.get_thread(thread).length == 1000
     store.close()
+
+
+def test_a_second_resume_still_knows_the_interrupted_call(paths: tuple[Path, Path]) -> None:
+    db, effects = paths
+    execution_id = _kill_inside_tool(db, effects, "charge")
+    first = make_agent(SQLiteStore(db), effects)
+    first.resume(execution_id, force=True)
+    # This process too goes away without deciding; another one resumes.
+    second = make_agent(SQLiteStore(db), effects)
+    second.resume(execution_id, force=True)
+    assert second.get_execution_status().status is ExecutionStatus.PAUSED
+    assert [c.id for c in second.interrupted_tool_calls] == ["call_crash_1"]
+    assert second.pending_tool_calls == []
+    assert effects.read_text().count("charge 42") == 1
+
+
+def test_a_writer_that_lost_its_claim_is_stopped(paths: tuple[Path, Path]) -> None:
+    db, effects = paths
+    original = make_agent(SQLiteStore(db), effects)
+    original.add_task(input="charge")
+    original.add_messages(step_one("lookup"))
+    usurper = make_agent(SQLiteStore(db), effects)
+    usurper.resume(original.execution.id, force=True)
+    with pytest.raises(ExecutionClaimedError):
+        original.run_tools(Agent.extract_tool_calls(step_one("lookup")))
+    assert effects.exists() is False  # the call never ran in the process that lost its claim
+
+
+def test_the_same_call_cannot_run_twice_at_once(paths: tuple[Path, Path]) -> None:
+    import threading
+
+    from loopline.errors import DuplicateToolCallError
+
+    db, effects = paths
+    started, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        started.set()
+        release.wait(5)
+
+    agent = make_agent(SQLiteStore(db), effects, after_effect=hold)
+    agent.add_task(input="charge")
+    agent.add_messages(step_one("charge"))
+    calls = Agent.extract_tool_calls(step_one("charge"))
+    runner = threading.Thread(target=agent.run_tools, args=(calls,))
+    runner.start()
+    started.wait(5)
+    with pytest.raises(DuplicateToolCallError, match="already running"):
+        agent.run_tools(calls)
+    release.set()
+    runner.join(5)
+    assert effects.read_text().count("charge 42") == 1

@@ -11,6 +11,7 @@ to `loopline.providers`. This module wires them to a store and never decides eit
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import socket
@@ -22,6 +23,7 @@ from time import monotonic
 from typing import Any, Literal, overload
 
 from ..errors import (
+    ExecutionClaimedError,
     NoActiveTaskError,
     TaskAlreadyRunningError,
     ThreadBusyError,
@@ -345,8 +347,9 @@ class Agent(Decisions):
         if not started:
             return []
         try:
-            results = run_calls(tool_calls, self._all_tools(), self._context, default_timeout=self.tool_timeout,
-                                parallel=self.parallel_tool_calls)
+            with self._heartbeat():
+                results = run_calls(tool_calls, self._all_tools(), self._context, default_timeout=self.tool_timeout,
+                                    parallel=self.parallel_tool_calls)
         except BaseException:
             self._apply(lambda m: m.interrupt_tools(tool_calls, time.time()))
             raise
@@ -359,8 +362,9 @@ class Agent(Decisions):
         if not started:
             return []
         try:
-            results = await arun_calls(tool_calls, self._all_tools(), self._context,
-                                       default_timeout=self.tool_timeout, parallel=self.parallel_tool_calls)
+            with self._heartbeat():
+                results = await arun_calls(tool_calls, self._all_tools(), self._context,
+                                           default_timeout=self.tool_timeout, parallel=self.parallel_tool_calls)
         except BaseException:  # cancelled from outside: the tools may have run
             self._apply(lambda m: m.interrupt_tools(tool_calls, time.time()))
             raise
@@ -462,7 +466,7 @@ class Agent(Decisions):
             messages = list(event(trial))
             if messages or tool_calls or trial.execution != machine.execution:
                 self.store.commit(trial.execution, messages, expected_length=len(self._messages),
-                                  tool_calls=tool_calls)
+                                  tool_calls=tool_calls, owner=self._owner)
             machine.adopt(trial)
             self._messages.extend(messages)
             self._keep_claim(machine.execution)
@@ -475,8 +479,31 @@ class Agent(Decisions):
                 self.store.release_execution(execution.id, owner=self._owner)
                 self._claimed_at = None
         elif self._claimed_at is None or monotonic() - self._claimed_at > CLAIM_SECONDS / 3:
-            self.store.claim_execution(execution.id, owner=self._owner, lease_seconds=CLAIM_SECONDS)
-            self._claimed_at = monotonic()
+            self._renew_claim(execution.id)
+
+    def _renew_claim(self, execution_id: str) -> None:
+        if not self.store.claim_execution(execution_id, owner=self._owner, lease_seconds=CLAIM_SECONDS):
+            raise ExecutionClaimedError(f"execution {execution_id} was taken over by another process (this one's "
+                                        "claim lapsed); stop here", execution_id=execution_id)
+        self._claimed_at = monotonic()
+
+    @contextlib.contextmanager
+    def _heartbeat(self) -> Iterator[None]:
+        """Keep renewing the claim while tools run (they may take longer than a lease)."""
+        execution_id = self._require_machine().execution.id
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(CLAIM_SECONDS / 3):
+                with contextlib.suppress(Exception):  # a failed renewal is caught by the next commit's fence
+                    self.store.claim_execution(execution_id, owner=self._owner, lease_seconds=CLAIM_SECONDS)
+
+        thread = threading.Thread(target=beat, name="loopline-claim", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
 
     def _results_from_message(self, machine: ExecutionMachine, message: Message) -> list[ToolCallResult]:
         """Tool results the user supplied as wire messages, in the shape the machine takes.

@@ -89,16 +89,23 @@ class Decisions:
         if execution.is_finished:
             raise ExecutionFinishedError(f"execution {execution_id} already ended ({execution.status.value})",
                                          execution_id=execution_id, status=execution.status.value)
-        if not self.store.claim_execution(execution_id, owner=self._owner, lease_seconds=CLAIM_SECONDS) and not force:
+        if not self.store.claim_execution(execution_id, owner=self._owner, lease_seconds=CLAIM_SECONDS,
+                                          force=force):
             raise ExecutionClaimedError(f"execution {execution_id} is held by another process; resume it once that "
                                         "process is gone (its claim expires), or pass force=True if it is dead",
                                         execution_id=execution_id)
+        previous = (self._machine, self._finish, self._messages, self._rendered_tools, self._claimed_at)
         self._claimed_at = monotonic()
         self._finish = (make_finish_tool(output_schema or execution.output_schema) if execution.finish_tool_name
                         else None)
         self._machine, self._rendered_tools = ExecutionMachine(execution), {}
         self._messages = self.store.get_messages(execution.thread_id)
-        self._apply(self._reattach)
+        try:
+            self._apply(self._reattach)
+        except BaseException:
+            # Nothing was committed: go back to what the agent had, so no half-resumed state can run a tool.
+            self._machine, self._finish, self._messages, self._rendered_tools, self._claimed_at = previous
+            raise
         again = [c for c in self.pending_tool_calls if c.id in self._rerun_now]
         if again:
             self.run_tools(again)

@@ -186,6 +186,11 @@ class ExecutionMachine:
         """These pending calls start running now (checked first: nothing runs that should not)."""
         self.check_calls(calls)
         ex = self.execution
+        running = [c.id for c in calls if c.id in ex.running_tool_calls]
+        if running:
+            raise DuplicateToolCallError(
+                f"tool call {running[0]!r} is already running (or was started and never returned); it runs once",
+                tool_call_id=running[0])
         unapproved = [c.id for c in calls if c.id in ex.awaiting_approval]
         if unapproved:
             raise ApprovalRequiredError(
@@ -206,7 +211,9 @@ class ExecutionMachine:
         the execution is PAUSED until each gets a decision (`rerun` or a recorded result)."""
         self._ensure_open("resume")
         ex = self.execution
-        interrupted = [c for c in ex.pending_tool_calls if c.id in ex.running_tool_calls]
+        # Calls a previous resume left awaiting a decision are still interrupted: never forget them.
+        cut = {*ex.running_tool_calls, *ex.awaiting_decision}
+        interrupted = [c for c in ex.pending_tool_calls if c.id in cut]
         again = tuple(c.id for c in interrupted if idempotent(c.name))
         ex.running_tool_calls = ()
         ex.awaiting_decision = tuple(c.id for c in interrupted if c.id not in again)
@@ -368,12 +375,16 @@ class ExecutionMachine:
         """Once ended, calls that never started get error results, so the thread stays valid for any
         provider; calls still running stay pending until their results come in."""
         ex = self.execution
-        never = tuple(c for c in ex.pending_tool_calls if c.id not in ex.running_tool_calls)
-        if not ex.is_finished or not never:
+        closing = tuple(c for c in ex.pending_tool_calls if c.id not in ex.running_tool_calls)
+        if not ex.is_finished or not closing:
             return []
         ex.pending_tool_calls = tuple(c for c in ex.pending_tool_calls if c.id in ex.running_tool_calls)
-        note = "Error: not run; the execution ended before this call could run"
-        parts = tuple(ToolResultPart(tool_call_id=c.id, name=c.name, content=note, is_error=True) for c in never)
+        cut = set(ex.awaiting_decision)
+        ex.awaiting_decision = ex.awaiting_approval = ()
+        never = "Error: not run; the execution ended before this call could run"
+        maybe = "Error: interrupted while running; the tool may or may not have had its effect"
+        parts = tuple(ToolResultPart(tool_call_id=c.id, name=c.name, content=maybe if c.id in cut else never,
+                                     is_error=True) for c in closing)
         return [Message(role="tool", parts=parts)]
 
     def _steps_exhausted(self) -> bool:

@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import ConcurrentUpdateError, UnknownExecutionError, UnknownThreadError
+from ..errors import ConcurrentUpdateError, ExecutionClaimedError, UnknownExecutionError, UnknownThreadError
 from ..loop import Execution, ExecutionStatus
 from ..messages import Message, new_id
 from ._protocol import MemoryScope, Page, ThreadInfo, ToolCallRecord, decode_cursor, encode_cursor
@@ -96,9 +96,14 @@ class InMemoryStore:
     # --- executions -----------------------------------------------------------------------------
 
     def commit(self, execution: Execution, messages: Sequence[Message] = (), *,
-               expected_length: int | None = None, tool_calls: Sequence[ToolCallRecord] = ()) -> None:
+               expected_length: int | None = None, tool_calls: Sequence[ToolCallRecord] = (),
+               owner: str | None = None) -> None:
         with self._lock:
             self._thread(execution.thread_id)
+            holder = self._claims.get(execution.id)
+            if owner is not None and holder is not None and holder[0] != owner and holder[1] > time.time():
+                raise ExecutionClaimedError(f"execution {execution.id} is held by {holder[0]}; this writer lost its "
+                                            "claim, so it must stop", execution_id=execution.id)
             self.append_messages(execution.thread_id, messages, expected_length=expected_length)
             self._executions[execution.id] = _deep(execution)
             records = self._tool_calls.setdefault(execution.id, {})
@@ -123,13 +128,14 @@ class InMemoryStore:
         page = _page(found, limit, cursor)
         return Page([_deep(e) for e in page], page.next_cursor)
 
-    def claim_execution(self, execution_id: str, *, owner: str, lease_seconds: float = 60.0) -> bool:
+    def claim_execution(self, execution_id: str, *, owner: str, lease_seconds: float = 60.0,
+                        force: bool = False) -> bool:
         now = time.time()
         with self._lock:
             if execution_id not in self._executions:
                 raise UnknownExecutionError(execution_id)
             holder = self._claims.get(execution_id)
-            if holder is not None and holder[0] != owner and holder[1] > now:
+            if not force and holder is not None and holder[0] != owner and holder[1] > now:
                 return False
             self._claims[execution_id] = (owner, now + lease_seconds)
             return True

@@ -145,9 +145,12 @@ class Store(Protocol):
     # --- executions -----------------------------------------------------------------------------
 
     def commit(self, execution: Execution, messages: Sequence[Message] = (), *,
-               expected_length: int | None = None, tool_calls: Sequence[ToolCallRecord] = ()) -> None:
+               expected_length: int | None = None, tool_calls: Sequence[ToolCallRecord] = (),
+               owner: str | None = None) -> None:
         """In one transaction: append `messages` to the execution's thread (checked against
-        `expected_length` when given), save the execution, and upsert the tool call records."""
+        `expected_length` when given), save the execution, and upsert the tool call records. With
+        `owner`, only while no other owner holds an unexpired claim on the execution
+        (`ExecutionClaimedError` otherwise, nothing written)."""
         ...
 
     def get_execution(self, execution_id: str) -> Execution:
@@ -160,9 +163,11 @@ class Store(Protocol):
         """Executions, newest first, filtered by whatever is given."""
         ...
 
-    def claim_execution(self, execution_id: str, *, owner: str, lease_seconds: float = 60.0) -> bool:
+    def claim_execution(self, execution_id: str, *, owner: str, lease_seconds: float = 60.0,
+                        force: bool = False) -> bool:
         """Take the execution for `owner` unless another owner holds an unexpired claim; True when
-        taken (or renewed). Two workers can never both hold it."""
+        taken (or renewed). Two workers can never both hold it. `force` takes it regardless (for an
+        owner known to be dead); the previous owner's next commit is then refused."""
         ...
 
     def release_execution(self, execution_id: str, *, owner: str) -> None:

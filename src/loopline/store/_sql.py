@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol
 
-from ..errors import ConcurrentUpdateError, UnknownExecutionError, UnknownThreadError
+from ..errors import ConcurrentUpdateError, ExecutionClaimedError, UnknownExecutionError, UnknownThreadError
 from ..loop import Execution, ExecutionStatus, execution_from_json, execution_to_json
 from ..messages import SCHEMA_VERSION, Message, message_from_json, message_to_json, new_id
 from ._migrations import MIGRATIONS, check_known
@@ -188,8 +188,11 @@ class SqlStore:
     # --- executions -----------------------------------------------------------------------------
 
     def commit(self, execution: Execution, messages: Sequence[Message] = (), *,
-               expected_length: int | None = None, tool_calls: Sequence[ToolCallRecord] = ()) -> None:
+               expected_length: int | None = None, tool_calls: Sequence[ToolCallRecord] = (),
+               owner: str | None = None) -> None:
         with self._write() as cur:
+            if owner is not None:
+                self._fence(cur, execution.id, owner)
             # Always through `_append`, even with nothing to append: its read of the thread locks the
             # row where the database locks rows, so a thread deleted meanwhile is UnknownThreadError,
             # not a foreign key violation.
@@ -209,6 +212,15 @@ class SqlStore:
                     "duration = excluded.duration"),
                     (r.execution_id, r.tool_call_id, r.name, r.arguments, r.status, r.started_at, r.finished_at,
                      r.result, r.is_error, r.duration))
+
+    def _fence(self, cur: Cursor, execution_id: str, owner: str) -> None:
+        """Refuse a writer that lost its claim (another owner holds an unexpired one)."""
+        cur.execute(self._sql(f"SELECT claimed_by, claimed_until FROM executions WHERE id = ?{self.lock_row}"),
+                    (execution_id,))
+        row = cur.fetchone()
+        if row is not None and row[0] not in (None, owner) and (row[1] or 0) > time.time():
+            raise ExecutionClaimedError(f"execution {execution_id} is held by {row[0]}; this writer lost its claim, "
+                                        "so it must stop", execution_id=execution_id)
 
     def get_execution(self, execution_id: str) -> Execution:
         with self._read() as cur:
@@ -239,12 +251,13 @@ class SqlStore:
             rows = cur.fetchall()
         return _paged([execution_from_json(r[0]) for r in rows], limit)
 
-    def claim_execution(self, execution_id: str, *, owner: str, lease_seconds: float = 60.0) -> bool:
+    def claim_execution(self, execution_id: str, *, owner: str, lease_seconds: float = 60.0,
+                        force: bool = False) -> bool:
         now = time.time()
         with self._write() as cur:
-            cur.execute(self._sql("UPDATE executions SET claimed_by = ?, claimed_until = ? WHERE id = ? AND "
-                                  "(claimed_by IS NULL OR claimed_by = ? OR claimed_until < ?)"),
-                        (owner, now + lease_seconds, execution_id, owner, now))
+            free = "" if force else " AND (claimed_by IS NULL OR claimed_by = ? OR claimed_until < ?)"
+            cur.execute(self._sql(f"UPDATE executions SET claimed_by = ?, claimed_until = ? WHERE id = ?{free}"),
+                        (owner, now + lease_seconds, execution_id, *(() if force else (owner, now))))
             if _rowcount(cur) == 1:
                 return True
             cur.execute(self._sql("SELECT 1 FROM executions WHERE id = ?"), (execution_id,))
