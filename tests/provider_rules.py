@@ -69,6 +69,10 @@ def anthropic_violations(kwargs: dict[str, Any]) -> list[str]:
                     and b.get("type") == "tool_use"] if m.get("role") == "assistant" else []
     if expected:
         problems.append(f"tool_use {expected} in the last turn is never answered")
+    ids = [b.get("id") for m in messages if isinstance(m.get("content"), list) for b in m["content"]
+           if b.get("type") == "tool_use"]
+    if len(ids) != len(set(ids)):
+        problems.append(f"tool_use ids repeat: {sorted(i for i in set(ids) if ids.count(i) > 1)}")
     return problems
 
 
@@ -117,6 +121,8 @@ def responses_violations(kwargs: dict[str, Any]) -> list[str]:
     for i, item in enumerate(items):
         kind = item.get("type", "message")
         if kind in ("function_call", "custom_tool_call"):
+            if item["call_id"] in calls:
+                problems.append(f"[{i}] call_id {item['call_id']!r} repeats")
             calls[item["call_id"]] = kind
             if kind == "function_call" and not isinstance(item.get("arguments"), str):
                 problems.append(f"[{i}] function_call arguments must be a string")

@@ -303,3 +303,32 @@ def test_misuse_after_a_finish_still_raises_and_changes_nothing() -> None:
         other.add_messages(completion(text="too soon"))
     assert agent.thread == thread
     assert get_adapter("openai") is get_adapter("openai")
+
+
+def test_call_ids_repeated_across_responses_are_made_unique_in_the_thread() -> None:
+    """Servers that send no call ids get stable made-up ones; a repeated call repeats its id."""
+    keys: list[str] = []
+
+    @tool
+    def ping(ctx: ToolContext) -> str:
+        """Ping."""
+        keys.append(ctx.idempotency_key)
+        return "pong"
+
+    def no_ids() -> list[dict[str, Any]]:
+        return [{"role": "assistant", "content": None, "tool_calls": [
+            {"type": "function", "function": {"name": "ping", "arguments": "{}"}}]}]
+
+    store = InMemoryStore()
+    agent = Agent("a", tools=[ping], store=store)
+    agent.add_task(input="go")
+    for _ in range(2):
+        response = no_ids()
+        agent.add_messages(response)
+        agent.run_tools(Agent.extract_tool_calls(response))
+    ids = [c.id for m in agent.thread for c in m.tool_calls]
+    assert len(ids) == 2 and len(set(ids)) == 2 and len(set(keys)) == 2
+    assert len(store.get_tool_calls(agent.execution.id)) == 2
+    from loopline import LLMProvider
+    from provider_rules import anthropic_violations
+    assert anthropic_violations(agent.request_kwargs(LLMProvider.ANTHROPIC)) == []

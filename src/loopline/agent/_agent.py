@@ -31,7 +31,7 @@ from ..errors import (
     UsageError,
 )
 from ..loop import Execution, ExecutionMachine, ExecutionResult, ExecutionStatus, Limits
-from ..messages import Message, TextPart, new_id
+from ..messages import Message, Part, TextPart, ToolCallPart, new_id
 from ..providers import LLMProvider, LossyRenderingWarning, Model, Renderer, RenderReport, get_adapter, resolve_model
 from ..store import Page, Store, ToolCallRecord, default_store
 from ..tools import (
@@ -55,6 +55,9 @@ from ._files import FileInput, to_file_parts
 from ._memory import AgentMemory
 
 __all__ = ["Agent", "CLAIM_SECONDS"]
+
+ORIGINAL_ID = "loopline_original_id"
+"""Where a call renamed for uniqueness keeps the id the provider gave it."""
 
 
 class Agent(Decisions):
@@ -280,7 +283,10 @@ class Agent(Decisions):
         return self._render(LLMProvider.of(llm_provider or self.llm_provider), include_tools=include_tools, warn=True)
 
     def _render(self, provider: LLMProvider, *, include_tools: bool, warn: bool) -> dict[str, Any]:
-        self._require_machine()
+        ex = self._require_machine().execution
+        if ex.status is ExecutionStatus.PAUSED:
+            raise UsageError(f"execution {ex.id} is PAUSED: decide its held calls first (approve / reject, or "
+                             "rerun_tool_calls / record_tool_result); no provider accepts the thread as it is")
         renderer = self._renderer(provider)
         tools = self.get_tools(provider) if include_tools else []
         kwargs = get_adapter(provider).request_kwargs(system=self.instructions or None,
@@ -313,7 +319,7 @@ class Agent(Decisions):
             now = time.time()
             for message in parsed:
                 if message.role == "assistant":
-                    added.extend(machine.on_model_message(message, now))
+                    added.extend(machine.on_model_message(self._unique_call_ids(message, added), now))
                     held = [c.id for c in machine.execution.pending_tool_calls if self._needs_approval(c.name)]
                     machine.hold_for_approval(held, now)
                 elif message.role == "tool":
@@ -343,6 +349,7 @@ class Agent(Decisions):
         started before they run, so an interruption is recorded too (as an error result that says the
         tool may have had its effect).
         """
+        tool_calls = self._resolve_calls(tool_calls) if tool_calls else []
         started = self._begin_tools(tool_calls)
         if not started:
             return []
@@ -358,6 +365,7 @@ class Agent(Decisions):
 
     async def arun_tools(self, tool_calls: Sequence[ToolCall]) -> list[ToolCallResult]:
         """`run_tools` for asyncio code: async tools are awaited, sync tools run in threads."""
+        tool_calls = self._resolve_calls(tool_calls) if tool_calls else []
         started = self._begin_tools(tool_calls)
         if not started:
             return []
@@ -370,6 +378,31 @@ class Agent(Decisions):
             raise
         self._finish_tools(results, started)
         return results
+
+    def _unique_call_ids(self, message: Message, also: Sequence[Message]) -> Message:
+        """A response whose call ids repeat ids already in the thread (servers that send no ids get
+        stable made-up ones, which repeat when a call repeats) gets fresh ids for those calls; the
+        original stays in the call's provider details, so `run_tools` still takes the calls under it."""
+        taken = {c.id for m in (*self._messages, *also) for c in m.tool_calls}
+        if not message.tool_calls or not taken.intersection(c.id for c in message.tool_calls):
+            return message
+        parts: list[Part] = []
+        for part in message.parts:
+            if isinstance(part, ToolCallPart) and part.id in taken:
+                details = {**(part.provider_details or {}), ORIGINAL_ID: part.id}
+                parts.append(dataclasses.replace(part, id=f"{part.id}_{len(taken) + len(parts)}",
+                                                 provider_details=details))
+            else:
+                parts.append(part)
+        return dataclasses.replace(message, parts=tuple(parts))
+
+    def _resolve_calls(self, tool_calls: Sequence[ToolCall]) -> list[ToolCall]:
+        """Calls as `extract_tool_calls` gave them, under the ids the thread holds (see `_unique_call_ids`)."""
+        pending = self._require_machine().execution.pending_tool_calls
+        renamed = {(p.provider_details or {}).get(ORIGINAL_ID): p for p in pending}
+        ids = {p.id for p in pending}
+        return [c if c.id in ids or c.id not in renamed else dataclasses.replace(c, id=renamed[c.id].id)
+                for c in tool_calls]
 
     def _begin_tools(self, tool_calls: Sequence[ToolCall]) -> dict[str, ToolCallRecord]:
         """Record the calls as started (in the store too) before any of them runs."""

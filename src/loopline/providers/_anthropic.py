@@ -112,8 +112,9 @@ class AnthropicAdapter(AdapterBase):
             case ToolCallPart():
                 return [self._render_call(part, message, notes)]
             case ToolResultPart():
+                content = part.content or ("Error" if part.is_error else "")  # empty is refused with is_error
                 return [{"type": "tool_result", "tool_use_id": safe_id(part.tool_call_id, _ID, 64),
-                         "content": part.content, "is_error": part.is_error}]
+                         "content": content, "is_error": part.is_error}]
             case ReasoningPart():
                 return self._render_reasoning(part, message, notes)
             case FilePart():
@@ -132,8 +133,8 @@ class AnthropicAdapter(AdapterBase):
     def _render_text(self, part: TextPart, message: Message, notes: list[RenderNote]) -> list[dict[str, Any]]:
         if message.role == "system":
             _note(notes, message, part, "converted", "Anthropic takes no system turns in messages: sent as user text")
-        if not part.text:
-            return []  # Anthropic rejects empty text blocks; an empty text says nothing
+        if not part.text.strip():
+            return []  # Anthropic rejects empty and whitespace-only text blocks; they say nothing
         return [{"type": "text", "text": part.text, **((part.provider_details or {}).get(_KEY) or {})}]
 
     def _render_call(self, call: ToolCallPart, message: Message, notes: list[RenderNote]) -> dict[str, Any]:

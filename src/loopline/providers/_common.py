@@ -43,7 +43,10 @@ def to_plain(response: Any) -> Any:
     if callable(dump):
         return dump(mode="json", exclude_unset=True, warnings=False)
     if isinstance(response, Iterable):
-        return [to_plain(item) for item in response]
+        items = [to_plain(item) for item in response]
+        if not items:
+            raise ResponseParseError("the stream holds no events (was it already consumed?)", provider="unknown")
+        return items
     return response
 
 

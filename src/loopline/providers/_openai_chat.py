@@ -131,7 +131,12 @@ class OpenAIChatAdapter(AdapterBase):
                 return [{"role": "tool", "tool_call_id": self._id(p.tool_call_id), "content": p.content}
                         for p in message.tool_results]
             case "assistant":
-                return [self._render_assistant(message, notes)]
+                rendered = self._render_assistant(message, notes)
+                if rendered.get("content") or rendered.get("tool_calls") or rendered.get("refusal"):
+                    return [rendered]
+                notes.append(RenderNote(message_id=message.id, part_kind="message", action="dropped",
+                                        reason="nothing in it can be sent as a Chat Completions assistant message"))
+                return []
             case "user" | "system":
                 return [{"role": message.role, "content": self._render_content(message, notes)}]
             case _:

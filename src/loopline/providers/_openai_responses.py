@@ -130,7 +130,7 @@ class OpenAIResponsesAdapter(AdapterBase):
                 case _:
                     assert_never(part)
             current = None
-        return items
+        return _no_trailing_reasoning(items, message, notes)
 
     def _render_call(self, call: ToolCallPart, own: bool) -> dict[str, Any]:
         extra = _details(call.provider_details, own)
@@ -459,3 +459,19 @@ def _list(value: Any) -> list[Any]:
 
 def _drop(notes: list[RenderNote], message: Message, part: Part, reason: str, action: _Action = "dropped") -> None:
     notes.append(RenderNote(message_id=message.id, part_kind=part.kind, action=action, reason=reason))
+
+
+def _no_trailing_reasoning(items: list[dict[str, Any]], message: Message,
+                           notes: list[RenderNote]) -> list[dict[str, Any]]:
+    """The API refuses a reasoning item with nothing after it (a response cut off while reasoning):
+    such trailing items of a whole response are dropped, and said so. (Input items parsed one by one
+    from a request are not whole responses: their reasoning is followed by the next item.)"""
+    if message.stop_reason is None:
+        return items
+    end = len(items)
+    while end and items[end - 1].get("type") == "reasoning":
+        end -= 1
+    for _ in items[end:]:
+        notes.append(RenderNote(message_id=message.id, part_kind="reasoning", action="dropped",
+                                reason="a reasoning item with nothing after it, which the Responses API refuses"))
+    return items[:end]

@@ -7,6 +7,7 @@ skipped. `data: [DONE]` ends a Chat Completions stream and is dropped.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from ..errors import ResponseParseError
@@ -22,7 +23,8 @@ def parse_sse(text: str | bytes, *, provider: str) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
     name: str | None = None
     data: list[str] = []
-    for line in [*text.splitlines(), ""]:
+    # Only CR, LF and CRLF end lines in SSE (str.splitlines would also split on U+2028 inside JSON).
+    for line in [*re.split(r"\r\n|\r|\n", text), ""]:
         if not line:
             if data:
                 _emit(events, name, "\n".join(data), provider)

@@ -8,6 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
+from ..errors import UsageError
 from ._protocol import Store
 from ._sqlite import SQLiteStore
 
@@ -35,6 +36,10 @@ def open_store(location: str | os.PathLike[str]) -> Store:
         from ._postgres import PostgresStore
 
         return PostgresStore(text)
+    if text.startswith("sqlite:///"):
+        return SQLiteStore(text.removeprefix("sqlite:///") or ":memory:")
+    if "://" in text:
+        raise UsageError(f"store location {text!r} is neither a postgresql:// URL, a sqlite:/// URL nor a path")
     return SQLiteStore(text)
 
 
