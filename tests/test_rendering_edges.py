@@ -69,3 +69,39 @@ def test_store_locations_are_never_guessed(tmp_path: object) -> None:
     assert isinstance(open_store(f"sqlite:///{tmp_path}/a.db"), SQLiteStore)
     with pytest.raises(UsageError, match="neither"):
         open_store("postgresql+psycopg://u@h/db")
+
+
+def _chunk(delta: dict, finish: str | None = None, **extra: object) -> dict:  # type: ignore[type-arg]
+    return {"id": "c", "object": "chat.completion.chunk", "model": "m",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+
+
+def test_parallel_stream_calls_without_an_index_stay_apart() -> None:
+    chunks = [
+        _chunk({"role": "assistant", "tool_calls": [{"id": "c1", "type": "function",
+                                                     "function": {"name": "pay", "arguments": '{"amount":1}'}}]}),
+        _chunk({"tool_calls": [{"id": "c2", "type": "function", "function": {"name": "pay", "arguments": "{"}}]}),
+        _chunk({"tool_calls": [{"function": {"arguments": '"amount":2}'}}]}, finish="tool_calls"),
+    ]
+    [message] = OpenAIChatAdapter().parse(chunks)
+    assert [(c.id, c.arguments) for c in message.tool_calls] == [("c1", '{"amount":1}'), ("c2", '{"amount":2}')]
+
+
+def test_an_error_in_the_middle_of_a_stream_is_the_providers_error() -> None:
+    from loopline.errors import ProviderErrorResponse
+
+    chunks = [_chunk({"role": "assistant", "content": "Hel"}), {"error": {"message": "overloaded", "type": "server"}}]
+    with pytest.raises(ProviderErrorResponse, match="overloaded"):
+        OpenAIChatAdapter().parse(chunks)
+
+
+def test_azures_opening_chunk_does_not_hide_the_stream() -> None:
+    opening = {"id": "", "object": "", "model": "", "choices": [], "prompt_filter_results": []}
+    [message] = OpenAIChatAdapter().parse([opening, _chunk({"role": "assistant", "content": "hi"}, finish="stop")])
+    assert message.text == "hi"
+
+
+def test_tool_output_every_store_can_hold() -> None:
+    from loopline.tools import render_result
+
+    assert render_result("file-\udcff.txt\x00") == "file-\ufffd.txt\ufffd"

@@ -33,7 +33,8 @@ def _kind(data: dict[str, Any]) -> str:
 
 
 _FORMATS: tuple[tuple[str, Callable[[dict[str, Any]], bool]], ...] = (
-    (CHAT_CHUNK, lambda d: d.get("object") == "chat.completion.chunk"),
+    # Azure opens a stream with a chunk whose object is "" (prompt filter results, no choices yet).
+    (CHAT_CHUNK, lambda d: d.get("object") == "chat.completion.chunk" or (d.get("object") == "" and "choices" in d)),
     (CHAT_COMPLETION, lambda d: d.get("object") == "chat.completion" or "choices" in d),
     (RESPONSES_RESPONSE, lambda d: d.get("object") == "response" or ("output" in d and "status" in d)),
     (RESPONSES_EVENT, lambda d: _kind(d).startswith("response.")),

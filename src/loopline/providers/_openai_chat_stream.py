@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ResponseParseError
+from ._common import error_response
 
 __all__ = ["reassemble_chat"]
 
@@ -39,7 +40,9 @@ def reassemble_chat(chunks: list[dict[str, Any]], *, provider: str) -> dict[str,
     head: dict[str, Any] = {}
     usage: Any = None
     for n, chunk in enumerate(chunks):
-        if chunk.get("object") not in (None, "chat.completion.chunk"):
+        if chunk.get("error"):  # an error sent in the middle of the stream
+            raise error_response(chunk, provider)
+        if chunk.get("object") not in (None, "", "chat.completion.chunk"):
             raise ResponseParseError(f"stream item {n} is not a chat.completion.chunk (object={chunk.get('object')!r})",
                                      provider=provider, field=f"chunks[{n}]")
         for key in ("id", "model", "created", "system_fingerprint", "service_tier"):
@@ -81,7 +84,7 @@ def _add(choices: dict[int, _Choice], choice: Any, n: int, provider: str) -> Non
 def _add_call(state: _Choice, fragment: Any, where: str, provider: str) -> None:
     if not isinstance(fragment, dict) or not isinstance(fragment.get("index", 0), int):
         raise ResponseParseError(f"{where}: malformed tool call fragment", provider=provider, field=where)
-    call = state.calls.setdefault(fragment.get("index", 0), _Call())
+    call = state.calls.setdefault(_index_of(state, fragment), _Call())
     call.id = fragment.get("id") or call.id
     call.type = fragment.get("type") or call.type
     body = fragment.get(call.type) or fragment.get("function") or {}
@@ -91,6 +94,18 @@ def _add_call(state: _Choice, fragment: Any, where: str, provider: str) -> None:
     piece = body.get("arguments" if call.type == "function" else "input")
     if isinstance(piece, str):
         call.arguments.append(piece)
+
+
+def _index_of(state: _Choice, fragment: dict[str, Any]) -> int:
+    """A fragment's call: by `index`; servers that omit it (Gemini's endpoint) start each call with its
+    id, so a fragment with a new id is a new call, and one without continues the last."""
+    if "index" in fragment:
+        return int(fragment["index"])
+    last = max(state.calls, default=-1)
+    new_id = fragment.get("id")
+    if last < 0 or (new_id and state.calls[last].id and new_id != state.calls[last].id):
+        return last + 1
+    return last
 
 
 def _body(index: int, choice: _Choice) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from ._sqlite import SQLiteStore
 __all__ = ["default_db_path", "default_store", "open_store", "set_default_store"]
 
 _DEFAULT: Store | None = None
+_PID = os.getpid()
 _LOCK = threading.Lock()
 
 
@@ -46,10 +47,10 @@ def open_store(location: str | os.PathLike[str]) -> Store:
 def default_store() -> Store:
     """The process-wide store: from `LOOPLINE_DB` (a path, `:memory:` or a `postgresql://` URL), else
     the SQLite file at `default_db_path()`. Opened on first use."""
-    global _DEFAULT  # noqa: PLW0603 - one lazily opened store per process, by design
+    global _DEFAULT, _PID
     with _LOCK:
-        if _DEFAULT is None:
-            _DEFAULT = open_store(os.environ.get("LOOPLINE_DB") or default_db_path())
+        if _DEFAULT is None or os.getpid() != _PID:  # a forked child must not share its parent's connections
+            _DEFAULT, _PID = open_store(os.environ.get("LOOPLINE_DB") or default_db_path()), os.getpid()
         return _DEFAULT
 
 

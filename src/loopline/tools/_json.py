@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pydantic_core
 
-__all__ = ["parse_arguments", "render_result"]
+__all__ = ["clean_text", "parse_arguments", "render_result"]
 
 
 def parse_arguments(raw: str) -> tuple[dict[str, Any], str | None]:
@@ -33,11 +34,22 @@ def render_result(value: Any) -> str:
     dataclasses, dates) is JSON; what JSON cannot express falls back to `str()`.
     """
     if isinstance(value, str):
-        return value
+        return clean_text(value)
     try:
-        return pydantic_core.to_json(value, fallback=str, inf_nan_mode="strings").decode()
+        return clean_text(pydantic_core.to_json(value, fallback=str, inf_nan_mode="strings").decode())
     except (TypeError, ValueError, pydantic_core.PydanticSerializationError):
-        return str(value)
+        return clean_text(str(value))
+
+
+_UNSTORABLE = re.compile("[\ud800-\udfff\x00]")
+
+
+def clean_text(text: str) -> str:
+    """Text every store and provider takes: lone surrogates (what `os.fsdecode` makes of undecodable
+    file names) become U+FFFD, and NUL (which PostgreSQL text cannot hold) becomes U+FFFD too."""
+    if text.isascii() and "\x00" not in text:
+        return text
+    return _UNSTORABLE.sub("\ufffd", text)
 
 
 def _clip(text: str, limit: int = 200) -> str:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._call import ToolCall, ToolCallResult, ToolContext
-from ._json import render_result
+from ._json import clean_text, render_result
 from ._tool import Tool
 
 __all__ = ["ContextFactory", "arun_calls", "run_calls"]
@@ -101,6 +101,7 @@ def _result(prepared: _Prepared, *, value: Any = None, exc: BaseException | None
     elif error is None and exc is not None:
         error = f"tool {call.name!r} raised {type(exc).__name__}: {exc}"
     if error is not None:
+        error = clean_text(error)
         return ToolCallResult(tool_call_id=call.id, function_name=call.name, payload=call.arguments,
                               result=None, is_success=False, content=f"Error: {error}", duration=duration,
                               error=error, exception=exc)
