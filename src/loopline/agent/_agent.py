@@ -32,7 +32,16 @@ from ..errors import (
 )
 from ..loop import Execution, ExecutionMachine, ExecutionResult, ExecutionStatus, Limits
 from ..messages import Message, Part, TextPart, ToolCallPart, new_id
-from ..providers import LLMProvider, LossyRenderingWarning, Model, Renderer, RenderReport, get_adapter, resolve_model
+from ..providers import (
+    LLMProvider,
+    LossyRenderingWarning,
+    Model,
+    Renderer,
+    RenderReport,
+    StreamingModel,
+    get_adapter,
+    resolve_model,
+)
 from ..store import Page, Store, ToolCallRecord, default_store
 from ..tools import (
     FINISH_TOOL_NAME,
@@ -217,16 +226,18 @@ class Agent(Decisions):
                params: Mapping[str, Any] | None = None) -> Iterator[RunEvent]:
         """`run`, streaming: yields text and tool-call deltas as the model writes them, then tool
         results, status changes and usage, and last `Finished` with the result."""
-        return _run.stream(self, self._prepare_run(input, model, client, params))
+        return _run.stream(self, self._prepare_run(input, model, client, params, streaming=True))
 
     def astream(self, input: str | None = None, *, model: Model | str, client: Any = None,
                 params: Mapping[str, Any] | None = None) -> AsyncIterator[RunEvent]:
         """`stream` for asyncio (`async for event in agent.astream(...)`)."""
-        return _run.astream(self, self._prepare_run(input, model, client, params))
+        return _run.astream(self, self._prepare_run(input, model, client, params, streaming=True))
 
     def _prepare_run(self, input: str | None, model: Model | str, client: Any,
-                     params: Mapping[str, Any] | None) -> Model:
+                     params: Mapping[str, Any] | None, *, streaming: bool = False) -> Model:
         resolved = resolve_model(model, client=client, default_provider=self.llm_provider, params=params)
+        if streaming and not isinstance(resolved, StreamingModel):  # before a task is added, not after
+            raise _run.cannot_stream(resolved)
         _run.check_input(self, input)
         return resolved
 

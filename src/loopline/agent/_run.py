@@ -118,7 +118,7 @@ def check_input(agent: Agent, input: str | None) -> None:
         raise UsageError("run() without input needs a task: pass input=..., or call add_task first")
 
 
-def _missing_stream(model: Model) -> UsageError:
+def cannot_stream(model: Model) -> UsageError:
     return UsageError(f"{type(model).__name__} cannot stream (it has no stream/astream); use run() instead")
 
 
@@ -147,7 +147,7 @@ def _state(agent: Agent) -> tuple[ExecutionStatus, int]:
 def stream(agent: Agent, model: Model) -> Iterator[RunEvent]:
     """The sync streaming driver."""
     if not isinstance(model, StreamingModel):
-        raise _missing_stream(model)
+        raise cannot_stream(model)
     flow = _flow(agent, model)
     outcome: Any = None
     asked: tuple[ExecutionStatus, int] | None = None  # the state before the response just streamed
@@ -180,7 +180,7 @@ def stream(agent: Agent, model: Model) -> Iterator[RunEvent]:
 async def astream(agent: Agent, model: Model) -> AsyncIterator[RunEvent]:
     """The async streaming driver; cancelling it ends the execution CANCELLED."""
     if not isinstance(model, StreamingModel):
-        raise _missing_stream(model)
+        raise cannot_stream(model)
     flow = _flow(agent, model)
     outcome: Any = None
     asked: tuple[ExecutionStatus, int] | None = None

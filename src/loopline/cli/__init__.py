@@ -1,9 +1,11 @@
-"""The `loopline` command line: look into the threads and executions of any store from a shell.
+"""The `loopline` command line: run an agent from a shell, and look into the threads and executions
+of any store.
 
 Threads and executions live in a store that every process on it shares, so the command sees what
-agents in other processes wrote, by the same ids. These commands only read: they never write to a
-store or run a model (a `loopline run` command is planned and will be registered beside them).
+agents in other processes wrote, by the same ids. `threads` and `executions` only read: they never
+write to a store or run a model. `run` runs one task through an agent defined in a Python file.
 
+    loopline run PATH.py:NAME QUESTION [--model MODEL] [--db LOCATION] [--json] [--no-stream]
     loopline [--db LOCATION] threads list [--limit N] [--cursor C] [--json]
     loopline [--db LOCATION] threads show ID [--json]
     loopline [--db LOCATION] executions list [--agent NAME] [--thread ID] [--status STATUS]
@@ -12,12 +14,13 @@ store or run a model (a `loopline run` command is planned and will be registered
 
 `--db` takes a SQLite file path, `:memory:` or a `postgresql://` URL; without it the default store is
 used (`LOOPLINE_DB`, else the SQLite file in the user data directory). A file path that does not
-exist is refused rather than created. Lists are newest first; when more rows remain, the human
-output ends with `next page: --cursor C` and the JSON carries `next_cursor`.
+exist is refused rather than created (`run`, which writes, creates it). Lists are newest first; when
+more rows remain, the human output ends with `next page: --cursor C` and the JSON carries
+`next_cursor`.
 
-Exit status: 0 on success, 2 for a request that cannot be met as asked (bad arguments, an unknown
-id, a missing database file, a cursor no page printed), 1 when the store cannot be opened or read.
-Errors are one line on stderr.
+Exit status of `threads` and `executions`: 0 on success, 2 for a request that cannot be met as asked
+(bad arguments, an unknown id, a missing database file, a cursor no page printed), 1 when the store
+cannot be opened or read. Errors are one line on stderr.
 
 JSON output (`--json`) is for scripts. Its envelopes and THREAD and RECORD below may gain keys but
 never lose or rename one; MESSAGE and EXECUTION are the stored shapes and change only with their
@@ -34,6 +37,60 @@ are Unix seconds), MESSAGE is `loopline.messages.message_to_dict`'s output and E
 `loopline.loop.execution_to_json`'s (both with their `schema_version`), and RECORD is
 `{"execution_id", "tool_call_id", "name", "arguments", "status", "started_at", "finished_at",
 "result", "is_error", "duration"}` (`loopline.store.ToolCallRecord`).
+
+`run` loads the file PATH as a module of its own (a fresh name on every load, so its
+`if __name__ == "__main__":` block does not run; its directory first on `sys.path` until the command
+ends), takes the `Agent` named NAME in it and runs QUESTION through it with `agent.stream()`
+(`agent.run()` with `--no-stream`, or when the model has no `stream`; a note on stderr says so). The
+model is `--model` (a name such as `openai:gpt-4o` or `anthropic:claude-sonnet-4-5`), else the file's
+`MODEL` (a name or a `loopline.Model` object), else `LOOPLINE_MODEL`. `--db` (before or after `run`)
+becomes the process's default store, and `LOOPLINE_DB`, before the file is loaded, so agents created
+without `store=` use it (a SQLite file that does not exist is created); an agent made with a store
+of its own keeps it, and a note on stderr says so. Ctrl-C cancels the execution.
+
+It prints text as it streams, reasoning after `[reasoning] `, and a line for each of these
+(ARGUMENTS and CONTENT with their whitespace folded, clipped to 200 characters):
+
+    [call] NAME(ARGUMENTS)      once the call's arguments are complete
+    [result] NAME -> CONTENT    a tool's result; `[error] ` comes before CONTENT when the call failed
+    [status] STATUS             the execution moved to STATUS
+
+then, after a blank line, a summary (all that `--no-stream` prints), one field a line:
+
+    status     completed
+    result     RESULT           text as it is (its further lines indented), else JSON; `-` for none
+    error      CODE: MESSAGE    only when there is an error
+    awaiting   approval: NAME(ARGUMENTS)   only when paused: a line per held call (or decision: ...)
+    steps      2
+    tokens     2200 (2000 in, 200 out)
+    cost       $0.000420
+    execution  exe_...          for `loopline executions show`
+    thread     thr_...
+
+Exit status of `run`: 0 when the execution COMPLETED; 1 when it FAILED, was CANCELLED or PAUSED (why,
+on stderr), when the file raised while loading (its traceback, then the error line, on stderr) or the
+store failed; 2 for a usage error (no such file, no such attribute, not an Agent, no model, an
+unknown provider); 130 after Ctrl-C (the cancelled execution's summary is printed first).
+
+`run --json` prints one JSON object a line, flushed as it happens; whatever the file and its tools
+print goes to stderr instead. Each has a `type`, and may gain keys but never lose or rename one:
+
+- `{"type": "started", "execution_id", "thread_id", "agent", "model", "provider"}`: first, once the
+  task exists
+- `{"type": "text", "text"}` and `{"type": "reasoning", "text"}`: deltas as the model writes
+- `{"type": "tool_call_start", "index", "id", "name"}`, `{"type": "tool_call_delta", "index",
+  "arguments"}` (a piece of the raw arguments) and `{"type": "tool_call_end", "index", "id", "name",
+  "arguments"}` (the whole arguments)
+- `{"type": "usage", "usage": USAGE, "total": USAGE, "cost_usd"}`: a response ended; `total` and
+  `cost_usd` are the execution's so far
+- `{"type": "tool_result", "tool_call_id", "name", "content", "is_error", "duration"}`
+- `{"type": "status", "status"}`
+- `{"type": "finished", "status", "result", "error", "error_code", "execution_id", "thread_id",
+  "steps", "usage": USAGE, "cost_usd"}`: last (`ExecutionResult`)
+
+where USAGE is `{"input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens",
+"cache_write_tokens", "requests", "total_tokens"}`. With `--no-stream` only `started` and `finished`
+are printed.
 
 It belongs to the platform layer: it may use every layer below it and nothing imports it.
 """

@@ -5,6 +5,10 @@ id, a database file that does not exist, a foreign cursor, a missing extra); 1 w
 (a server that cannot be reached, a file that is not a database or was written by a newer loopline).
 Errors go to stderr as one line, never as a traceback; a failure while reading that is neither
 loopline's nor SQLite's (a driver error mid-query) is left to raise, since it may be a bug.
+
+`run` has statuses of its own on top of these (see `loopline.cli`): 1 when the execution did not
+complete or the agent file raised while loading (its traceback comes before the error line), 130
+after Ctrl-C. Its `--db` may name a file that does not exist yet: running writes, so it is created.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ..errors import LooplineError, UnknownExecutionError, UnknownThreadError, UsageError
 from ..store import Store, default_db_path, default_store, open_store
 from ._commands import CommandError, Handler, add_executions, add_threads
+from ._run import LoadError, add_run, run_agent
 
 __all__ = ["build_parser", "main"]
 
@@ -27,9 +32,9 @@ _PROG = "loopline"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The whole command line; a later command (`loopline run ...`) adds its own subparser here."""
+    """The whole command line: `run`, `threads` and `executions`."""
     parser = argparse.ArgumentParser(
-        prog=_PROG, description="Inspect loopline's threads and executions in a store.",
+        prog=_PROG, description="Run a loopline agent, and inspect the threads and executions in a store.",
         epilog="--db and --json follow the action (loopline threads list --db FILE --json); --db may also "
                "come first. The JSON shapes are documented in `python -m pydoc loopline.cli`.")
     parser.add_argument("--db", metavar="LOCATION", default=None,
@@ -39,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--db", metavar="LOCATION", default=argparse.SUPPRESS, help="the store (see loopline -h)")
     common.add_argument("--json", action="store_true", help="print JSON for scripts instead of a table")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_run(commands)
     add_threads(commands, common)
     add_executions(commands, common)
     return parser
@@ -50,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # argparse has already printed usage or help
         return exc.code if isinstance(exc.code, int) else 2
+    if args.command == "run":
+        return _run(args)
     location: str | None = args.db
     try:
         store = _open(location)
@@ -71,16 +79,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    """`loopline run`: open the `--db` store (creating a missing file), run, and map what ends it to a status."""
+    location: str | None = args.db
+    try:
+        store = None if location is None else _open(location, create=True)
+    except (CommandError, UsageError) as exc:
+        return _fail(2, str(exc))
+    except (_OpenError, LooplineError, sqlite3.Error) as exc:
+        return _fail(1, f"cannot open {_describe(location)}: {exc}")
+    try:
+        outcome = run_agent(args, store)
+    except (CommandError, UsageError) as exc:
+        return _fail(2, str(exc))
+    except LoadError as exc:
+        sys.stderr.write(exc.detail)
+        return _fail(1, str(exc))
+    except (LooplineError, sqlite3.Error) as exc:
+        return _fail(1, str(exc))
+    finally:
+        if store is not None:
+            store.close()
+    return outcome.status if outcome.error is None else _fail(outcome.status, outcome.error)
+
+
 class _OpenError(Exception):
     """The store's driver could not open the location (a server that is down, a path not allowed)."""
 
 
-def _open(location: str | None) -> Store:
+def _open(location: str | None, *, create: bool = False) -> Store:
     """The store at `location`, or the process's default store. A file that does not exist is refused
-    rather than created: reading commands would only show an empty database at a mistyped path."""
+    rather than created (reading commands would only show an empty database at a mistyped path),
+    unless `create` (`run` writes)."""
     if location is None:
         return default_store()
-    if location != ":memory:" and not _is_url(location) and not Path(location).expanduser().exists():
+    if (not create and location != ":memory:" and not _is_url(location)
+            and not Path(location).expanduser().exists()):
         raise CommandError(f"no loopline database at {location} (check --db)")
     try:
         return open_store(location)
