@@ -58,6 +58,7 @@ from ..tools import (
 )
 from ..tools import finish_tool as make_finish_tool
 from . import _run
+from ._claims import KEEPER as _KEEPER
 from ._decisions import CLAIM_SECONDS, Decisions
 from ._events import RunEvent
 from ._files import FileInput, to_file_parts
@@ -534,20 +535,12 @@ class Agent(Decisions):
     @contextlib.contextmanager
     def _heartbeat(self) -> Iterator[None]:
         """Keep renewing the claim while tools run (they may take longer than a lease)."""
-        execution_id = self._require_machine().execution.id
-        stop = threading.Event()
-
-        def beat() -> None:
-            while not stop.wait(CLAIM_SECONDS / 3):
-                with contextlib.suppress(Exception):  # a failed renewal is caught by the next commit's fence
-                    self.store.claim_execution(execution_id, owner=self._owner, lease_seconds=CLAIM_SECONDS)
-
-        thread = threading.Thread(target=beat, name="loopline-claim", daemon=True)
-        thread.start()
+        key = (id(self), self._require_machine().execution.id)
+        _KEEPER.hold(key, self.store, key[1], self._owner)
         try:
             yield
         finally:
-            stop.set()
+            _KEEPER.release(key)
 
     def _results_from_message(self, machine: ExecutionMachine, message: Message) -> list[ToolCallResult]:
         """Tool results the user supplied as wire messages, in the shape the machine takes.
