@@ -241,3 +241,4 @@ class StoredDataError(RuntimeFailure, ValueError):
 
 class ControlSignal(LooplineError):
     """Not a failure: raised to steer the loop (cancellation, approval) and caught by it."""
+

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from ..errors import StoredDataError
+from ..messages._validation import describe_problems
 from ._execution import Execution
 
 __all__ = ["EXECUTION_SCHEMA_VERSION", "execution_from_json", "execution_to_json"]
@@ -42,5 +43,5 @@ def execution_from_json(text: str | bytes) -> Execution:
     try:
         return _ADAPTER.validate_python(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
+        problems = describe_problems(exc, root="(record)", limit=5)
         raise StoredDataError(f"stored execution {data.get('id', '?')} cannot be read: {problems}") from None

@@ -11,6 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from ..errors import StoredDataError
 from ._message import Message
+from ._validation import describe_problems
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -51,7 +52,7 @@ def message_from_dict(data: dict[str, Any]) -> Message:
     try:
         return _ADAPTER.validate_python(body)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
+        problems = describe_problems(exc, root="(record)", limit=5)
         raise StoredDataError(f"stored message {data.get('id', '?')} cannot be read: {problems}") from None
 
 
@@ -68,7 +69,7 @@ def message_from_json(text: str | bytes, schema_version: int = SCHEMA_VERSION) -
     try:
         return _ADAPTER.validate_json(text)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
+        problems = describe_problems(exc, root="(record)", limit=5)
         raise StoredDataError(f"a stored message cannot be read: {problems}") from None
 
 

@@ -8,7 +8,7 @@ this package. Builds on `loopline.messages` and `loopline.tools`.
 from __future__ import annotations
 
 from ._anthropic import AnthropicAdapter
-from ._base import LLMProvider, ProviderAdapter, Renderer
+from ._base import LLMProvider, Renderer
 from ._common import AdapterBase, to_plain
 from ._deltas import Delta, ReasoningDelta, TextDelta, ToolCallDelta, ToolCallEnd, ToolCallStart, translator
 from ._detect import describe_format
@@ -30,7 +30,6 @@ __all__ = [
     "OpenAIChatModel",
     "OpenAIResponsesAdapter",
     "OpenAIResponsesModel",
-    "ProviderAdapter",
     "ReasoningDelta",
     "RenderNote",
     "RenderReport",

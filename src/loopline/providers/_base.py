@@ -1,8 +1,7 @@
-"""What every provider adapter offers, and the provider enumeration.
+"""The provider enumeration and the renderer protocol the agent renders conversations with.
 
-An adapter owns one wire API in both directions: tools and the conversation into request arguments,
-responses (SDK objects or dicts) back into neutral messages. Nothing outside `loopline.providers`
-sees a wire format.
+The adapters' own contract is `AdapterBase` (`_common.py`): one adapter per wire API, both directions.
+Nothing outside `loopline.providers` sees a wire format.
 """
 
 from __future__ import annotations
@@ -13,10 +12,9 @@ from typing import Any, Protocol
 
 from ..errors import UnknownProviderError
 from ..messages import Message
-from ..tools import ToolDefinition
 from ._report import RenderNote, RenderReport
 
-__all__ = ["LLMProvider", "ProviderAdapter", "Renderer"]
+__all__ = ["LLMProvider", "Renderer"]
 
 
 class LLMProvider(str, enum.Enum):
@@ -65,27 +63,4 @@ class Renderer(Protocol):
 
     def new_notes(self) -> list[RenderNote]:
         """Notes added since the last call."""
-        ...
-
-
-class ProviderAdapter(Protocol):
-    """One wire API, both directions."""
-
-    provider: LLMProvider
-
-    def render_tools(self, tools: Sequence[ToolDefinition]) -> list[dict[str, Any]]:
-        """Tool definitions in the provider's `tools` request format."""
-        ...
-
-    def renderer(self) -> Renderer:
-        """A fresh incremental renderer for one conversation."""
-        ...
-
-    def request_kwargs(self, *, system: str | None, messages: list[dict[str, Any]],
-                       tools: list[dict[str, Any]]) -> dict[str, Any]:
-        """Ready-to-splat request arguments from rendered parts."""
-        ...
-
-    def parse(self, response: Any) -> list[Message]:
-        """Neutral messages from a response (SDK object or dict) or a list of wire message dicts."""
         ...

@@ -16,6 +16,7 @@ import jsonschema
 from pydantic import BaseModel, StrictBool, StrictStr, TypeAdapter, ValidationError
 
 from ..errors import ToolDefinitionError
+from ..messages._validation import describe_problems
 from ._call import ToolContext
 from ._schema import ArgsModel, clean_schema
 from ._tool import Tool, ToolDefinition
@@ -123,8 +124,8 @@ def _result_schema(output_schema: OutputSchema | None) -> tuple[dict[str, Any], 
             try:
                 return adapter.validate_python(value)
             except ValidationError as exc:
-                problems = [f"{'/'.join(str(p) for p in e['loc']) or 'result'}: {e['msg']}" for e in exc.errors()]
-                raise ValueError("result does not match the output schema: " + "; ".join(problems[:8])) from None
+                raise ValueError("result does not match the output schema: "
+                                 + describe_problems(exc, root="result")) from None
 
         return clean_schema(output_schema.model_json_schema()), convert
     if isinstance(output_schema, dict):

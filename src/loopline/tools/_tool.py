@@ -16,6 +16,7 @@ import jsonschema
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ToolDefinitionError
+from ..messages._validation import describe_problems
 from ._call import ToolContext
 from ._schema import check_tool_name, drop_strict_nulls, model_for_function, strict_schema
 
@@ -110,7 +111,7 @@ class Tool:
             try:
                 parsed = self.args_model.model_validate(args)
             except ValidationError as exc:
-                raise ValueError(_pydantic_errors(exc)) from None
+                raise ValueError(describe_problems(exc, root="(arguments)")) from None
             args = {name: getattr(parsed, name) for name in parsed.model_fields_set}
         if self.context_param is not None:
             args[self.context_param] = context
@@ -253,9 +254,4 @@ def _is_context(hint: Any) -> bool:
 def _path(path: Any) -> str:
     parts = [str(p) for p in path]
     return "/".join(parts) if parts else "(arguments)"
-
-
-def _pydantic_errors(exc: ValidationError) -> str:
-    lines = [f"{_path(e['loc'])}: {e['msg']}" for e in exc.errors()[:8]]
-    return "; ".join(lines)
 

@@ -1,0 +1,13 @@
+"""Pydantic validation errors as one line a person (or a model) can act on. Shared by every layer that
+validates with pydantic; kept in the lowest one."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+__all__ = ["describe_problems"]
+
+
+def describe_problems(exc: ValidationError, *, root: str, limit: int = 8) -> str:
+    """`path: message; ...` for each problem, the path joined with `/`, `root` standing for the top level."""
+    return "; ".join(f"{'/'.join(map(str, e['loc'])) or root}: {e['msg']}" for e in exc.errors()[:limit])
