@@ -13,7 +13,7 @@ import loopline
 SRC = Path(loopline.__file__).resolve().parent
 
 # Lowest first. A module may import its own layer and any layer listed before it; `errors` is shared by all.
-LAYERS = ["errors", "messages", "tools", "providers", "loop", "store", "threads", "agent", "cli", "testing"]
+LAYERS = ["errors", "messages", "tools", "providers", "context", "loop", "store", "threads", "agent", "cli", "testing"]
 PACKAGES = ["loopline", *(f"loopline.{name}" for name in LAYERS if name != "errors")]
 
 
