@@ -45,6 +45,7 @@ from loopline import (
     ExecutionStatus,
     InMemoryStore,
     Limits,
+    RunConfig,
     ToolCall,
     ToolCallResult,
     Usage,
@@ -385,7 +386,7 @@ def test_text_reply_without_tool_calls_completes_with_the_text(store: InMemorySt
 
 def test_required_finish_tool_reminds_and_then_fails(store: InMemoryStore) -> None:
     agent = Agent("a", instructions="Answer.", store=store, require_finish_tool=True,
-                  limits=Limits(max_finish_reminders=2))
+                  config=RunConfig(max_finish_reminders=2))
     agent.add_task(input="Say hi.")
     replies = [completion(text=f"Hi {n}!") for n in range(1, 4)]
     expected = [expected_system("Answer."), expected_user("Say hi.")]
@@ -407,7 +408,7 @@ def test_required_finish_tool_reminds_and_then_fails(store: InMemoryStore) -> No
 
 
 def test_required_finish_tool_with_zero_reminders_fails_on_the_first_text_reply(store: InMemoryStore) -> None:
-    agent = Agent("a", store=store, require_finish_tool=True, limits=Limits(max_finish_reminders=0))
+    agent = Agent("a", store=store, require_finish_tool=True, config=RunConfig(max_finish_reminders=0))
     agent.add_task(input="Say hi.")
     reply = completion(text="Hi!")
     assert drive(agent, [reply]) == 1
@@ -463,7 +464,7 @@ def test_max_steps_fails_after_the_last_allowed_responses_tools_ran(store: InMem
             n += 1
             yield completion(call(f"call_{n}", "lookup", query=f"q{n}"), usage=usage(10, 2))
 
-    agent = Agent("a", tools=[lookup], store=store, limits=Limits(max_steps=2))
+    agent = Agent("a", tools=[lookup], store=store, config=RunConfig(max_steps=2))
     agent.add_task(input="Find it.")
     assert drive(agent, stubborn_model()) == 2
     assert ran == ["q1", "q2"]
@@ -480,7 +481,7 @@ def test_max_steps_fails_after_the_last_allowed_responses_tools_ran(store: InMem
 
 
 def test_max_duration_closes_pending_calls(store: InMemoryStore, clock: FrozenClock) -> None:
-    agent = Agent("a", tools=[get_weather], store=store, limits=Limits(max_duration=0.2))
+    agent = Agent("a", tools=[get_weather], store=store, config=RunConfig(max_duration=0.2))
     agent.add_task(input="Weather in two cities?")
     calls = (call("call_a", "get_weather", city="Rome"), call("call_b", "get_weather", city="Bern"))
     response = completion(*calls)
@@ -516,7 +517,7 @@ def test_max_duration_with_real_time_passing_in_a_tool(store: InMemoryStore) -> 
         time.sleep(0.25)
         return "finally"
 
-    agent = Agent("a", tools=[dawdle], store=store, limits=Limits(max_duration=0.2))
+    agent = Agent("a", tools=[dawdle], store=store, config=RunConfig(max_duration=0.2))
     agent.add_task(input="Take your time.")
     response = completion(call("call_1", "dawdle"))
     assert drive(agent, [response]) == 1  # the limit, not the script, ends the loop
@@ -556,7 +557,8 @@ BAD_CALLS = [
 @pytest.mark.parametrize(("bad_call", "error", "payload"), BAD_CALLS)
 def test_bad_model_input_becomes_an_error_result(store: InMemoryStore, bad_call: dict[str, Any], error: str,
                                                  payload: dict[str, Any]) -> None:
-    agent = Agent("a", instructions="Use tools.", tools=[get_weather, boom, slow], store=store, tool_timeout=0.2)
+    agent = Agent("a", instructions="Use tools.", tools=[get_weather, boom, slow], store=store,
+                  config=RunConfig(tool_timeout=0.2))
     agent.add_task(input="Go.")
     first = completion(bad_call)
     agent.add_messages(first)
@@ -582,7 +584,7 @@ def test_bad_model_input_becomes_an_error_result(store: InMemoryStore, bad_call:
 
 @pytest.mark.usefixtures("release_slow_tool")
 def test_bad_calls_do_not_spoil_good_ones_in_the_same_response(store: InMemoryStore) -> None:
-    agent = Agent("a", tools=[get_weather, boom, slow], store=store, tool_timeout=0.2)
+    agent = Agent("a", tools=[get_weather, boom, slow], store=store, config=RunConfig(tool_timeout=0.2))
     agent.add_task(input="Go.")
     calls = [call("c1", "nope"), call("c2", "get_weather", city="Lima"), raw_call("c3", "get_weather", "{"),
              call("c4", "boom"), call("c5", "slow"), call("c6", "get_weather", city="Quito")]

@@ -16,7 +16,7 @@ import pytest
 import loopline
 import loopline.errors
 from chat_responses import assistant_message, call, completion, finish_call, tool_message
-from loopline import Agent, ExecutionStatus, InMemoryStore, Limits, Tool, tool
+from loopline import Agent, ExecutionStatus, InMemoryStore, RunConfig, Tool, tool
 from loopline.errors import (
     ControlSignal,
     ExecutionFinishedError,
@@ -245,7 +245,7 @@ def test_run_tools_after_the_end(store: InMemoryStore) -> None:
 
 
 def test_run_tools_after_a_limit_ended_the_execution(store: InMemoryStore) -> None:
-    agent = make_agent(store, limits=Limits(max_steps=1))
+    agent = make_agent(store, config=RunConfig(max_steps=1))
     agent.add_task(input="Weather?")
     response = completion(call("c1", "get_weather", city="Oslo"))
     agent.add_messages(response)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chat_responses import call, completion, finish_call, usage
-from loopline import Agent, ExecutionStatus, InMemoryStore, Limits, tool
+from loopline import Agent, ExecutionStatus, InMemoryStore, RunConfig, tool
 from loopline.loop import Price, cost_of, price_for, set_price
 from loopline.messages import Usage
 
@@ -17,7 +17,7 @@ def lookup(key: str) -> str:
 
 
 def _agent(**limits: object) -> Agent:
-    agent = Agent("a", tools=[lookup], store=InMemoryStore(), limits=Limits(**limits))  # type: ignore[arg-type]
+    agent = Agent("a", tools=[lookup], store=InMemoryStore(), config=RunConfig(**limits))  # type: ignore[arg-type]
     agent.add_task(input="go")
     return agent
 

@@ -32,7 +32,7 @@ import pytest
 
 import wire
 from fault_server import Action, Drop, FaultServer, Json, Slow, Sse, sse
-from loopline import Agent, ExecutionResult, ExecutionStatus, Limits, SQLiteStore, tool
+from loopline import Agent, ExecutionResult, ExecutionStatus, RunConfig, SQLiteStore, tool
 from loopline.agent import Finished, StatusChanged, ToolResult, UsageReport
 from loopline.providers import ToolCallStart
 
@@ -169,7 +169,7 @@ class Harness:
 
     def agent(self) -> Agent:
         return Agent("faulty", instructions="Be brief.", tools=[get_weather, get_capital],
-                     store=SQLiteStore(self.db), limits=Limits(max_steps=6))
+                     store=SQLiteStore(self.db), config=RunConfig(max_steps=6))
 
 
 @pytest.fixture

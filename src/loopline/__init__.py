@@ -7,7 +7,7 @@ Layers, lowest first (imports only flow toward lower layers): `messages` (the ne
 
 from .agent import Agent, FileInput
 from .errors import LooplineError
-from .loop import Execution, ExecutionError, ExecutionResult, ExecutionStatus, Limits
+from .loop import Execution, ExecutionError, ExecutionResult, ExecutionStatus, Limits, RunConfig
 from .messages import FilePart, Message, Usage
 from .providers import LLMProvider, Model
 from .store import InMemoryStore, SQLiteStore, Store
@@ -29,6 +29,7 @@ __all__ = [
     "LooplineError",
     "Message",
     "Model",
+    "RunConfig",
     "SQLiteStore",
     "Store",
     "Tool",

@@ -30,7 +30,7 @@ from ..errors import (
     ToolDefinitionError,
     UsageError,
 )
-from ..loop import Execution, ExecutionMachine, ExecutionResult, ExecutionStatus, Limits
+from ..loop import Execution, ExecutionMachine, ExecutionResult, ExecutionStatus, RunConfig
 from ..messages import Message, Part, TextPart, ToolCallPart, new_id
 from ..providers import (
     LLMProvider,
@@ -83,13 +83,12 @@ class Agent(Decisions):
         store: Where threads and executions live; by default the process-wide store from
             `LOOPLINE_DB` (a path, `:memory:` or a `postgresql://` URL), else a SQLite file in the
             user data directory.
-        limits: Bounds on each execution (steps, duration, finish reminders).
+        config: How executions run: budgets (steps, duration, tokens, cost, tool calls), tool
+            timeout, parallel tool calls, request retries, timeout, rate and concurrency limits, and
+            context fitting. `RunConfig()` by default; `agent.config` may be replaced between tasks.
         require_finish_tool: When true, a text reply without a tool call does not end the
             execution; the model is reminded to call the finish tool. Implied by `output_schema`.
         finish_tool: Offer the built-in finish tool (on by default).
-        tool_timeout: Seconds a tool call may run before it becomes an error result, for tools
-            that set no timeout of their own.
-        parallel_tool_calls: Run the calls of one response concurrently (results keep call order).
     """
 
     def __init__(
@@ -100,21 +99,19 @@ class Agent(Decisions):
         llm_provider: LLMProvider | str = LLMProvider.OPEN_AI,
         *,
         store: Store | None = None,
-        limits: Limits | None = None,
+        config: RunConfig | None = None,
         require_finish_tool: bool = False,
         finish_tool: bool = True,
-        tool_timeout: float | None = None,
-        parallel_tool_calls: bool = True,
     ) -> None:
         self.name = name
         self.instructions = instructions
         self.llm_provider = LLMProvider.of(llm_provider)
         self.store: Store = store if store is not None else default_store()
-        self.limits = limits or Limits()
+        if config is not None and not isinstance(config, RunConfig):
+            raise UsageError(f"config must be a RunConfig, got {type(config).__name__}")
+        self.config = config if config is not None else RunConfig()
         self.require_finish_tool = require_finish_tool
         self.use_finish_tool = finish_tool
-        self.tool_timeout = tool_timeout
-        self.parallel_tool_calls = parallel_tool_calls
         self.tools: tuple[Tool, ...] = tuple(as_tool(t) for t in tools)
         self._tools_by_name = _index_tools(self.tools, reserved=FINISH_TOOL_NAME if finish_tool else None)
         self._machine: ExecutionMachine | None = None
@@ -165,7 +162,7 @@ class Agent(Decisions):
         finish = make_finish_tool(output_schema) if self.use_finish_tool else None
         history = self._history_to_continue(thread_id) if thread_id is not None else []
         thread = thread_id if thread_id is not None else self.store.create_thread()
-        execution = Execution(thread_id=thread, agent_name=self.name, input=input, limits=self.limits,
+        execution = Execution(thread_id=thread, agent_name=self.name, input=input, limits=self.config.limits(),
                               finish_tool_name=finish.name if finish else None,
                               require_finish=self.require_finish_tool or output_schema is not None,
                               output_schema=json_schema_of(output_schema))
@@ -237,6 +234,9 @@ class Agent(Decisions):
     def _prepare_run(self, input: str | None, model: Model | str, client: Any,
                      params: Mapping[str, Any] | None, *, streaming: bool = False) -> Model:
         resolved = resolve_model(model, client=client, default_provider=self.llm_provider, params=params)
+        configure = getattr(resolved, "configured", None)  # the SDK-backed models take retries and timeout
+        if configure is not None:
+            resolved = configure(max_retries=self.config.max_retries, timeout=self.config.request_timeout)
         if streaming and not isinstance(resolved, StreamingModel):  # before a task is added, not after
             raise _run.cannot_stream(resolved)
         _run.check_input(self, input)
@@ -301,8 +301,11 @@ class Agent(Decisions):
                              "rerun_tool_calls / record_tool_result); no provider accepts the thread as it is")
         renderer = self._renderer(provider)
         tools = self.get_tools(provider) if include_tools else []
-        kwargs = get_adapter(provider).request_kwargs(system=self.instructions or None,
-                                                      messages=renderer.render(self._messages), tools=tools)
+        adapter = get_adapter(provider)
+        kwargs = adapter.request_kwargs(system=self.instructions or None, messages=renderer.render(self._messages),
+                                        tools=tools)
+        if not self.config.parallel_tool_calls:
+            adapter.one_call_at_a_time(kwargs)
         fresh = renderer.new_notes()
         if warn and fresh:
             detail = "; ".join(str(n) for n in fresh[:5]) + (f"; and {len(fresh) - 5} more" if len(fresh) > 5 else "")
@@ -367,8 +370,8 @@ class Agent(Decisions):
             return []
         try:
             with self._heartbeat():
-                results = run_calls(tool_calls, self._all_tools(), self._context, default_timeout=self.tool_timeout,
-                                    parallel=self.parallel_tool_calls)
+                results = run_calls(tool_calls, self._all_tools(), self._context,
+                                    default_timeout=self.config.tool_timeout, parallel=self.config.parallel_tool_calls)
         except BaseException:
             self._apply(lambda m: m.interrupt_tools(tool_calls, time.time()))
             raise
@@ -384,7 +387,8 @@ class Agent(Decisions):
         try:
             with self._heartbeat():
                 results = await arun_calls(tool_calls, self._all_tools(), self._context,
-                                           default_timeout=self.tool_timeout, parallel=self.parallel_tool_calls)
+                                           default_timeout=self.config.tool_timeout,
+                                           parallel=self.config.parallel_tool_calls)
         except BaseException:  # cancelled from outside: the tools may have run
             self._apply(lambda m: m.interrupt_tools(tool_calls, time.time()))
             raise

@@ -9,6 +9,7 @@ the other's event loop, so `run()` works inside Jupyter's running loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import LooplineError, ProviderErrorResponse, ResponseParseError, UsageError
 from ..loop import CallModel, Done, ExecutionResult, ExecutionStatus, RunTools
-from ..providers import Model, StreamingModel, to_plain, translator
+from ..providers import Model, RequestLimiter, StreamingModel, shared_limiter, to_plain, translator
 from ..tools import ToolCall, ToolCallResult
 from ._events import Finished, RunEvent, StatusChanged, ToolResult, UsageReport
 
@@ -64,9 +65,25 @@ def _provider_failed(agent: Agent, exc: Exception) -> None:
     agent._apply(lambda m: m.provider_failed(message, time.time()))
 
 
+def _limiter(agent: Agent, model: Model) -> RequestLimiter | None:
+    """The process-wide request limiter for the model's endpoint, if any limit applies to it."""
+    config = agent.config
+    endpoint = getattr(model, "endpoint", None) or model.provider.value
+    return shared_limiter(str(endpoint), config.requests_per_second, config.max_concurrent_requests)
+
+
+def _slot(limiter: RequestLimiter | None) -> contextlib.AbstractContextManager[None]:
+    return limiter.slot() if limiter is not None else contextlib.nullcontext()
+
+
+def _aslot(limiter: RequestLimiter | None) -> contextlib.AbstractAsyncContextManager[None]:
+    return limiter.aslot() if limiter is not None else contextlib.nullcontext()
+
+
 def run(agent: Agent, model: Model) -> ExecutionResult:
     """The sync driver."""
     flow = _flow(agent, model)
+    limiter = _limiter(agent, model)
     outcome: Any = None
     while True:
         try:
@@ -78,7 +95,8 @@ def run(agent: Agent, model: Model) -> ExecutionResult:
             agent.run_tools(step.calls)
             continue
         try:
-            outcome = model.complete(step.request)
+            with _slot(limiter):
+                outcome = model.complete(step.request)
         except LooplineError:
             raise
         except Exception as exc:  # the SDK's errors after its retries: record them, end the execution
@@ -88,6 +106,7 @@ def run(agent: Agent, model: Model) -> ExecutionResult:
 async def arun(agent: Agent, model: Model) -> ExecutionResult:
     """The async driver; cancelling its task ends the execution CANCELLED at that point."""
     flow = _flow(agent, model)
+    limiter = _limiter(agent, model)
     outcome: Any = None
     try:
         while True:
@@ -100,7 +119,8 @@ async def arun(agent: Agent, model: Model) -> ExecutionResult:
                 await agent.arun_tools(step.calls)
                 continue
             try:
-                outcome = await model.acomplete(step.request)
+                async with _aslot(limiter):
+                    outcome = await model.acomplete(step.request)
             except LooplineError:
                 raise
             except Exception as exc:
@@ -149,6 +169,7 @@ def stream(agent: Agent, model: Model) -> Iterator[RunEvent]:
     if not isinstance(model, StreamingModel):
         raise cannot_stream(model)
     flow = _flow(agent, model)
+    limiter = _limiter(agent, model)
     outcome: Any = None
     asked: tuple[ExecutionStatus, int] | None = None  # the state before the response just streamed
     while True:
@@ -167,9 +188,10 @@ def stream(agent: Agent, model: Model) -> Iterator[RunEvent]:
         translate = translator(model.provider)
         events: list[dict[str, Any]] = []
         try:
-            for raw in model.stream(step.request):
-                events.append(to_plain(raw))
-                yield from translate(events[-1])
+            with _slot(limiter):  # held until the stream has been read to its end
+                for raw in model.stream(step.request):
+                    events.append(to_plain(raw))
+                    yield from translate(events[-1])
             outcome = events
         except LooplineError:
             raise
@@ -182,6 +204,7 @@ async def astream(agent: Agent, model: Model) -> AsyncIterator[RunEvent]:
     if not isinstance(model, StreamingModel):
         raise cannot_stream(model)
     flow = _flow(agent, model)
+    limiter = _limiter(agent, model)
     outcome: Any = None
     asked: tuple[ExecutionStatus, int] | None = None
     try:
@@ -202,8 +225,9 @@ async def astream(agent: Agent, model: Model) -> AsyncIterator[RunEvent]:
                     yield event
                 continue
             received = _Received()
-            async for delta in _astream_response(agent, model, step.request, received):
-                yield delta
+            async with _aslot(limiter):
+                async for delta in _astream_response(agent, model, step.request, received):
+                    yield delta
             outcome = received.events if received.complete else None
     except asyncio.CancelledError:
         agent.cancel()

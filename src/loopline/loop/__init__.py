@@ -4,6 +4,7 @@ The machine decides (call the model, run tools, done) and applies limits; driver
 perform the I/O. Builds on `loopline.messages` and `loopline.tools`; never imports providers' SDKs.
 """
 
+from ._config import RunConfig
 from ._execution import Execution, ExecutionError, ExecutionResult, ExecutionStatus, Limits
 from ._machine import CallModel, Done, ExecutionMachine, NextAction, RunTools
 from ._pricing import PRICES, Price, cost_of, price_for, set_price
@@ -22,6 +23,7 @@ __all__ = [
     "NextAction",
     "PRICES",
     "Price",
+    "RunConfig",
     "RunTools",
     "cost_of",
     "execution_from_json",

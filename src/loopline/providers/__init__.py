@@ -15,6 +15,7 @@ from ._detect import describe_format
 from ._models import AnthropicModel, Model, OpenAIChatModel, OpenAIResponsesModel, StreamingModel, resolve_model
 from ._openai_chat import PROFILES, ChatProfile, OpenAIChatAdapter
 from ._openai_responses import OpenAIResponsesAdapter
+from ._ratelimit import RequestLimiter, shared_limiter
 from ._report import LossyRenderingWarning, RenderNote, RenderReport
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "RenderNote",
     "RenderReport",
     "Renderer",
+    "RequestLimiter",
     "StreamingModel",
     "TextDelta",
     "ToolCallDelta",
@@ -42,6 +44,7 @@ __all__ = [
     "describe_format",
     "get_adapter",
     "resolve_model",
+    "shared_limiter",
     "to_plain",
     "translator",
 ]

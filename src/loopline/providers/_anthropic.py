@@ -84,6 +84,10 @@ class AnthropicAdapter(AdapterBase):
             kwargs["tools"] = tools
         return kwargs
 
+    def one_call_at_a_time(self, kwargs: dict[str, Any]) -> None:
+        if "tools" in kwargs:
+            kwargs["tool_choice"] = {"type": "auto", "disable_parallel_tool_use": True}
+
     def join(self, rendered: list[dict[str, Any]], new: list[dict[str, Any]]) -> None:
         """Merge a turn into the previous one when both have the same role (Anthropic alternates)."""
         for item in new:

@@ -171,6 +171,10 @@ class AdapterBase:
                        tools: list[dict[str, Any]]) -> dict[str, Any]:
         raise NotImplementedError
 
+    def one_call_at_a_time(self, kwargs: dict[str, Any]) -> None:
+        """Ask the model, in these request arguments, for at most one tool call per response."""
+        raise NotImplementedError
+
     def parse_response(self, data: dict[str, Any]) -> Message:
         """The assistant message of one complete response body."""
         raise NotImplementedError

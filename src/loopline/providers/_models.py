@@ -8,6 +8,7 @@ protocol. The SDKs are imported when a model is made, so `loopline` imports with
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from ..errors import MissingExtraError, UsageError
 from ._base import LLMProvider
+from ._guard import check_model_request
 
 __all__ = ["AnthropicModel", "Model", "OpenAIChatModel", "OpenAIResponsesModel", "StreamingModel", "resolve_model"]
 
@@ -59,9 +61,19 @@ class StreamingModel(Model, Protocol):
         ...
 
 
+_CLIENT_OPTIONS = frozenset({"extra_headers", "extra_query", "timeout"})
+"""Request arguments that are options of the SDK call, not fields of the request body."""
+
+
 @dataclass
 class _SDKModel:
-    """Shared by the three SDK-backed models: client set-up and request assembly."""
+    """Shared by the three SDK-backed models: clients, settings and request assembly.
+
+    The request loopline rendered is already in wire form, so it goes to the SDK as the body
+    (`extra_body`) instead of as typed parameters: the SDK would otherwise walk the whole growing
+    history on every call to transform it, for the same bytes on the wire. Everything else (auth,
+    retries with backoff and `Retry-After`, errors, typed responses, streams) is the SDK's own.
+    """
 
     name: str
     """The model's name."""
@@ -72,37 +84,97 @@ class _SDKModel:
     params: Mapping[str, Any] = field(default_factory=dict)
     """Extra request arguments sent with every request (temperature, max_tokens, ...)."""
     provider: LLMProvider = LLMProvider.OPEN_AI
+    max_retries: int | None = None
+    """Retries the SDK client makes on 429, 5xx and connection errors; `None` keeps the client's."""
+    timeout: float | None = None
+    """Seconds a request may take; `None` keeps the client's own timeout."""
 
-    def _body(self, request: dict[str, Any]) -> dict[str, Any]:
-        return {"model": self.name, **self.params, **request}
+    def configured(self, *, max_retries: int | None, timeout: float | None) -> _SDKModel:
+        """This model with these retry and timeout settings (unset ones keep the current)."""
+        if max_retries is None and timeout is None:
+            return self
+        return dataclasses.replace(self, max_retries=_first(max_retries, self.max_retries),
+                                   timeout=_first(timeout, self.timeout))
+
+    def _sync(self) -> Any:
+        if self.client is None:
+            self.client = self._make_client(asynchronous=False)
+        return self._with_settings(self.client)
+
+    def _async(self) -> Any:
+        if self.async_client is None:
+            self.async_client = self._make_client(asynchronous=True)
+        return self._with_settings(self.async_client)
+
+    def _make_client(self, *, asynchronous: bool) -> Any:
+        return _openai(self.provider, asynchronous=asynchronous)
+
+    def _with_settings(self, client: Any) -> Any:
+        options = {k: v for k, v in (("max_retries", self.max_retries), ("timeout", self.timeout)) if v is not None}
+        if not options:
+            return client
+        cached = _CONFIGURED.get(id(client))
+        if cached is None or cached[0] is not client or cached[1] != options:
+            cached = _CONFIGURED[id(client)] = (client, options, client.with_options(**options))
+        return cached[2]
+
+    @property
+    def endpoint(self) -> str:
+        """The provider and base URL requests go to (what rate limits are shared by)."""
+        client = self.client if self.client is not None else self.async_client
+        return f"{self.provider.value} {_base_url(client) or ''}"
+
+    def _call(self, client: Any, request: dict[str, Any], **typed: Any) -> dict[str, Any]:
+        """The SDK call's keyword arguments: the few the SDK needs typed (`typed`, with defaults a body
+        value replaces), the call's options, and the rest of the request as the body."""
+        check_model_request(self, _base_url(client))
+        body = {**self.params, **request}
+        kwargs = {k: body.pop(k) for k in _CLIENT_OPTIONS.intersection(body)}
+        kwargs.update({k: body.pop(k, default) for k, default in typed.items()})
+        body.update(body.pop("extra_body", None) or {})
+        return {"model": self.name, **kwargs, "extra_body": body}
+
+
+_CONFIGURED: dict[int, tuple[Any, dict[str, Any], Any]] = {}
+"""Clients with settings applied (`with_options` copies a client; done once per client and settings)."""
+
+
+def _first(value: Any, default: Any) -> Any:
+    return default if value is None else value
+
+
+def _base_url(client: Any) -> str | None:
+    url = getattr(client, "base_url", None)
+    return None if url is None else str(url)
 
 
 @dataclass
 class OpenAIChatModel(_SDKModel):
     """OpenAI Chat Completions (and OpenAI-compatible servers) through the `openai` SDK."""
 
+    def _args(self, client: Any, request: dict[str, Any], **stream: Any) -> dict[str, Any]:
+        args = self._call(client, request, **stream)
+        args["messages"] = []  # required by the SDK's signature; the body's messages replace it
+        return args
+
     def complete(self, request: dict[str, Any]) -> Any:
-        if self.client is None:
-            self.client = _openai(self.provider, asynchronous=False)
-        return self.client.chat.completions.create(**self._body(request))
+        client = self._sync()
+        return client.chat.completions.create(**self._args(client, request))
 
     async def acomplete(self, request: dict[str, Any]) -> Any:
-        if self.async_client is None:
-            self.async_client = _openai(self.provider, asynchronous=True)
-        return await self.async_client.chat.completions.create(**self._body(request))
+        client = self._async()
+        return await client.chat.completions.create(**self._args(client, request))
 
     def stream(self, request: dict[str, Any]) -> Iterator[Any]:
-        if self.client is None:
-            self.client = _openai(self.provider, asynchronous=False)
-        with self.client.chat.completions.create(**self._body(request), stream=True,
-                                                 stream_options={"include_usage": True}) as events:
+        client = self._sync()
+        args = self._args(client, {"stream_options": {"include_usage": True}, **request}, stream=True)
+        with client.chat.completions.create(**args) as events:
             yield from events
 
     async def astream(self, request: dict[str, Any]) -> AsyncIterator[Any]:
-        if self.async_client is None:
-            self.async_client = _openai(self.provider, asynchronous=True)
-        events = await self.async_client.chat.completions.create(**self._body(request), stream=True,
-                                                                 stream_options={"include_usage": True})
+        client = self._async()
+        args = self._args(client, {"stream_options": {"include_usage": True}, **request}, stream=True)
+        events = await client.chat.completions.create(**args)
         async with events:
             async for event in events:
                 yield event
@@ -114,26 +186,25 @@ class OpenAIResponsesModel(_SDKModel):
 
     provider: LLMProvider = LLMProvider.OPEN_AI_RESPONSES
 
+    def _args(self, client: Any, request: dict[str, Any], **stream: Any) -> dict[str, Any]:
+        return self._call(client, request, **stream)
+
     def complete(self, request: dict[str, Any]) -> Any:
-        if self.client is None:
-            self.client = _openai(self.provider, asynchronous=False)
-        return self.client.responses.create(**self._body(request))
+        client = self._sync()
+        return client.responses.create(**self._args(client, request))
 
     async def acomplete(self, request: dict[str, Any]) -> Any:
-        if self.async_client is None:
-            self.async_client = _openai(self.provider, asynchronous=True)
-        return await self.async_client.responses.create(**self._body(request))
+        client = self._async()
+        return await client.responses.create(**self._args(client, request))
 
     def stream(self, request: dict[str, Any]) -> Iterator[Any]:
-        if self.client is None:
-            self.client = _openai(self.provider, asynchronous=False)
-        with self.client.responses.create(**self._body(request), stream=True) as events:
+        client = self._sync()
+        with client.responses.create(**self._args(client, request, stream=True)) as events:
             yield from events
 
     async def astream(self, request: dict[str, Any]) -> AsyncIterator[Any]:
-        if self.async_client is None:
-            self.async_client = _openai(self.provider, asynchronous=True)
-        events = await self.async_client.responses.create(**self._body(request), stream=True)
+        client = self._async()
+        events = await client.responses.create(**self._args(client, request, stream=True))
         async with events:
             async for event in events:
                 yield event
@@ -146,29 +217,31 @@ class AnthropicModel(_SDKModel):
 
     provider: LLMProvider = LLMProvider.ANTHROPIC
 
-    def _body(self, request: dict[str, Any]) -> dict[str, Any]:
-        return {"model": self.name, "max_tokens": 4096, **self.params, **request}
+    def _make_client(self, *, asynchronous: bool) -> Any:
+        return _anthropic(asynchronous=asynchronous)
+
+    def _args(self, client: Any, request: dict[str, Any], **stream: Any) -> dict[str, Any]:
+        # max_tokens stays a typed argument: the SDK sizes its non-streaming timeout from it.
+        args = self._call(client, request, max_tokens=4096, **stream)
+        args["messages"] = []  # required by the SDK's signature; the body's messages replace it
+        return args
 
     def complete(self, request: dict[str, Any]) -> Any:
-        if self.client is None:
-            self.client = _anthropic(asynchronous=False)
-        return self.client.messages.create(**self._body(request))
+        client = self._sync()
+        return client.messages.create(**self._args(client, request))
 
     async def acomplete(self, request: dict[str, Any]) -> Any:
-        if self.async_client is None:
-            self.async_client = _anthropic(asynchronous=True)
-        return await self.async_client.messages.create(**self._body(request))
+        client = self._async()
+        return await client.messages.create(**self._args(client, request))
 
     def stream(self, request: dict[str, Any]) -> Iterator[Any]:
-        if self.client is None:
-            self.client = _anthropic(asynchronous=False)
-        with self.client.messages.create(**self._body(request), stream=True) as events:
+        client = self._sync()
+        with client.messages.create(**self._args(client, request, stream=True)) as events:
             yield from events
 
     async def astream(self, request: dict[str, Any]) -> AsyncIterator[Any]:
-        if self.async_client is None:
-            self.async_client = _anthropic(asynchronous=True)
-        events = await self.async_client.messages.create(**self._body(request), stream=True)
+        client = self._async()
+        events = await client.messages.create(**self._args(client, request, stream=True))
         async with events:
             async for event in events:
                 yield event

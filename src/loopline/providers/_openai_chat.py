@@ -63,18 +63,22 @@ class ChatProfile:
     custom_tools: bool = True
     """Whether the server knows custom (free-form) tools; if not they are offered as a function taking
     one string argument `input`."""
+    parallel_tool_calls: bool = False
+    """Whether the server takes `parallel_tool_calls: false` (asking for one call a response); servers
+    not known to are not sent it, and the agent still runs calls one after another."""
 
 
 PROFILES: dict[LLMProvider, ChatProfile] = {
     p.provider: p
     for p in (
-        ChatProfile(provider=LLMProvider.OPEN_AI, name="OpenAI Chat Completions"),
+        ChatProfile(provider=LLMProvider.OPEN_AI, name="OpenAI Chat Completions", parallel_tool_calls=True),
         ChatProfile(provider=LLMProvider.OLLAMA, name="Ollama", strict=False, custom_tools=False),
         ChatProfile(provider=LLMProvider.GEMINI_OPEN_AI, name="Gemini (OpenAI-compatible)",
                     omit_empty_parameters=True, strict=False, custom_tools=False),
         ChatProfile(provider=LLMProvider.NVIDIA_NIM, name="NVIDIA NIM", strict=False, custom_tools=False),
         ChatProfile(provider=LLMProvider.FRIENDLI_AI, name="FriendliAI", strict=False, custom_tools=False),
-        ChatProfile(provider=LLMProvider.VLLM, name="vLLM", strict=False, custom_tools=False),
+        ChatProfile(provider=LLMProvider.VLLM, name="vLLM", strict=False, custom_tools=False,
+                    parallel_tool_calls=True),
     )
 }
 
@@ -122,6 +126,10 @@ class OpenAIChatAdapter(AdapterBase):
         if tools:
             kwargs["tools"] = tools
         return kwargs
+
+    def one_call_at_a_time(self, kwargs: dict[str, Any]) -> None:
+        if "tools" in kwargs and self.profile.parallel_tool_calls:
+            kwargs["parallel_tool_calls"] = False
 
     def render_message(self, message: Message, notes: list[RenderNote] | None = None) -> list[dict[str, Any]]:
         """The wire message(s) for one neutral message (tool results become one message each)."""

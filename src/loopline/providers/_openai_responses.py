@@ -81,6 +81,10 @@ class OpenAIResponsesAdapter(AdapterBase):
             kwargs["tools"] = tools
         return kwargs
 
+    def one_call_at_a_time(self, kwargs: dict[str, Any]) -> None:
+        if "tools" in kwargs:
+            kwargs["parallel_tool_calls"] = False
+
     def join(self, rendered: list[dict[str, Any]], new: list[dict[str, Any]]) -> None:
         """Append; a result that answers a custom tool call becomes a `custom_tool_call_output`.
 

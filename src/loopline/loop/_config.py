@@ -1,0 +1,99 @@
+"""`RunConfig`: everything about how an agent runs, in one object with defaults a user rarely changes."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ._execution import Limits
+
+if TYPE_CHECKING:
+    from ..context import ContextPolicy
+
+__all__ = ["RunConfig"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunConfig:
+    """How an agent runs its executions: budgets, tools, requests and context fitting.
+
+    Budgets are stored with each execution when its task is added (a resumed execution keeps the
+    budgets it started with). Exceeding one ends the execution FAILED with an error that names it,
+    or, with `final_turn`, first gives the model one last turn to call the finish tool.
+
+    Retries belong to the SDK clients (`openai`, `anthropic`): they retry 429, 5xx and connection
+    errors with exponential backoff and jitter and honour `Retry-After`; `max_retries` and
+    `request_timeout` are handed to them. The request rate and concurrency limits are shared by all
+    agents of the process that call the same provider endpoint (the strictest setting applies).
+    """
+
+    # --- budgets of one execution -------------------------------------------------------------------
+    max_steps: int | None = 50
+    """Model responses one execution may take; `None` for no bound."""
+    max_duration: float | None = None
+    """Wall-clock seconds from the task's start; `None` for no bound."""
+    max_total_tokens: int | None = None
+    """Input plus output tokens over all model responses; `None` for no bound."""
+    max_cost_usd: float | None = None
+    """USD spent on model responses (from the price table); `None` for no bound."""
+    max_tool_calls: int | None = None
+    """Tool calls run; `None` for no bound."""
+    max_finish_reminders: int = 2
+    """When the finish tool is required: reminders after a text-only reply before giving up."""
+    final_turn: bool = False
+    """When a budget (tokens, cost, tool calls) runs out, give the model one last turn to call the
+    finish tool with what it has, instead of failing at once."""
+
+    # --- tools --------------------------------------------------------------------------------------
+    tool_timeout: float | None = None
+    """Seconds a tool call may run before it becomes an error result (tools may set their own)."""
+    parallel_tool_calls: bool = True
+    """Let the model ask for several calls in one response and run them concurrently; when off,
+    the request asks the model for one call at a time and calls run one after another."""
+
+    # --- requests to the model ----------------------------------------------------------------------
+    max_retries: int | None = None
+    """Retries of a failed request (429, 5xx, connection errors) by the SDK client; `None` keeps the
+    client's own setting (2 for both SDKs)."""
+    request_timeout: float | None = None
+    """Seconds one request may take (the SDK client's timeout); `None` keeps the client's own."""
+    requests_per_second: float | None = None
+    """Requests started per second, over every agent of the process on the same endpoint."""
+    max_concurrent_requests: int | None = None
+    """Requests in flight at once, over every agent of the process on the same endpoint."""
+
+    # --- context fitting ----------------------------------------------------------------------------
+    context: ContextPolicy | None = None
+    """How a conversation too long for the model's context window is fitted into it; `None` for the
+    default policy (fit when the model's window is known)."""
+
+    def __post_init__(self) -> None:
+        self.limits()  # the budgets' own checks
+        if self.tool_timeout is not None and self.tool_timeout <= 0:
+            raise ValueError("tool_timeout must be positive seconds (or None)")
+        if self.max_retries is not None and self.max_retries < 0:
+            raise ValueError("max_retries must be zero or more (or None)")
+        for name in ("request_timeout", "requests_per_second"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be positive (or None)")
+        if self.max_concurrent_requests is not None and self.max_concurrent_requests < 1:
+            raise ValueError("max_concurrent_requests must be at least 1 (or None)")
+
+    def limits(self) -> Limits:
+        """The budgets, as stored with an execution."""
+        return Limits(max_steps=self.max_steps, max_duration=self.max_duration,
+                      max_total_tokens=self.max_total_tokens, max_cost_usd=self.max_cost_usd,
+                      max_tool_calls=self.max_tool_calls, max_finish_reminders=self.max_finish_reminders,
+                      final_turn=self.final_turn)
+
+    def replace(self, **changes: object) -> RunConfig:
+        """A copy with some fields changed: `config.replace(max_steps=10)`."""
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_limits(cls, limits: Limits, **settings: object) -> RunConfig:
+        """A configuration with the budgets of `limits` and the given other settings."""
+        budgets = {f.name: getattr(limits, f.name) for f in dataclasses.fields(Limits)}
+        return cls(**budgets, **settings)  # type: ignore[arg-type]

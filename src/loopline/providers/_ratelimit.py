@@ -1,0 +1,203 @@
+"""Request rate and concurrency limits shared by every agent of the process.
+
+One `RequestLimiter` per provider endpoint, found by `shared_limiter`. It serves threads (the sync
+`run`, tools calling agents, several agents in a thread pool) and event loops (`arun`, any number of
+loops in any threads) at once, so it is built on a plain lock rather than on one loop's primitives:
+sync waiters block on an `Event`, async waiters await a future woken through their own loop.
+
+Two limits, each optional: requests started per second (spaced evenly: every request reserves the
+next free slot, so a burst of 200 requests at 10/s takes 20 s, never 200 at once), and requests in
+flight at once (a slot is handed straight to the longest waiter when a request ends, so waiters are
+served in order and none starves).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+__all__ = ["RequestLimiter", "shared_limiter"]
+
+
+class _Waiter:
+    """One caller waiting for a concurrency slot; `wake` hands it the slot from any thread."""
+
+    __slots__ = ("_event", "_future", "_loop", "woken")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        self._loop = loop
+        self._future: asyncio.Future[None] | None = loop.create_future() if loop else None
+        self._event = None if loop else threading.Event()
+        self.woken = False
+
+    def wake(self) -> None:
+        self.woken = True
+        if self._event is not None:
+            self._event.set()
+        elif self._loop is not None and self._future is not None:
+            self._loop.call_soon_threadsafe(_resolve, self._future)
+
+    def wait(self) -> None:
+        assert self._event is not None
+        self._event.wait()
+
+    async def await_(self) -> None:
+        assert self._future is not None
+        await self._future
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+@dataclass(frozen=True, slots=True)
+class _Settings:
+    per_second: float | None
+    concurrent: int | None
+
+
+class RequestLimiter:
+    """Requests per second and requests in flight, for threads and event loops alike.
+
+    Use `with limiter.slot():` around a sync request and `async with limiter.aslot():` around an
+    async one (a stream holds its slot until it has been read to the end).
+    """
+
+    def __init__(self, requests_per_second: float | None = None, max_concurrent: int | None = None) -> None:
+        self._lock = threading.Lock()
+        self._settings = _Settings(None, None)
+        self._next_start = 0.0  # monotonic time of the next free start slot
+        self._active = 0
+        self._waiters: deque[_Waiter] = deque()
+        self.tighten(requests_per_second, max_concurrent)
+
+    @property
+    def requests_per_second(self) -> float | None:
+        return self._settings.per_second
+
+    @property
+    def max_concurrent(self) -> int | None:
+        return self._settings.concurrent
+
+    @property
+    def in_flight(self) -> int:
+        """Requests holding a slot now."""
+        return self._active
+
+    def tighten(self, requests_per_second: float | None, max_concurrent: int | None) -> None:
+        """Apply the stricter of the current and the given limits (`None` sets no limit)."""
+        if requests_per_second is not None and requests_per_second <= 0:
+            raise ValueError("requests_per_second must be positive (or None)")
+        if max_concurrent is not None and max_concurrent < 1:
+            raise ValueError("max_concurrent must be at least 1 (or None)")
+        with self._lock:
+            old = self._settings
+            concurrent = _stricter(old.concurrent, max_concurrent)
+            self._settings = _Settings(_stricter(old.per_second, requests_per_second),
+                                       None if concurrent is None else int(concurrent))
+
+    # --- sync ---------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold a request slot (blocking the thread until one is free and the rate allows)."""
+        waiter = self._enter(None)
+        if waiter is not None:
+            waiter.wait()
+        try:
+            delay = self._reserve_start()
+            if delay > 0:
+                time.sleep(delay)
+            yield
+        finally:
+            self._leave()
+
+    # --- async --------------------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def aslot(self) -> AsyncIterator[None]:
+        """Hold a request slot (awaiting until one is free and the rate allows)."""
+        waiter = self._enter(asyncio.get_running_loop())
+        if waiter is not None:
+            try:
+                await waiter.await_()
+            except BaseException:  # cancelled while waiting: give back a slot handed over meanwhile
+                self._abandon(waiter)
+                raise
+        try:
+            delay = self._reserve_start()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            yield
+        finally:
+            self._leave()
+
+    # --- the shared state -----------------------------------------------------------------------------
+
+    def _enter(self, loop: asyncio.AbstractEventLoop | None) -> _Waiter | None:
+        """Take a slot now (None), or queue for one (the waiter to wait on)."""
+        with self._lock:
+            limit = self._settings.concurrent
+            if limit is None or self._active < limit:
+                self._active += 1
+                return None
+            waiter = _Waiter(loop)
+            self._waiters.append(waiter)
+            return waiter
+
+    def _leave(self) -> None:
+        with self._lock:
+            limit = self._settings.concurrent
+            if self._waiters and (limit is None or self._active <= limit):
+                self._waiters.popleft().wake()  # the slot passes on; the count stays
+            else:
+                self._active -= 1
+
+    def _abandon(self, waiter: _Waiter) -> None:
+        with self._lock:
+            if not waiter.woken:
+                self._waiters.remove(waiter)
+                return
+        self._leave()  # it was handed a slot it will not use
+
+    def _reserve_start(self) -> float:
+        """Reserve the next start slot under the rate limit; the seconds to wait for it."""
+        per_second = self._settings.per_second
+        if per_second is None:
+            return 0.0
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next_start)
+            self._next_start = start + 1.0 / per_second
+            return start - now
+
+
+def _stricter(current: float | None, wanted: float | None) -> float | None:
+    if current is None:
+        return wanted
+    return current if wanted is None else min(current, wanted)
+
+
+_SHARED: dict[str, RequestLimiter] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_limiter(endpoint: str, requests_per_second: float | None,
+                   max_concurrent: int | None) -> RequestLimiter | None:
+    """The process-wide limiter of `endpoint` (a provider and base URL), made stricter if these
+    limits are; `None` when neither limit is set and none was set before."""
+    with _SHARED_LOCK:
+        limiter = _SHARED.get(endpoint)
+        if limiter is None:
+            if requests_per_second is None and max_concurrent is None:
+                return None
+            limiter = _SHARED[endpoint] = RequestLimiter(requests_per_second, max_concurrent)
+            return limiter
+    limiter.tighten(requests_per_second, max_concurrent)
+    return limiter
