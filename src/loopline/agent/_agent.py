@@ -63,6 +63,7 @@ from ._decisions import CLAIM_SECONDS, Decisions
 from ._events import RunEvent
 from ._files import FileInput, to_file_parts
 from ._memory import AgentMemory
+from ._progress import progress_for
 
 __all__ = ["Agent", "CLAIM_SECONDS"]
 
@@ -200,7 +201,7 @@ class Agent(Decisions):
     # --- loopline drives the loop --------------------------------------------------------------
 
     def run(self, input: str | None = None, *, model: Model | str, client: Any = None,
-            params: Mapping[str, Any] | None = None) -> ExecutionResult:
+            params: Mapping[str, Any] | None = None, progress: bool | None = None) -> ExecutionResult:
         """Run the task to its end: call the model, run its tools, repeat until it finishes.
 
         Args:
@@ -209,16 +210,20 @@ class Agent(Decisions):
                 `"openai_responses:gpt-5-mini"`, `"ollama:qwen2.5"`), or a `Model` object.
             client: An `openai` or `anthropic` SDK client to use (else one is built from the environment).
             params: Extra request arguments for every model call (temperature, max_tokens, ...).
+            progress: Show live progress (status, steps, tool calls, tokens, cost): `None` shows it
+                only inside Jupyter, `True` also on a terminal (stderr), `False` nowhere.
 
         Works in plain scripts and inside Jupyter (it never needs an event loop). An error the
         client raises after its own retries ends the execution FAILED with `error_code` `provider_error`.
         """
-        return _run.run(self, self._prepare_run(input, model, client, params))
+        resolved = self._prepare_run(input, model, client, params)
+        return _run.run(self, resolved, progress_for(progress))
 
     async def arun(self, input: str | None = None, *, model: Model | str, client: Any = None,
-                   params: Mapping[str, Any] | None = None) -> ExecutionResult:
+                   params: Mapping[str, Any] | None = None, progress: bool | None = None) -> ExecutionResult:
         """`run` for asyncio; cancelling the task ends the execution CANCELLED with nothing lost."""
-        return await _run.arun(self, self._prepare_run(input, model, client, params))
+        resolved = self._prepare_run(input, model, client, params)
+        return await _run.arun(self, resolved, progress_for(progress))
 
     def stream(self, input: str | None = None, *, model: Model | str, client: Any = None,
                params: Mapping[str, Any] | None = None) -> Iterator[RunEvent]:

@@ -20,6 +20,7 @@ from ..loop import CallModel, Done, ExecutionResult, ExecutionStatus, RunTools
 from ..providers import Model, RequestLimiter, StreamingModel, shared_limiter, to_plain, translator
 from ..tools import ToolCall, ToolCallResult
 from ._events import Finished, RunEvent, StatusChanged, ToolResult, UsageReport
+from ._progress import Progress
 
 if TYPE_CHECKING:
     from ._agent import Agent
@@ -40,10 +41,20 @@ class _Tools:
 _Step = _Ask | _Tools
 
 
-def _flow(agent: Agent, model: Model) -> Generator[_Step, Any, ExecutionResult]:
+def _flow(agent: Agent, model: Model, progress: Progress | None = None) -> Generator[_Step, Any, ExecutionResult]:
     """The loop, once: what to do next, until the execution ends (or pauses for a decision)."""
+    try:
+        return (yield from _steps(agent, model, progress))
+    finally:
+        if progress is not None and agent.execution is not None:
+            progress.close(agent.execution)
+
+
+def _steps(agent: Agent, model: Model, progress: Progress | None) -> Generator[_Step, Any, ExecutionResult]:
     while True:
         machine = agent._apply(lambda m: m.check_clock(time.time()))
+        if progress is not None:
+            progress.update(machine.execution)
         action = machine.next_action()
         if isinstance(action, Done):
             return machine.execution.to_result()
@@ -80,9 +91,9 @@ def _aslot(limiter: RequestLimiter | None) -> contextlib.AbstractAsyncContextMan
     return limiter.aslot() if limiter is not None else contextlib.nullcontext()
 
 
-def run(agent: Agent, model: Model) -> ExecutionResult:
+def run(agent: Agent, model: Model, progress: Progress | None = None) -> ExecutionResult:
     """The sync driver."""
-    flow = _flow(agent, model)
+    flow = _flow(agent, model, progress)
     limiter = _limiter(agent, model)
     outcome: Any = None
     while True:
@@ -103,9 +114,9 @@ def run(agent: Agent, model: Model) -> ExecutionResult:
             _provider_failed(agent, exc)
 
 
-async def arun(agent: Agent, model: Model) -> ExecutionResult:
+async def arun(agent: Agent, model: Model, progress: Progress | None = None) -> ExecutionResult:
     """The async driver; cancelling its task ends the execution CANCELLED at that point."""
-    flow = _flow(agent, model)
+    flow = _flow(agent, model, progress)
     limiter = _limiter(agent, model)
     outcome: Any = None
     try:
