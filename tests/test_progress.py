@@ -114,3 +114,11 @@ def test_a_failed_run_shows_its_status() -> None:
 
     result = _run.run(agent, Broken(), _progress.TerminalProgress(tty))
     assert result.status is ExecutionStatus.FAILED and "failed" in tty.getvalue().rsplit("\r", 1)[1]
+
+
+def test_an_agent_shows_its_execution_and_conversation_in_a_notebook() -> None:
+    agent = Agent("a", tools=[lookup], store=InMemoryStore())
+    assert "no task yet" in agent._repr_html_()
+    agent.run("look <things> up", model=ThreeSteps())
+    shown = agent._repr_html_()
+    assert "COMPLETED" in shown and "look &lt;things&gt; up" in shown and shown.count("lookup") >= 2

@@ -14,11 +14,54 @@ the store and the layers below, and it never runs a model or rewrites a message 
 from __future__ import annotations
 
 import builtins
+from dataclasses import dataclass
 
+from .loop import Execution
+from .loop._html import executions_html
 from .messages import Message
+from .messages._html import card, count, guarded, messages_html, muted
 from .store import Page, Store, ThreadInfo, default_store
 
-__all__ = ["delete", "fork", "get", "list", "messages"]
+__all__ = ["ThreadView", "delete", "fork", "get", "list", "messages", "view"]
+
+VIEW_EXECUTIONS = 20
+"""The most executions a `ThreadView` holds (the newest)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ThreadView:
+    """A thread read once for display: its record, all its messages and its newest executions.
+
+    In Jupyter it shows as HTML: the record, the executions (status, steps, tokens, cost, duration,
+    error), then the conversation step by step with tool calls and results folded. It is a snapshot:
+    messages appended later need another `view`.
+    """
+
+    info: ThreadInfo
+    """The thread's record."""
+    messages: tuple[Message, ...]
+    """Every message of the thread, in order."""
+    executions: tuple[Execution, ...] = ()
+    """The thread's executions, oldest first: the newest `VIEW_EXECUTIONS` of them."""
+    more_executions: bool = False
+    """Whether the thread has older executions than those in `executions`."""
+
+    def __repr__(self) -> str:
+        last = f", last {self.executions[-1].status.value}" if self.executions else ""
+        return (f"ThreadView(id={self.info.id!r}, messages={len(self.messages)}, "
+                f"executions={len(self.executions)}{'+' if self.more_executions else ''}{last})")
+
+    def _repr_html_(self) -> str:
+        """The thread as HTML for Jupyter."""
+        return guarded(self._html, "this thread")
+
+    def _html(self) -> str:
+        out = self.info._repr_html_()
+        if self.executions:
+            out += card(f"Executions {muted('(' + str(len(self.executions)) + ')')}",
+                        executions_html(self.executions, more=self.more_executions))
+        title = f"Trajectory {muted('(' + count(len(self.messages), 'message') + ')')}"
+        return out + card(title, messages_html(self.messages))
 
 
 # Below this line `list` is the function; the builtin is spelled `builtins.list`.
@@ -66,6 +109,18 @@ def delete(thread_id: str, *, store: Store | None = None) -> None:
     """Delete the thread with its messages, its executions, their tool call records and their
     memory; `UnknownThreadError` if absent."""
     _store(store).delete_thread(thread_id)
+
+
+def view(thread_id: str, *, store: Store | None = None) -> ThreadView:
+    """The thread with its messages and newest executions, to display (in Jupyter, as HTML).
+
+    Reads the store once, here: showing the view never reads it again. `UnknownThreadError` if absent.
+    """
+    source = _store(store)
+    info = source.get_thread(thread_id)
+    found = source.list_executions(thread_id=thread_id, limit=VIEW_EXECUTIONS)
+    return ThreadView(info=info, messages=tuple(source.get_messages(thread_id)),
+                      executions=tuple(reversed(found)), more_executions=found.next_cursor is not None)
 
 
 def _store(store: Store | None) -> Store:

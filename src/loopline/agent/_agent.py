@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import html
 import os
 import socket
 import threading
@@ -31,7 +32,9 @@ from ..errors import (
     UsageError,
 )
 from ..loop import Execution, ExecutionMachine, ExecutionResult, ExecutionStatus, RunConfig
+from ..loop._html import execution_html
 from ..messages import Message, Part, TextPart, ToolCallPart, new_id
+from ..messages._html import guarded
 from ..providers import (
     LLMProvider,
     LossyRenderingWarning,
@@ -127,6 +130,13 @@ class Agent(Decisions):
 
     def __repr__(self) -> str:
         return f"Agent(name={self.name!r}, llm_provider={self.llm_provider.value!r}, tools={len(self.tools)})"
+
+    def _repr_html_(self) -> str:
+        """In Jupyter: the current execution with its conversation step by step (calls folded)."""
+        machine = self._machine
+        if machine is None:
+            return guarded(lambda: f"<div>{html.escape(repr(self))}: no task yet (add_task or run)</div>", "agent")
+        return guarded(lambda: execution_html(machine.execution, self._messages), "this agent's execution")
 
     # --- starting a task --------------------------------------------------------------------------
 

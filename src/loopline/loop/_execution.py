@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..messages import ToolCallPart, Usage, new_id
+from ..messages._html import guarded
+from ._html import execution_html, execution_summary, result_html, result_summary
 
 __all__ = ["Execution", "ExecutionError", "ExecutionResult", "ExecutionStatus", "Limits"]
 
@@ -184,6 +186,14 @@ class Execution:
                                execution_id=self.id, thread_id=self.thread_id, usage=self.usage, steps=self.steps,
                                cost_usd=self.cost_usd)
 
+    def __str__(self) -> str:
+        """One line: id, agent, thread, status, steps, tokens, cost, then the result or the error."""
+        return execution_summary(self)
+
+    def _repr_html_(self) -> str:
+        """The execution as HTML for Jupyter: status, counts, usage, cost, duration, task, outcome."""
+        return guarded(lambda: execution_html(self), "this execution")
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ExecutionResult:
@@ -212,3 +222,11 @@ class ExecutionResult:
     def ok(self) -> bool:
         """True when the execution COMPLETED."""
         return self.status is ExecutionStatus.COMPLETED
+
+    def __str__(self) -> str:
+        """One line: status, steps, tokens, cost, then the result or the error."""
+        return result_summary(self)
+
+    def _repr_html_(self) -> str:
+        """The result as HTML for Jupyter: status, steps, usage, cost, ids, result or error."""
+        return guarded(lambda: result_html(self), "this execution result")

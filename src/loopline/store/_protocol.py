@@ -9,12 +9,14 @@ execution disagreeing.
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 from ..loop import Execution, ExecutionStatus
 from ..messages import Message
+from ..messages._html import card, code, esc, fields_html, guarded, preview, timestamp
 
 __all__ = [
     "MemoryScope",
@@ -56,6 +58,19 @@ class ThreadInfo:
     """Free-form JSON data the application attached."""
     parent_thread_id: str | None = None
     """The thread it was forked from, if any."""
+
+    def _repr_html_(self) -> str:
+        """The record as HTML for Jupyter; `loopline.threads.view(id)` shows the messages too."""
+        def render() -> str:
+            rows = [("messages", f"{self.length:,}"), ("created", esc(timestamp(self.created_at))),
+                    ("updated", esc(timestamp(self.updated_at)))]
+            if self.parent_thread_id:
+                rows.append(("forked from", code(self.parent_thread_id)))
+            if self.metadata:
+                rows.append(("metadata", preview(json.dumps(self.metadata, ensure_ascii=False, default=str), 500)))
+            return card(f"Thread {code(self.id)}", fields_html(rows))
+
+        return guarded(render, "this thread record")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
