@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))
 import research_handoff as demo  # noqa: E402
 
-CASSETTES = sorted((ROOT / "cassettes").glob("*.yaml"))
+CASSETTES = sorted((ROOT / "cassettes").rglob("*.yaml"))
 
 
 def _client() -> OpenAI:
