@@ -20,6 +20,7 @@ from __future__ import annotations
 __all__ = [
     "ApprovalRequiredError",
     "ConcurrentUpdateError",
+    "ContextOverflowError",
     "ControlSignal",
     "DuplicateToolCallError",
     "ExecutionClaimedError",
@@ -27,12 +28,15 @@ __all__ = [
     "InterruptedCallError",
     "LooplineError",
     "MissingExtraError",
+    "ModelRequestBlockedError",
     "NoActiveTaskError",
     "PendingToolCallsError",
     "ProviderErrorResponse",
     "ProviderMismatchError",
     "ResponseParseError",
     "RuntimeFailure",
+    "ScriptError",
+    "ScriptExhaustedError",
     "StoredDataError",
     "TaskAlreadyRunningError",
     "ThreadBusyError",
@@ -187,6 +191,28 @@ class MissingExtraError(UsageError, ImportError):
         self.extra = extra
 
 
+class ModelRequestBlockedError(UsageError):
+    """A request to a real model was made while model requests are blocked (in tests, by default)."""
+
+    def __init__(self, message: str, *, url: str, test: str | None) -> None:
+        super().__init__(message)
+        self.url = url
+        self.test = test
+
+
+class ScriptError(UsageError, ValueError):
+    """A `ScriptedModel` was given a script it cannot play (formats mixed, an item of no known kind)."""
+
+
+class ScriptExhaustedError(UsageError):
+    """A `ScriptedModel` was asked for more responses than it was given."""
+
+    def __init__(self, message: str, *, scripted: int, request: dict[str, object]) -> None:
+        super().__init__(message)
+        self.scripted = scripted
+        self.request = request
+
+
 # --- failures at run time -----------------------------------------------------------------------
 
 
@@ -229,6 +255,18 @@ class ExecutionClaimedError(RuntimeFailure):
     def __init__(self, message: str, *, execution_id: str) -> None:
         super().__init__(message)
         self.execution_id = execution_id
+
+
+class ContextOverflowError(RuntimeFailure):
+    """A request cannot fit the model's context window even after fitting: the task message and the
+    latest turn alone (tool outputs already shortened), with the system prompt and tools, need more
+    than the window minus the reply reserve."""
+
+    def __init__(self, message: str, *, needed: int, window: int, reserve: int) -> None:
+        super().__init__(message)
+        self.needed = needed
+        self.window = window
+        self.reserve = reserve
 
 
 class StoredDataError(RuntimeFailure, ValueError):

@@ -18,7 +18,6 @@ import os
 import socket
 import threading
 import time
-import warnings
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from time import monotonic
 from typing import Any, Literal, overload
@@ -37,9 +36,7 @@ from ..messages import Message, Part, TextPart, ToolCallPart, new_id
 from ..messages._html import guarded
 from ..providers import (
     LLMProvider,
-    LossyRenderingWarning,
     Model,
-    Renderer,
     RenderReport,
     StreamingModel,
     get_adapter,
@@ -67,6 +64,7 @@ from ._events import RunEvent
 from ._files import FileInput, to_file_parts
 from ._memory import AgentMemory
 from ._progress import progress_for
+from ._requests import RequestBuilder
 
 __all__ = ["Agent", "CLAIM_SECONDS"]
 
@@ -121,7 +119,8 @@ class Agent(Decisions):
         self._machine: ExecutionMachine | None = None
         self._finish: Tool | None = make_finish_tool() if finish_tool else None
         self._messages: list[Message] = []
-        self._renderers: dict[LLMProvider, Renderer] = {}
+        self._requests = RequestBuilder()
+        self._task_index: int | None = None
         self._rendered_tools: dict[LLMProvider, list[dict[str, Any]]] = {}
         self._lock = threading.RLock()
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{new_id('agent')}"
@@ -184,6 +183,7 @@ class Agent(Decisions):
         self._claimed_at = monotonic()
         self._machine, self._finish, self._rendered_tools = machine, finish, {}
         self._messages = [*history, first]
+        self._task_index = len(history)
         return execution
 
     def _history_to_continue(self, thread_id: str) -> list[Message]:
@@ -291,7 +291,7 @@ class Agent(Decisions):
         provider = LLMProvider.of(llm_provider or self.llm_provider)
         kwargs = self._render(provider, include_tools=False, warn=not report)
         messages: list[dict[str, Any]] = kwargs[get_adapter(provider).messages_key]
-        return (messages, self._renderer(provider).report) if report else messages
+        return (messages, self._requests.report_renderer(provider).report) if report else messages
 
     def get_tools(self, llm_provider: LLMProvider | str | None = None) -> list[dict[str, Any]]:
         """The tools (the finish tool included) in `llm_provider`'s request format."""
@@ -302,37 +302,31 @@ class Agent(Decisions):
             rendered = self._rendered_tools[provider] = get_adapter(provider).render_tools(definitions)
         return list(rendered)
 
-    def request_kwargs(self, llm_provider: LLMProvider | str | None = None, *,
-                       include_tools: bool = True) -> dict[str, Any]:
+    def request_kwargs(self, llm_provider: LLMProvider | str | None = None, *, include_tools: bool = True,
+                       model: str | None = None) -> dict[str, Any]:
         """Ready-to-splat request arguments for `llm_provider`: `{"messages", "tools"}` for Chat
         Completions, `{"system", "messages", "tools"}` for Anthropic, `{"instructions", "input",
-        "tools"}` for the Responses API. What had to be dropped or converted is warned about."""
-        return self._render(LLMProvider.of(llm_provider or self.llm_provider), include_tools=include_tools, warn=True)
+        "tools"}` for the Responses API. What had to be dropped or converted is warned about.
 
-    def _render(self, provider: LLMProvider, *, include_tools: bool, warn: bool) -> dict[str, Any]:
+        With `model` (its name, e.g. `"gpt-4o"`), the conversation is fitted into that model's
+        context window by `config.context` (the stored thread is not changed); `ContextOverflowError`
+        when even the task and the newest turn do not fit.
+        """
+        return self._render(LLMProvider.of(llm_provider or self.llm_provider), include_tools=include_tools, warn=True,
+                            model=model)
+
+    def _render(self, provider: LLMProvider, *, include_tools: bool, warn: bool,
+                model: str | None = None) -> dict[str, Any]:
         ex = self._require_machine().execution
         if ex.status is ExecutionStatus.PAUSED:
             raise UsageError(f"execution {ex.id} is PAUSED: decide its held calls first (approve / reject, or "
                              "rerun_tool_calls / record_tool_result); no provider accepts the thread as it is")
-        renderer = self._renderer(provider)
         tools = self.get_tools(provider) if include_tools else []
-        adapter = get_adapter(provider)
-        kwargs = adapter.request_kwargs(system=self.instructions or None, messages=renderer.render(self._messages),
-                                        tools=tools)
-        if not self.config.parallel_tool_calls:
-            adapter.one_call_at_a_time(kwargs)
-        fresh = renderer.new_notes()
-        if warn and fresh:
-            detail = "; ".join(str(n) for n in fresh[:5]) + (f"; and {len(fresh) - 5} more" if len(fresh) > 5 else "")
-            warnings.warn(LossyRenderingWarning(f"rendering thread {self.thread_id} for {provider.value}: {detail}"),
-                          stacklevel=3)
-        return kwargs
-
-    def _renderer(self, provider: LLMProvider) -> Renderer:
-        renderer = self._renderers.get(provider)
-        if renderer is None:
-            renderer = self._renderers[provider] = get_adapter(provider).renderer()
-        return renderer
+        definitions = [t.definition for t in self._all_tools().values()] if include_tools and model else []
+        return self._requests.build(provider, self._messages, system=self.instructions or None, tools=tools,
+                                    definitions=definitions, model=model, policy=self.config.context,
+                                    pinned=self._task_index, parallel=self.config.parallel_tool_calls,
+                                    thread_id=self.thread_id, warn=warn)
 
     def add_messages(self, response: Any, llm_provider: LLMProvider | str | None = None) -> list[Message]:
         """Add a model response (SDK object or dict) or a list of wire message dicts to the execution.

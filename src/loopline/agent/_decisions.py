@@ -25,6 +25,7 @@ from ..providers import LLMProvider
 from ..store import Store, ToolCallRecord
 from ..tools import OutputSchema, Tool, ToolCall, ToolCallResult
 from ..tools import finish_tool as make_finish_tool
+from ._requests import task_index
 
 __all__ = ["CLAIM_SECONDS", "Decisions"]
 
@@ -42,6 +43,7 @@ class Decisions:
         _machine: ExecutionMachine | None
         _finish: Tool | None
         _messages: list[Message]
+        _task_index: int | None
         _owner: str
         _claimed_at: float | None
         _rerun_now: tuple[str, ...]
@@ -100,6 +102,7 @@ class Decisions:
                         else None)
         self._machine, self._rendered_tools = ExecutionMachine(execution), {}
         self._messages = self.store.get_messages(execution.thread_id)
+        self._task_index = task_index(self._messages, execution)
         try:
             self._apply(self._reattach)
         except BaseException:

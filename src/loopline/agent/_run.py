@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import LooplineError, ProviderErrorResponse, ResponseParseError, UsageError
+from ..errors import ContextOverflowError, LooplineError, ProviderErrorResponse, ResponseParseError, UsageError
 from ..loop import CallModel, Done, ExecutionResult, ExecutionStatus, RunTools
 from ..providers import Model, RequestLimiter, StreamingModel, shared_limiter, to_plain, translator
 from ..tools import ToolCall, ToolCallResult
@@ -62,7 +62,12 @@ def _steps(agent: Agent, model: Model, progress: Progress | None) -> Generator[_
             yield _Tools([ToolCall.from_part(c) for c in action.calls])
             continue
         assert isinstance(action, CallModel)
-        response = yield _Ask(agent.request_kwargs(model.provider))
+        try:
+            request = agent.request_kwargs(model.provider, model=model.name)
+        except ContextOverflowError as exc:  # even the task and the newest turn exceed the window
+            _failed(agent, "context_overflow", str(exc))
+            continue
+        response = yield _Ask(request)
         if response is not None:
             try:
                 agent.add_messages(response, model.provider)
@@ -72,8 +77,11 @@ def _steps(agent: Agent, model: Model, progress: Progress | None) -> Generator[_
 
 def _provider_failed(agent: Agent, exc: Exception) -> None:
     """An error the client raised after its own retries ends the execution FAILED; nothing half-written."""
-    message = f"{type(exc).__name__}: {exc}"
-    agent._apply(lambda m: m.provider_failed(message, time.time()))
+    _failed(agent, "provider_error", f"{type(exc).__name__}: {exc}")
+
+
+def _failed(agent: Agent, code: str, message: str) -> None:
+    agent._apply(lambda m: m.request_failed(code, message, time.time()))
 
 
 def _limiter(agent: Agent, model: Model) -> RequestLimiter | None:

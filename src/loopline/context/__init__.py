@@ -1,7 +1,32 @@
 """The context layer: token counting and fitting a conversation into a model's context window.
 
-Builds on `loopline.messages` and `loopline.tools`; never changes a stored thread, only what one
-request carries.
+`TokenCounter` counts messages (cached by message id, so a growing thread is counted once), tools
+and system prompts for a model; `ContextFitter` decides, before each request, what of the
+conversation the request carries: all of it while it fits the window minus a reply reserve, else
+the task message and the newest turns, with long tool outputs cut short, never separating a tool
+call from its result. Builds on `loopline.messages`, `loopline.tools` and `loopline.providers`
+(for the provider names in model names); never changes a stored thread, only what one request carries.
 """
 
-__all__: list[str] = []
+from ._counter import CUT_MARKER, IMAGE_TOKENS, TokenCounter
+from ._encoding import ApproximateTokenCountWarning
+from ._fitter import ContextFitter
+from ._models import ModelProfile, context_window, encoding_for, set_context_window
+from ._plan import NOTE
+from ._policy import ContextPolicy, Fitted, WindowView
+
+__all__ = [
+    "ApproximateTokenCountWarning",
+    "CUT_MARKER",
+    "ContextFitter",
+    "ContextPolicy",
+    "Fitted",
+    "IMAGE_TOKENS",
+    "ModelProfile",
+    "NOTE",
+    "TokenCounter",
+    "WindowView",
+    "context_window",
+    "encoding_for",
+    "set_context_window",
+]

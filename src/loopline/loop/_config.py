@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
+from ..context import ContextPolicy
 from ._execution import Limits
-
-if TYPE_CHECKING:
-    from ..context import ContextPolicy
 
 __all__ = ["RunConfig"]
 
@@ -64,12 +61,14 @@ class RunConfig:
     """Requests in flight at once, over every agent of the process on the same endpoint."""
 
     # --- context fitting ----------------------------------------------------------------------------
-    context: ContextPolicy | None = None
-    """How a conversation too long for the model's context window is fitted into it; `None` for the
-    default policy (fit when the model's window is known)."""
+    context: ContextPolicy = field(default_factory=ContextPolicy)
+    """How a conversation too long for the model's context window is fitted into it (by default,
+    when the model's window is known: see `loopline.context`)."""
 
     def __post_init__(self) -> None:
         self.limits()  # the budgets' own checks
+        if not isinstance(self.context, ContextPolicy):
+            raise ValueError(f"context must be a ContextPolicy, got {type(self.context).__name__}")
         if self.tool_timeout is not None and self.tool_timeout <= 0:
             raise ValueError("tool_timeout must be positive seconds (or None)")
         if self.max_retries is not None and self.max_retries < 0:

@@ -81,8 +81,8 @@ class ExecutionError:
 
     code: str
     """One of `max_steps`, `max_duration`, `finish_required`, `refusal`, `truncated`, `content_filter`,
-    `empty_reply`, `model_failure`, `provider_error`, `max_total_tokens`, `max_cost_usd`, `max_tool_calls`,
-    or a later addition."""
+    `empty_reply`, `model_failure`, `provider_error`, `context_overflow`, `max_total_tokens`, `max_cost_usd`,
+    `max_tool_calls`, or a later addition."""
     message: str
     """What happened and, where it helps, what to do."""
 

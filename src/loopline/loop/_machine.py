@@ -319,8 +319,13 @@ class ExecutionMachine:
 
     def provider_failed(self, message: str, now: float) -> list[Message]:
         """The model could not be reached or answered with an error (after the client's own retries)."""
-        self._ensure_open("record a provider failure for")
-        self._fail("provider_error", message, now)
+        return self.request_failed("provider_error", message, now)
+
+    def request_failed(self, code: str, message: str, now: float) -> list[Message]:
+        """No model response can be had: the provider failed (`provider_error`), or the request
+        cannot be made (`context_overflow`). Ends the execution FAILED with that code."""
+        self._ensure_open("record a failed request for")
+        self._fail(code, message, now)
         return self._close_if_finished()
 
     # --- internals --------------------------------------------------------------------------------
