@@ -1,14 +1,15 @@
 """`agent.run()` / `arun()` drive the loop with the real `openai` and `anthropic` SDK clients.
 
-Only the network is replaced: each client gets an httpx2 transport that answers like the provider
-(bodies shaped after ../shared/wire), so the SDKs' own request building, retries and parsing run.
+Only the network is replaced: each client gets an httpx2 transport whose server side answers from a
+`ScriptedModel` (`loopline.testing`), in the API's own response format, so the SDKs' own request
+building, retries and parsing run. Tests about the loop itself, not the SDKs, give the agent the
+`ScriptedModel` directly.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from typing import Any
 
 import anthropic
@@ -16,9 +17,10 @@ import httpx2
 import openai
 import pytest
 
-from loopline import Agent, ExecutionStatus, InMemoryStore, LLMProvider, tool
+from loopline import Agent, InMemoryStore, LLMProvider, tool
 from loopline.errors import UsageError
 from loopline.providers import resolve_model
+from loopline.testing import ScriptedModel, assert_result, assert_tool_calls, call, reply
 
 
 @tool
@@ -27,52 +29,26 @@ def get_weather(city: str) -> str:
     return f"sunny in {city}"
 
 
-def _chat(turn: int) -> dict[str, Any]:
-    name, args = ("get_weather", {"city": "Oslo"}) if turn == 1 else ("finish", {"result": "Oslo: sunny",
-                                                                                  "is_success": True})
-    return {"id": f"chatcmpl-{turn}", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
-            "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
-                "role": "assistant", "content": None,
-                "tool_calls": [{"id": f"call_{turn}", "type": "function",
-                                "function": {"name": name, "arguments": json.dumps(args)}}]}}],
-            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}
-
-
-def _responses(turn: int) -> dict[str, Any]:
-    name, args = ("get_weather", {"city": "Oslo"}) if turn == 1 else ("finish", {"result": "Oslo: sunny",
-                                                                                  "is_success": True})
-    return {"id": f"resp_{turn}", "object": "response", "created_at": 1, "status": "completed", "model": "gpt-5-mini",
-            "output": [{"type": "function_call", "id": f"fc_{turn}", "call_id": f"call_{turn}", "name": name,
-                        "arguments": json.dumps(args), "status": "completed"}],
-            "usage": {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15,
-                      "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}},
-            "error": None, "incomplete_details": None, "instructions": None, "parallel_tool_calls": True,
-            "tool_choice": "auto", "tools": []}
-
-
-def _anthropic(turn: int) -> dict[str, Any]:
-    name, args = ("get_weather", {"city": "Oslo"}) if turn == 1 else ("finish", {"result": "Oslo: sunny",
-                                                                                  "is_success": True})
-    return {"id": f"msg_{turn}", "type": "message", "role": "assistant", "model": "claude-sonnet-4-6",
-            "content": [{"type": "tool_use", "id": f"toolu_{turn}", "name": name, "input": args}],
-            "stop_reason": "tool_use", "stop_sequence": None, "usage": {"input_tokens": 10, "output_tokens": 5}}
+WEATHER = [reply(call("get_weather", city="Oslo")), reply(call("finish", result="Oslo: sunny", is_success=True))]
+"""The model asks for the weather, then finishes with it."""
 
 
 class Server:
-    """Answers turn by turn; can fail the first requests with given statuses."""
+    """The provider's side of a mock transport: fails the first requests with the given statuses, then
+    answers each request from a `ScriptedModel` speaking `provider`'s format."""
 
-    def __init__(self, body: Callable[[int], dict[str, Any]], failures: list[int] | None = None) -> None:
-        self.body, self.failures, self.requests = body, list(failures or []), []
+    def __init__(self, provider: LLMProvider, failures: list[int] | None = None) -> None:
+        self.model = ScriptedModel(WEATHER, provider=provider)
+        self.failures, self.requests = list(failures or []), []
 
     def __call__(self, request: httpx2.Request) -> httpx2.Response:
-        self.requests.append(json.loads(request.content))
+        body = json.loads(request.content)
+        self.requests.append(body)
         if self.failures:
             status = self.failures.pop(0)
             return httpx2.Response(status, json={"error": {"message": f"boom {status}", "type": "server_error"}},
                                    headers={"retry-after": "0"})
-        turn = 1 + sum(1 for m in self.requests[-1].get("messages", self.requests[-1].get("input", []))
-                       if isinstance(m, dict) and (m.get("role") == "assistant" or m.get("type") == "function_call"))
-        return httpx2.Response(200, json=self.body(turn))
+        return httpx2.Response(200, json=self.model.complete(body))
 
 
 def _client(kind: str, server: Server, *, asynchronous: bool) -> Any:
@@ -87,26 +63,28 @@ def _client(kind: str, server: Server, *, asynchronous: bool) -> Any:
 
 
 CASES = {
-    "openai": ("openai:gpt-4o-mini", _chat, LLMProvider.OPEN_AI),
-    "responses": ("openai_responses:gpt-5-mini", _responses, LLMProvider.OPEN_AI_RESPONSES),
-    "anthropic": ("anthropic:claude-sonnet-4-6", _anthropic, LLMProvider.ANTHROPIC),
+    "openai": ("openai:gpt-4o-mini", LLMProvider.OPEN_AI),
+    "responses": ("openai_responses:gpt-5-mini", LLMProvider.OPEN_AI_RESPONSES),
+    "anthropic": ("anthropic:claude-sonnet-4-6", LLMProvider.ANTHROPIC),
 }
 
 
 @pytest.mark.parametrize("kind", list(CASES))
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_run_drives_the_loop_to_the_finish(kind: str, mode: str) -> None:
-    model, body, provider = CASES[kind]
-    server = Server(body)
+    model, provider = CASES[kind]
+    server = Server(provider)
     agent = Agent("a", instructions="Be brief.", tools=[get_weather], store=InMemoryStore())
     client = _client("anthropic" if kind == "anthropic" else "openai", server, asynchronous=mode == "async")
     if mode == "sync":
         result = agent.run("Weather in Oslo?", model=model, client=client)
     else:
         result = asyncio.run(agent.arun("Weather in Oslo?", model=model, client=client))
-    assert (result.status, result.result, result.steps, result.usage.requests) == (
-        ExecutionStatus.COMPLETED, "Oslo: sunny", 2, 2)
+    assert_result(result, ok=True, value="Oslo: sunny")
+    assert (result.steps, result.usage.requests) == (2, 2)
+    assert_tool_calls(agent, [call("get_weather", city="Oslo"), call("finish", result="Oslo: sunny", is_success=True)])
     assert len(server.requests) == 2
+    assert server.requests[0]["model"] == model.split(":")[1]  # what the SDK sent, model name included
     second = json.dumps(server.requests[1])
     assert "sunny in Oslo" in second  # the tool's result went back to the model, in that API's shape
     roles = [m.role for m in agent.thread]
@@ -117,24 +95,25 @@ def test_run_drives_the_loop_to_the_finish(kind: str, mode: str) -> None:
 def test_run_inside_a_running_event_loop_works_like_in_jupyter() -> None:
     async def notebook_cell() -> Any:
         agent = Agent("a", tools=[get_weather], store=InMemoryStore())
-        return agent.run("Weather?", model="gpt-4o-mini", client=_client("openai", Server(_chat), asynchronous=False))
+        client = _client("openai", Server(LLMProvider.OPEN_AI), asynchronous=False)
+        return agent.run("Weather?", model="gpt-4o-mini", client=client)
 
-    assert asyncio.run(notebook_cell()).status is ExecutionStatus.COMPLETED
+    assert_result(asyncio.run(notebook_cell()), ok=True)
 
 
 def test_the_sdk_retries_server_errors_and_the_run_completes() -> None:
-    server = Server(_chat, failures=[500, 429])
+    server = Server(LLMProvider.OPEN_AI, failures=[500, 429])
     agent = Agent("a", tools=[get_weather], store=InMemoryStore())
     result = agent.run("Weather?", model="gpt-4o-mini", client=_client("openai", server, asynchronous=False))
-    assert result.status is ExecutionStatus.COMPLETED and len(server.requests) == 4
+    assert_result(result, ok=True)
+    assert len(server.requests) == 4
 
 
 def test_a_provider_error_after_retries_fails_the_execution_cleanly() -> None:
-    server = Server(_chat, failures=[400])
+    server = Server(LLMProvider.OPEN_AI, failures=[400])
     agent = Agent("a", tools=[get_weather], store=InMemoryStore())
     result = agent.run("Weather?", model="gpt-4o-mini", client=_client("openai", server, asynchronous=False))
-    assert (result.status, result.error_code) == (ExecutionStatus.FAILED, "provider_error")
-    assert "boom 400" in (result.error or "")
+    assert_result(result, status="failed", error_code="provider_error", error="boom 400")
     assert [m.role for m in agent.thread] == ["user"]  # nothing half-written
 
 
@@ -148,23 +127,17 @@ def test_cancelling_arun_ends_the_execution_cancelled() -> None:
         await asyncio.sleep(10)
         return "never"
 
-    def body(turn: int) -> dict[str, Any]:
-        response = _chat(turn)
-        response["choices"][0]["message"]["tool_calls"][0]["function"] = {"name": "slow", "arguments": "{}"}
-        return response
-
     agent = Agent("a", tools=[slow], store=InMemoryStore())
 
     async def go() -> None:
-        task = asyncio.create_task(agent.arun("x", model="gpt-4o-mini",
-                                              client=_client("openai", Server(body), asynchronous=True)))
+        task = asyncio.create_task(agent.arun("x", model=ScriptedModel([reply(call("slow", {}))])))
         await started.wait()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
 
     asyncio.run(go())
-    assert agent.retrieve_execution_result().status is ExecutionStatus.CANCELLED
+    assert_result(agent, status="cancelled")
     [result] = agent.thread[-1].tool_results
     assert result.is_error and "interrupted" in result.content
 
@@ -174,8 +147,9 @@ def test_run_continues_a_task_added_before_and_refuses_nothing_to_run() -> None:
     with pytest.raises(UsageError, match="needs a task"):
         agent.run(model="gpt-4o-mini")
     agent.add_task("Weather?")
-    result = agent.run(model="gpt-4o-mini", client=_client("openai", Server(_chat), asynchronous=False))
-    assert result.status is ExecutionStatus.COMPLETED
+    model = ScriptedModel(WEATHER)
+    assert_result(agent.run(model=model), ok=True, value="Oslo: sunny")
+    assert model.requests[0]["messages"][0] == {"role": "user", "content": "Weather?"}
 
 
 def test_model_strings_name_the_provider() -> None:
