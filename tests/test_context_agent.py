@@ -162,3 +162,16 @@ def test_rendering_restarts_only_when_the_window_is_refitted(monkeypatch: pytest
     thread = len(agent.thread)
     # Without incremental rendering this would be about thread**2 / 2 (~10,000) renderings.
     assert thread <= len(rendered) < thread * 4, (thread, len(rendered))
+
+
+def test_a_conversation_far_from_the_window_is_never_tokenised() -> None:
+    # Its size in bytes bounds its tokens, so the encoder (tens of megabytes) is not even loaded.
+    agent = Agent("a", tools=[read_page], store=InMemoryStore())
+    model = Reader(LLMProvider.OPEN_AI, pages=5, name="gpt-4o-2024-08-06")
+    assert agent.run(TASK, model=model).status is ExecutionStatus.COMPLETED
+    assert "gpt-4o-2024-08-06" not in _requests._COUNTERS
+    # Near the window it is: the same run against a small window counts and fits.
+    small = Agent("b", tools=[read_page], store=InMemoryStore(),
+                  config=RunConfig(context=ContextPolicy(context_window=4000, reply_reserve=500)))
+    small.run(TASK, model=Reader(LLMProvider.OPEN_AI, pages=5, name="gpt-4o-2024-08-06"))
+    assert "gpt-4o-2024-08-06" in _requests._COUNTERS

@@ -1,7 +1,8 @@
 """Turning the agent's thread into one request: incremental rendering, and fitting the context window.
 
 A request for a named model is fitted (`loopline.context`): while the thread fits the model's window
-minus the reply reserve it goes whole; past that, the fitter keeps the task message and the newest
+minus the reply reserve it goes whole (and while a byte count shows it cannot come near, nothing is
+even tokenised); past that, the fitter keeps the task message and the newest
 turns, and the renderer starts over once on the new window, then appends again (the fitter leaves
 room, so a refit is rare). Without a model name (the manual loop's `request_kwargs()` as before),
 nothing is fitted. The stored thread is never changed.
@@ -16,7 +17,7 @@ from typing import Any
 
 from ..context import ContextFitter, ContextPolicy, TokenCounter, context_window
 from ..loop import Execution
-from ..messages import Message
+from ..messages import Message, message_to_json
 from ..providers import LLMProvider, LossyRenderingWarning, Renderer, get_adapter
 from ..tools import ToolDefinition
 
@@ -51,9 +52,9 @@ class RequestBuilder:
 
     def __init__(self) -> None:
         self._renderers: dict[tuple[LLMProvider, str | None], Renderer] = {}
-        self._fitters: dict[tuple[LLMProvider, str], ContextFitter | None] = {}
+        self._fitters: dict[tuple[LLMProvider, str], _Fitting | None] = {}
         self._policy: ContextPolicy | None = None
-        self._fixed: dict[tuple[LLMProvider, str], tuple[str | None, list[ToolDefinition], int]] = {}
+        self._fixed: dict[tuple[LLMProvider, str], tuple[str | None, list[ToolDefinition], _Fixed]] = {}
 
     def build(self, provider: LLMProvider, messages: Sequence[Message], *, system: str | None,
               tools: list[dict[str, Any]], definitions: Sequence[ToolDefinition], model: str | None,
@@ -63,13 +64,17 @@ class RequestBuilder:
         not fit the model's window)."""
         key = (provider, model)
         renderer = self._renderers.get(key)
-        fitter = self._fitter(provider, model, policy) if model is not None else None
-        if fitter is not None and model is not None:
-            fitted = fitter.fit(messages, pinned=pinned,
-                                fixed_tokens=self._fixed_tokens(provider, model, system, definitions))
-            if fitted.refitted:
-                renderer = None
-            messages = fitted.messages
+        fitting = self._fitting(provider, model, policy) if model is not None else None
+        if fitting is not None and model is not None:
+            fixed = self._fixed.get((provider, model))
+            if fixed is None or fixed[0] != system or fixed[1] != definitions:
+                fixed = self._fixed[(provider, model)] = (system, list(definitions), _Fixed(model, system, definitions))
+            fitter = fitting.fitter_if_needed(messages, fixed[2].bytes)
+            if fitter is not None:
+                fitted = fitter.fit(messages, pinned=pinned, fixed_tokens=fixed[2].tokens())
+                if fitted.refitted:
+                    renderer = None
+                messages = fitted.messages
         if renderer is None:
             renderer = self._renderers[key] = get_adapter(provider).renderer()
         adapter = get_adapter(provider)
@@ -90,26 +95,69 @@ class RequestBuilder:
             renderer = self._renderers[(provider, None)] = get_adapter(provider).renderer()
         return renderer
 
-    def _fitter(self, provider: LLMProvider, model: str, policy: ContextPolicy) -> ContextFitter | None:
-        """The model's fitter; `None` (and no token counting at all) when fitting is off or the
+    def _fitting(self, provider: LLMProvider, model: str, policy: ContextPolicy) -> _Fitting | None:
+        """The model's fitting; `None` (and no token counting at all) when fitting is off or the
         model's window is unknown."""
-        if self._policy != policy:  # a new policy: every fitter is made again
+        if self._policy != policy:  # a new policy: every fitting is made again
             self._fitters.clear()
             self._policy = policy
         if (provider, model) in self._fitters:
             return self._fitters[(provider, model)]
         window = policy.context_window or context_window(model)
-        fitter = ContextFitter(policy, _counter(model), window) if policy.enabled and window else None
-        self._fitters[(provider, model)] = fitter
-        return fitter
+        fitting = _Fitting(policy, model, window) if policy.enabled and window else None
+        self._fitters[(provider, model)] = fitting
+        return fitting
 
-    def _fixed_tokens(self, provider: LLMProvider, model: str, system: str | None,
-                      definitions: Sequence[ToolDefinition]) -> int:
-        """Tokens of the system prompt and tools, counted again only when they change."""
-        known = self._fixed.get((provider, model))
-        if known is not None and known[0] == system and known[1] == definitions:
-            return known[2]
-        counter = _counter(model)
-        tokens = counter.count_system(system) + counter.count_tools(definitions)
-        self._fixed[(provider, model)] = (system, list(definitions), tokens)
-        return tokens
+
+_BOUND_SCALE = 1.25
+"""The largest factor a counter scales token counts by (models counted with a stand-in encoding)."""
+_BOUND_PER_MESSAGE = 64
+"""More than the overhead a counter adds for one message with its calls and results."""
+_BOUND_PER_REQUEST = 1024
+"""More than the overhead a counter adds for one request with tools (Anthropic's tool prompt: 600)."""
+
+
+class _Fixed:
+    """What a request holds besides messages: its size in bytes at once, its tokens when needed."""
+
+    def __init__(self, model: str, system: str | None, definitions: Sequence[ToolDefinition]) -> None:
+        self._model, self._system, self._definitions = model, system, list(definitions)
+        self.bytes = len((system or "").encode()) + sum(len(repr(d).encode()) for d in definitions)
+        self._tokens: int | None = None
+
+    def tokens(self) -> int:
+        if self._tokens is None:
+            counter = _counter(self._model)
+            self._tokens = counter.count_system(self._system) + counter.count_tools(self._definitions)
+        return self._tokens
+
+
+class _Fitting:
+    """Fitting for one provider and model, tokenizer-free while it cannot matter.
+
+    No BPE token spans less than one byte, so the UTF-8 size of everything a request holds (scaled
+    and padded as generously as any counter's estimate is) bounds its tokens from above. While that
+    bound is under the limit the request cannot overflow, and nothing is tokenised: the encoder (tens
+    of megabytes) is loaded only for conversations that come near the window. From then on the
+    fitter counts (once per message) and fits.
+    """
+
+    def __init__(self, policy: ContextPolicy, model: str, window: int) -> None:
+        self._policy, self._model, self._window = policy, model, window
+        self._limit = window - policy.reply_reserve
+        self._fitter: ContextFitter | None = None
+        self._seen, self._last_id, self._bytes = 0, "", 0
+
+    def fitter_if_needed(self, messages: Sequence[Message], fixed_bytes: int) -> ContextFitter | None:
+        if self._fitter is None and self._bound(messages, fixed_bytes) > self._limit:
+            self._fitter = ContextFitter(self._policy, _counter(self._model), self._window)
+        return self._fitter
+
+    def _bound(self, messages: Sequence[Message], fixed_bytes: int) -> int:
+        if len(messages) < self._seen or (self._seen and messages[self._seen - 1].id != self._last_id):
+            self._seen, self._bytes = 0, 0  # not an append: measure again
+        for message in messages[self._seen:]:
+            self._bytes += len(message_to_json(message).encode())
+        self._seen, self._last_id = len(messages), messages[-1].id if messages else ""
+        padding = _BOUND_PER_MESSAGE * len(messages) + _BOUND_PER_REQUEST
+        return int(_BOUND_SCALE * (self._bytes + fixed_bytes)) + padding

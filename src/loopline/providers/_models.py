@@ -9,6 +9,7 @@ protocol. The SDKs are imported when a model is made, so `loopline` imports with
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -71,8 +72,10 @@ class _SDKModel:
 
     The request loopline rendered is already in wire form, so it goes to the SDK as the body
     (`extra_body`) instead of as typed parameters: the SDK would otherwise walk the whole growing
-    history on every call to transform it, for the same bytes on the wire. Everything else (auth,
-    retries with backoff and `Retry-After`, errors, typed responses, streams) is the SDK's own.
+    history on every call to transform it, for the same bytes on the wire. Likewise a whole response
+    comes back as the decoded body (`with_raw_response`), which the adapter parses directly, instead
+    of as a typed object built only to be taken apart. Everything else (auth, retries with backoff
+    and `Retry-After`, typed errors, streams) is the SDK's own.
     """
 
     name: str
@@ -139,6 +142,13 @@ _CONFIGURED: dict[int, tuple[Any, dict[str, Any], Any]] = {}
 """Clients with settings applied (`with_options` copies a client; done once per client and settings)."""
 
 
+def _body(raw: Any) -> Any:
+    """The response body as the server sent it, decoded once: the adapter reads the dict directly, so
+    the SDK's typed object would only be built to be taken apart again. The SDK has already raised its
+    own error for a failed request (after its retries)."""
+    return json.loads(raw.http_response.content)
+
+
 def _first(value: Any, default: Any) -> Any:
     return default if value is None else value
 
@@ -159,11 +169,11 @@ class OpenAIChatModel(_SDKModel):
 
     def complete(self, request: dict[str, Any]) -> Any:
         client = self._sync()
-        return client.chat.completions.create(**self._args(client, request))
+        return _body(client.chat.completions.with_raw_response.create(**self._args(client, request)))
 
     async def acomplete(self, request: dict[str, Any]) -> Any:
         client = self._async()
-        return await client.chat.completions.create(**self._args(client, request))
+        return _body(await client.chat.completions.with_raw_response.create(**self._args(client, request)))
 
     def stream(self, request: dict[str, Any]) -> Iterator[Any]:
         client = self._sync()
@@ -191,11 +201,11 @@ class OpenAIResponsesModel(_SDKModel):
 
     def complete(self, request: dict[str, Any]) -> Any:
         client = self._sync()
-        return client.responses.create(**self._args(client, request))
+        return _body(client.responses.with_raw_response.create(**self._args(client, request)))
 
     async def acomplete(self, request: dict[str, Any]) -> Any:
         client = self._async()
-        return await client.responses.create(**self._args(client, request))
+        return _body(await client.responses.with_raw_response.create(**self._args(client, request)))
 
     def stream(self, request: dict[str, Any]) -> Iterator[Any]:
         client = self._sync()
@@ -228,11 +238,11 @@ class AnthropicModel(_SDKModel):
 
     def complete(self, request: dict[str, Any]) -> Any:
         client = self._sync()
-        return client.messages.create(**self._args(client, request))
+        return _body(client.messages.with_raw_response.create(**self._args(client, request)))
 
     async def acomplete(self, request: dict[str, Any]) -> Any:
         client = self._async()
-        return await client.messages.create(**self._args(client, request))
+        return _body(await client.messages.with_raw_response.create(**self._args(client, request)))
 
     def stream(self, request: dict[str, Any]) -> Iterator[Any]:
         client = self._sync()
