@@ -1,40 +1,39 @@
 """What a durable store costs: appends per second, list_executions at 100,000 executions, and the
 client CPU a loop step pays for SQLite (and PostgreSQL) over the in-memory store.
 
-    python tools/bench/store.py [--steps 50] [--repeat 10] [--executions 100000] [--pg URL]
+    python tools/bench/store.py [--steps 50] [--repeat 10] [--sdk-repeat 3] [--executions 100000]
+                                [--pg URL] [--json PATH]
 
 PostgreSQL rows run when --pg (or LOOPLINE_TEST_PG_URL) names a server. Ratios are against the
-in-memory store measured in the same run.
+in-memory store measured in the same run. Goal: the SQLite store adds at most 25% client CPU to a
+loop step with the `openai` client (PASS/MISS is printed; a miss never fails the script).
 """
 
 from __future__ import annotations
 
 import argparse
 import atexit
-import contextlib
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from manual_loop import _response, lookup, with_loopline
+import mock_server
+from manual_loop import lookup, prebuilt, with_loopline
+from scenario import MODEL, fmt_ratio, fmt_time, goal_row, goals_table, save_section, table
 
 from loopline import Execution, ExecutionStatus, Message
 from loopline.loop import execution_to_json
 from loopline.store import InMemoryStore, SQLiteStore, Store, open_store
 
-
-def _report(costs: dict[str, float]) -> None:
-    base = costs["in-memory"]
-    for name, cost in costs.items():
-        print(f"  {name:12s} {cost:8.1f} us   {cost / base:5.2f}x in-memory   (+{(cost / base - 1) * 100:.0f}%)")
+SQLITE_GOAL = 1.25
+"""Goal: a loop step with the `openai` client on SQLite, against the same on the in-memory store."""
 
 
 def appends_per_second(store: Store, count: int) -> float:
@@ -81,14 +80,15 @@ def list_latency_ms(store: Store, repeat: int = 20) -> dict[str, float]:
     return out
 
 
-def step_cpu_us(make_store: Callable[[], Store], steps: int, repeat: int) -> float:
-    responses = [_response(i, steps) for i in range(1, steps + 1)]
+def step_cpu_s(make_store: Callable[[], Store], steps: int, repeat: int) -> float:
+    """loopline's own calls per step on a store, client CPU (no client call)."""
+    responses = prebuilt(steps)
     store = make_store()
     with_loopline(responses, store=store)  # warm up
-    return statistics.median(with_loopline(responses, store=store) for _ in range(repeat)) / steps * 1e6
+    return statistics.median(with_loopline(responses, store=store) for _ in range(repeat)) / steps
 
 
-def sdk_step_cpu_us(make_store: Callable[[], Store], steps: int, repeat: int, port: int) -> float:
+def sdk_step_cpu_s(make_store: Callable[[], Store], steps: int, repeat: int, port: int) -> float:
     """The whole manual loop step with the real `openai` client against the local mock server: the
     user's client call included, as a user's loop pays it (the server runs in another process)."""
     from openai import OpenAI
@@ -103,7 +103,7 @@ def sdk_step_cpu_us(make_store: Callable[[], Store], steps: int, repeat: int, po
         start = time.process_time()
         agent.add_task(input="task")
         while not agent.is_finished():
-            response = client.chat.completions.create(model="gpt-4o-mini", **agent.request_kwargs())
+            response = client.chat.completions.create(model=MODEL, **agent.request_kwargs())
             agent.add_messages(response)
             calls = Agent.extract_tool_calls(response)
             if calls:
@@ -111,32 +111,58 @@ def sdk_step_cpu_us(make_store: Callable[[], Store], steps: int, repeat: int, po
         return time.process_time() - start
 
     run()
-    return statistics.median(run() for _ in range(repeat)) / steps * 1e6
+    return statistics.median(run() for _ in range(repeat)) / steps
 
 
-@contextlib.contextmanager
-def mock_server(steps: int) -> Iterator[int]:
-    port_dir = tempfile.mkdtemp(prefix="loopline-mock-")
-    atexit.register(shutil.rmtree, port_dir, ignore_errors=True)
-    port_file = Path(port_dir) / "port"
-    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("mock_openai.py")), str(port_file),
-                             "--steps", str(steps)])
-    try:
-        while not port_file.exists() or not port_file.read_text():
-            time.sleep(0.02)
-        yield int(port_file.read_text())
-    finally:
-        proc.terminate()
-        proc.wait(10)
+def measure(args: argparse.Namespace, backends: dict[str, Callable[[], Store]]) -> dict[str, Any]:
+    """Every figure of this script, per store."""
+    out: dict[str, Any] = {"sdk_step_cpu_s": {}, "own_step_cpu_s": {}, "appends_per_s": {}, "list_ms": {}}
+    with mock_server.running(args.steps) as port:
+        for name, make in backends.items():
+            out["sdk_step_cpu_s"][name] = sdk_step_cpu_s(make, args.steps, args.sdk_repeat, port)
+    for name, make in backends.items():
+        out["own_step_cpu_s"][name] = step_cpu_s(make, args.steps, args.repeat)
+    for name, make in backends.items():
+        out["appends_per_s"][name] = appends_per_second(make(), args.appends)
+    for name, make in backends.items():
+        if name == "in-memory":
+            continue
+        store = make()
+        fill_executions(store, args.executions)
+        out["list_ms"][name] = list_latency_ms(store)
+        store.close()
+    return out
+
+
+def render(section: dict[str, Any]) -> str:
+    """The markdown of this script's tables and goal, from its JSON section."""
+    sdk, own = section["sdk_step_cpu_s"], section["own_step_cpu_s"]
+    steps = [[name, fmt_time(sdk[name]), fmt_ratio(sdk[name] / sdk["in-memory"]), fmt_time(own[name]),
+              fmt_ratio(own[name] / own["in-memory"])] for name in sdk]
+    io = [[name, f"{section['appends_per_s'][name]:,.0f} per second",
+           " / ".join(f"{ms:.2f}" for ms in section["list_ms"][name].values()) + " ms"]
+          for name in section["list_ms"]]
+    return "\n\n".join([
+        f"**Durable stores**, {section['steps']} steps, median of {section['sdk_repeat']} runs with the client "
+        f"call and of {section['repeat']} without:",
+        table(["store", "loop step with the `openai` client", "vs. in-memory", "loopline's calls alone",
+               "vs. in-memory"], steps),
+        table(["store", "appends to one thread (one message each)",
+               f"`list_executions`, {section['executions']:,} stored: newest 50 / one agent / agent + status / "
+               "page 2"], io),
+        goals_table(section["goals"]),
+    ])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--sdk-repeat", type=int, default=3)
     parser.add_argument("--appends", type=int, default=2000)
     parser.add_argument("--executions", type=int, default=100_000)
     parser.add_argument("--pg", default=os.environ.get("LOOPLINE_TEST_PG_URL") or None)
+    parser.add_argument("--json", default=None, help="store the results in this JSON file (other sections kept)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="loopline-bench-"))
     atexit.register(shutil.rmtree, work, ignore_errors=True)
@@ -145,28 +171,16 @@ def main() -> None:
         "SQLite file": lambda: SQLiteStore(work / f"bench-{time.monotonic_ns()}.db"),
     }
     if args.pg:
-        backends["PostgreSQL"] = lambda: open_store(args.pg)
-
-    with mock_server(args.steps) as port:
-        print(f"manual loop step with the openai client against a local mock server, {args.steps} steps x "
-              f"{args.repeat} runs, client CPU per step (median):")
-        _report({name: sdk_step_cpu_us(make, args.steps, args.repeat, port) for name, make in backends.items()})
-    print(f"\nloopline's own calls per step (no client call), {args.steps} steps x {args.repeat} runs:")
-    _report({name: step_cpu_us(make, args.steps, args.repeat) for name, make in backends.items()})
-
-    print(f"\nappends to one thread, one message each, {args.appends} appends:")
-    for name, make in backends.items():
-        print(f"  {name:12s} {appends_per_second(make(), args.appends):10.0f} appends/s")
-
-    print(f"\nlist_executions with {args.executions:,} executions stored (median of 20):")
-    for name, make in backends.items():
-        if name == "in-memory":
-            continue
-        store = make()
-        fill_executions(store, args.executions)
-        for query, ms in list_latency_ms(store).items():
-            print(f"  {name:12s} {query:24s} {ms:8.2f} ms")
-        store.close()
+        backends["PostgreSQL (local)"] = lambda: open_store(args.pg)
+    section: dict[str, Any] = {k: getattr(args, k) for k in ("steps", "repeat", "sdk_repeat", "appends", "executions")}
+    section.update(measure(args, backends))
+    ratio = section["sdk_step_cpu_s"]["SQLite file"] / section["sdk_step_cpu_s"]["in-memory"]
+    section["goals"] = [goal_row("SQLite store: loop step with the `openai` client vs in-memory",
+                                 f"{fmt_ratio(ratio)} ({round((ratio - 1) * 100):+d}%)",
+                                 f"at most {SQLITE_GOAL:g}x (+25%)", ratio <= SQLITE_GOAL)]
+    section["markdown"] = render(section)
+    print(section["markdown"])
+    save_section(args.json, "store", section)
 
 
 if __name__ == "__main__":
