@@ -330,3 +330,18 @@ def test_call_ids_repeated_across_responses_are_made_unique_in_the_thread() -> N
     from loopline import LLMProvider
     from provider_rules import anthropic_violations
     assert anthropic_violations(agent.request_kwargs(LLMProvider.ANTHROPIC)) == []
+
+
+def test_the_call_id_index_follows_appends_and_starts_over_on_another_list() -> None:
+    from loopline.agent._index import CallIds
+    from loopline.messages import Message, ToolCallPart
+
+    def calls(*ids: str) -> Message:
+        return Message(role="assistant", parts=tuple(ToolCallPart(id=i, name="t", arguments="{}") for i in ids))
+
+    index, thread = CallIds(), [Message.user("go"), calls("a", "b")]
+    assert index.of(thread) == {"a", "b"}
+    thread.append(calls("c"))
+    assert index.of(thread) == {"a", "b", "c"}
+    assert index.of([Message.user("other"), calls("x")]) == {"x"}  # not an append: indexed afresh
+    assert index.of([]) == set()

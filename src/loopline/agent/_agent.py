@@ -62,6 +62,7 @@ from ._claims import KEEPER as _KEEPER
 from ._decisions import CLAIM_SECONDS, Decisions
 from ._events import RunEvent
 from ._files import FileInput, to_file_parts
+from ._index import CallIds
 from ._memory import AgentMemory
 from ._progress import progress_for
 from ._requests import RequestBuilder
@@ -120,6 +121,7 @@ class Agent(Decisions):
         self._finish: Tool | None = make_finish_tool() if finish_tool else None
         self._messages: list[Message] = []
         self._requests = RequestBuilder()
+        self._call_ids = CallIds()
         self._task_index: int | None = None
         self._rendered_tools: dict[LLMProvider, list[dict[str, Any]]] = {}
         self._lock = threading.RLock()
@@ -408,8 +410,12 @@ class Agent(Decisions):
         """A response whose call ids repeat ids already in the thread (servers that send no ids get
         stable made-up ones, which repeat when a call repeats) gets fresh ids for those calls; the
         original stays in the call's provider details, so `run_tools` still takes the calls under it."""
-        taken = {c.id for m in (*self._messages, *also) for c in m.tool_calls}
-        if not message.tool_calls or not taken.intersection(c.id for c in message.tool_calls):
+        if not message.tool_calls:
+            return message
+        taken = self._call_ids.of(self._messages)
+        if also:
+            taken = taken | {c.id for m in also for c in m.tool_calls}
+        if not taken.intersection(c.id for c in message.tool_calls):
             return message
         parts: list[Part] = []
         for part in message.parts:
