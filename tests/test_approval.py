@@ -71,3 +71,19 @@ def test_a_rejected_call_is_not_run_and_the_model_hears_why() -> None:
     [result] = agent.thread[-1].tool_results
     assert (result.is_error, result.content) == (True, "Error: a person rejected this call: too many recipients")
     assert agent.run(model=model).result == "not sent" and sent == []
+
+
+def test_a_paused_execution_can_be_decided_at_once_by_another_process() -> None:
+    # PAUSED waits for a person, who may be anywhere: the pausing process gives its claim up, so a
+    # reviewer's process resumes the execution without waiting for the lease to run out.
+    sent.clear()
+    store = InMemoryStore()
+    worker = Agent("a", tools=[send_email, lookup], store=store)
+    paused = worker.run("Email Ann.", model=Scripted(completion(call("call_1", "send_email", to="ann@example.com"))))
+    assert paused.status is ExecutionStatus.PAUSED
+
+    reviewer = Agent("a", tools=[send_email, lookup], store=store)  # another owner, as another process is
+    reviewer.resume(paused.execution_id)  # no force needed
+    reviewer.approve("call_1")
+    result = reviewer.run(model=Scripted(completion(finish_call("call_2", "emailed"))))
+    assert (result.status, sent) == (ExecutionStatus.COMPLETED, ["ann@example.com"])

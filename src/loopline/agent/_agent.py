@@ -537,8 +537,9 @@ class Agent(Decisions):
             return machine
 
     def _keep_claim(self, execution: Execution) -> None:
-        """Renew this process's claim on the execution while it runs; give it up once it has ended."""
-        if execution.is_finished:
+        """Renew this process's claim on the execution while it runs; give it up once it has ended or
+        is PAUSED (waiting for a decision that any process may make: `resume` it there, no lease to wait out)."""
+        if execution.is_finished or execution.status is ExecutionStatus.PAUSED:
             if self._claimed_at is not None:
                 self.store.release_execution(execution.id, owner=self._owner)
                 self._claimed_at = None
