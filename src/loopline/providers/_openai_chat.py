@@ -186,7 +186,16 @@ class OpenAIChatAdapter(AdapterBase):
             arguments = json_dumps({"input": call.arguments})
         else:
             arguments = call.arguments
-        return {"id": call_id, "type": "function", "function": {"name": call.name, "arguments": arguments}}
+        out: dict[str, Any] = {"id": call_id, "type": "function",
+                               "function": {"name": call.name, "arguments": arguments}}
+        extra = (call.provider_details or {}).get(_EXTRA)
+        if extra is not None and message.provider == self.provider.value:
+            out["extra_content"] = extra  # only to the server that wrote it (a signature means nothing elsewhere)
+        elif extra is not None:
+            notes.append(RenderNote(message_id=message.id, part_kind=call.kind, action="dropped",
+                                    reason=f"the call's extra_content (e.g. a thought signature) was written by "
+                                           f"{message.provider}; only that server reads it"))
+        return out
 
     def _id(self, value: str) -> str:
         return safe_id(value, _ID, 40)  # OpenAI rejects tool call ids longer than 40 characters
@@ -281,9 +290,14 @@ class OpenAIChatAdapter(AdapterBase):
         elif not isinstance(raw, str):  # some compatible servers send a parsed object
             raw = json_dumps(raw)
         call_id = call.get("id") or stable_id("call_", response_id, index, body["name"], raw)
+        extra = call.get("extra_content")  # Gemini: {"google": {"thought_signature": ...}}, wanted back
         return ToolCallPart(id=str(call_id), name=str(body["name"]), arguments=raw,
-                            tool_type="custom" if kind == "custom" else "function")
+                            tool_type="custom" if kind == "custom" else "function",
+                            provider_details={_EXTRA: extra} if isinstance(extra, dict) else None)
 
+
+_EXTRA = "extra_content"
+"""Where a call keeps a server's `extra_content` (Gemini's thought signature) in its provider details."""
 
 _CUSTOM_AS_FUNCTION: dict[str, Any] = {
     "type": "object", "properties": {"input": {"type": "string"}}, "required": ["input"],

@@ -22,6 +22,7 @@ class _Call:
     type: str = "function"
     name: str = ""
     arguments: list[str] = field(default_factory=list)
+    extra_content: Any = None
 
 
 @dataclass
@@ -91,6 +92,7 @@ def _add_call(state: _Choice, fragment: Any, where: str, provider: str) -> None:
     if not isinstance(body, dict):
         raise ResponseParseError(f"{where}: tool call body is not an object", provider=provider, field=where)
     call.name = body.get("name") or call.name
+    call.extra_content = fragment.get("extra_content") or call.extra_content  # Gemini's thought signature
     piece = body.get("arguments" if call.type == "function" else "input")
     if isinstance(piece, str):
         call.arguments.append(piece)
@@ -124,4 +126,6 @@ def _call_body(call: _Call) -> dict[str, Any]:
     out: dict[str, Any] = {"type": call.type, call.type: {"name": call.name, key: "".join(call.arguments)}}
     if call.id:
         out["id"] = call.id
+    if call.extra_content is not None:
+        out["extra_content"] = call.extra_content
     return out
