@@ -252,8 +252,12 @@ class AdapterBase:
             return self.parse_wire_messages(data)
         raise self._mismatch(data, detected)
 
+    def unwrap_events(self, items: list[Any]) -> list[Any]:
+        """The API's own stream events among `items` (an SDK's helper stream wraps them); as given by default."""
+        return items
+
     def _parse_list(self, items: list[Any]) -> list[Message]:
-        dicts = [to_plain(i) for i in items]
+        dicts = self.unwrap_events([to_plain(i) for i in items])
         for index, item in enumerate(dicts):
             if not isinstance(item, dict):
                 raise ResponseParseError(f"item {index} of the list is a {type(item).__name__}, not a dict",

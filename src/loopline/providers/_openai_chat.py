@@ -127,6 +127,14 @@ class OpenAIChatAdapter(AdapterBase):
             kwargs["tools"] = tools
         return kwargs
 
+    def unwrap_events(self, items: list[Any]) -> list[Any]:
+        """The chunks inside the events of the `openai` SDK's `chat.completions.stream()` helper: it
+        wraps each chunk (`{"type": "chunk", "chunk": ..., "snapshot": ...}`) and adds events of its
+        own (`content.delta`, `tool_calls.function.arguments.done`, ...) that repeat what the chunks say."""
+        if not any(isinstance(i, dict) and i.get("type") == "chunk" and "chunk" in i for i in items):
+            return items
+        return [i["chunk"] for i in items if isinstance(i, dict) and i.get("type") == "chunk" and "chunk" in i]
+
     def one_call_at_a_time(self, kwargs: dict[str, Any]) -> None:
         if "tools" in kwargs and self.profile.parallel_tool_calls:
             kwargs["parallel_tool_calls"] = False
