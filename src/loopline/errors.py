@@ -37,6 +37,7 @@ __all__ = [
     "RuntimeFailure",
     "ScriptError",
     "ScriptExhaustedError",
+    "StoreError",
     "StoredDataError",
     "TaskAlreadyRunningError",
     "ThreadBusyError",
@@ -267,6 +268,15 @@ class ContextOverflowError(RuntimeFailure):
         self.needed = needed
         self.window = window
         self.reserve = reserve
+
+
+class StoreError(RuntimeFailure):
+    """The database behind a store failed (locked past its timeout, disk full, connection lost, ...);
+    the driver's error is chained. A failed write committed nothing."""
+
+    def __init__(self, message: str, *, store: str) -> None:
+        super().__init__(message)
+        self.store = store
 
 
 class StoredDataError(RuntimeFailure, ValueError):

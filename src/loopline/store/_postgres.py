@@ -14,12 +14,12 @@ import functools
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
-from ..errors import MissingExtraError
+from ..errors import MissingExtraError, StoreError
 
 try:
     import psycopg
     from psycopg.conninfo import conninfo_to_dict
-    from psycopg_pool import ConnectionPool
+    from psycopg_pool import ConnectionPool, PoolTimeout
 except ImportError as exc:  # the `postgres` extra is not installed (or is broken: reinstalling it fixes that)
     raise MissingExtraError(package="psycopg-pool" if exc.name == "psycopg_pool" else "psycopg",
                             extra="postgres") from exc
@@ -73,14 +73,23 @@ class PostgresStore(SqlStore):
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Cursor]:
-        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+        with self._driver_errors(), self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             yield cur
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[Cursor]:
         # Autocommit: each read is one statement with its own snapshot, and costs no BEGIN/COMMIT.
-        with self._pool.connection() as conn, conn.cursor() as cur:
+        with self._driver_errors(), self._pool.connection() as conn, conn.cursor() as cur:
             yield cur
+
+    @contextlib.contextmanager
+    def _driver_errors(self) -> Iterator[None]:
+        """psycopg's and the pool's errors as `StoreError` (loopline's own errors pass through)."""
+        try:
+            yield
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise StoreError(f"PostgreSQL database {self._where}: {type(exc).__name__}: {exc}",
+                             store=self._where) from exc
 
     def _sql(self, text: str) -> str:
         return _pyformat(text)

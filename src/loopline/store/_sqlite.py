@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ..errors import StoreError
 from ._sql import Cursor, SqlStore
 
 __all__ = ["SQLiteStore"]
@@ -44,19 +45,20 @@ class SQLiteStore(SqlStore):
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Cursor]:
-        with self._lock:
+        with self._lock, _driver_errors(self.path):
             cur = self._conn.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
                 yield cur
             except BaseException:
-                cur.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):  # the error that got here is the one to report
+                    cur.execute("ROLLBACK")
                 raise
             cur.execute("COMMIT")
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[Cursor]:
-        with self._lock:
+        with self._lock, _driver_errors(self.path):
             yield self._conn.cursor()
 
     def _insert_many(self, cur: Cursor, sql: str, rows: list[tuple[Any, ...]]) -> None:
@@ -67,3 +69,12 @@ class SQLiteStore(SqlStore):
         """Close the connection."""
         with self._lock:
             self._conn.close()
+
+
+@contextlib.contextmanager
+def _driver_errors(where: str) -> Iterator[None]:
+    """sqlite3's errors as `StoreError` (loopline's own errors pass through)."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise StoreError(f"SQLite database {where}: {type(exc).__name__}: {exc}", store=where) from exc
