@@ -191,7 +191,8 @@ class Agent(Decisions):
     def _history_to_continue(self, thread_id: str) -> list[Message]:
         """The thread's messages, refusing a thread that another execution is still writing to."""
         history = self.store.get_messages(thread_id)
-        active = [e for e in self.store.list_executions(thread_id=thread_id, limit=None) if not e.is_finished]
+        executions = self.store.list_executions(thread_id=thread_id, limit=None)
+        active = [e for e in executions if not e.is_finished]
         if active:
             raise ThreadBusyError(
                 f"thread {thread_id} is in use by execution {active[0].id} of agent {active[0].agent_name!r} "
@@ -199,9 +200,12 @@ class Agent(Decisions):
                 thread_id=thread_id, execution_id=active[0].id)
         answered = {p.tool_call_id for m in history for p in m.tool_results}
         unanswered = [p.id for m in history for p in m.tool_calls if p.id not in answered]
+        if unanswered and self._settle_interrupted(executions, unanswered, len(history)):
+            return self._history_to_continue(thread_id)
         if unanswered:
-            raise ThreadBusyError(f"thread {thread_id} ends with tool calls {unanswered} that have no results; "
-                                  "no provider accepts it as it is", thread_id=thread_id, execution_id=None)
+            raise ThreadBusyError(f"thread {thread_id} ends with tool calls {unanswered} that have no results "
+                                  "(a process may still be running them); no provider accepts it as it is",
+                                  thread_id=thread_id, execution_id=None)
         return history
 
     @property
@@ -539,7 +543,7 @@ class Agent(Decisions):
     def _keep_claim(self, execution: Execution) -> None:
         """Renew this process's claim on the execution while it runs; give it up once it has ended or
         is PAUSED (waiting for a decision that any process may make: `resume` it there, no lease to wait out)."""
-        if execution.is_finished or execution.status is ExecutionStatus.PAUSED:
+        if (execution.is_finished or execution.status is ExecutionStatus.PAUSED) and not execution.running_tool_calls:
             if self._claimed_at is not None:
                 self.store.release_execution(execution.id, owner=self._owner)
                 self._claimed_at = None

@@ -58,6 +58,28 @@ class Decisions:
         @property
         def pending_tool_calls(self) -> list[ToolCall]: ...
 
+    def _settle_interrupted(self, executions: Sequence[Execution], unanswered: Sequence[str], length: int) -> bool:
+        """Give error results to calls left running by an execution that ended (cancelled while its
+        tools ran) and whose process is gone (no one holds its claim), so its thread can go on.
+        True if any were settled."""
+        settled = False
+        for execution in executions:
+            running = [c for c in execution.pending_tool_calls
+                       if c.id in execution.running_tool_calls and c.id in unanswered]
+            if not execution.is_finished or not running:
+                continue
+            if not self.store.claim_execution(execution.id, owner=self._owner, lease_seconds=CLAIM_SECONDS):
+                continue  # its process is alive and may still deliver the results
+            try:
+                machine = ExecutionMachine(execution)
+                messages = machine.interrupt_tools([ToolCall.from_part(c) for c in running], time.time())
+                self.store.commit(machine.execution, messages, expected_length=length, owner=self._owner)
+                length += len(messages)
+                settled = True
+            finally:
+                self.store.release_execution(execution.id, owner=self._owner)
+        return settled
+
     def resume(self, execution_id: str, *, output_schema: OutputSchema | None = None,
                force: bool = False) -> Execution:
         """Reattach an execution that was interrupted (its process was killed), in any process.
