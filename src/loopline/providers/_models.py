@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import threading
+import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -116,10 +118,11 @@ class _SDKModel:
         options = {k: v for k, v in (("max_retries", self.max_retries), ("timeout", self.timeout)) if v is not None}
         if not options:
             return client
-        cached = _CONFIGURED.get(id(client))
-        if cached is None or cached[0] is not client or cached[1] != options:
-            cached = _CONFIGURED[id(client)] = (client, options, client.with_options(**options))
-        return cached[2]
+        with _CONFIGURED_LOCK:
+            cached = _CONFIGURED.get(client)
+            if cached is None or cached[0] != options:
+                cached = _CONFIGURED[client] = (options, client.with_options(**options))
+        return cached[1]
 
     @property
     def endpoint(self) -> str:
@@ -138,8 +141,10 @@ class _SDKModel:
         return {"model": self.name, **kwargs, "extra_body": body}
 
 
-_CONFIGURED: dict[int, tuple[Any, dict[str, Any], Any]] = {}
-"""Clients with settings applied (`with_options` copies a client; done once per client and settings)."""
+_CONFIGURED: weakref.WeakKeyDictionary[Any, tuple[dict[str, Any], Any]] = weakref.WeakKeyDictionary()
+"""Clients with settings applied (`with_options` copies a client: done once per client and settings,
+and forgotten with the client)."""
+_CONFIGURED_LOCK = threading.Lock()
 
 
 def _body(raw: Any) -> Any:
