@@ -360,3 +360,82 @@ def test_sync_and_async_callers_share_one_limiter_in_order() -> None:
 
     asyncio.run(main())
     assert order == ["async", "sync"] and limiter.in_flight == 0 and gate.is_set()
+
+
+def test_a_sync_caller_interrupted_while_waiting_gives_its_slot_back() -> None:
+    import signal
+
+    limiter = RequestLimiter(max_concurrent=1)
+    release = threading.Event()
+
+    def holder() -> None:
+        with limiter.slot():
+            release.wait()
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    while limiter.in_flight == 0:
+        time.sleep(0.001)
+
+    def ctrl_c(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, ctrl_c)
+    signal.setitimer(signal.ITIMER_REAL, 0.1)  # Ctrl-C while run() waits for a slot
+    try:
+        with pytest.raises(KeyboardInterrupt), limiter.slot():
+            pass
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    release.set()
+    thread.join()
+    assert (limiter.in_flight, len(limiter._waiters)) == (0, 0)
+    with limiter.slot():  # free again, at once
+        assert limiter.in_flight == 1
+
+
+def test_a_slot_is_not_lost_to_a_waiter_whose_event_loop_closed() -> None:
+    limiter = RequestLimiter(max_concurrent=1)
+    held = limiter.slot()
+    held.__enter__()
+
+    def short_lived_loop() -> None:
+        loop = asyncio.new_event_loop()
+
+        async def wait() -> None:
+            async with limiter.aslot():
+                pass
+
+        task = loop.create_task(wait())
+        loop.run_until_complete(asyncio.sleep(0.05))  # the task queues for the slot; then the loop goes
+        task.cancel()
+        loop.close()
+
+    thread = threading.Thread(target=short_lived_loop)
+    thread.start()
+    thread.join()
+    held.__exit__(None, None, None)  # finishes normally, though the waiter's loop is gone
+    assert limiter.in_flight == 0
+    with limiter.slot():
+        pass
+
+
+def test_run_inside_a_running_loop_refuses_to_wait_for_slots_held_by_that_loop() -> None:
+    limiter = RequestLimiter(max_concurrent=1)
+
+    async def notebook() -> None:
+        release = asyncio.Event()
+
+        async def arun_task() -> None:
+            async with limiter.aslot():
+                await release.wait()
+
+        task = asyncio.create_task(arun_task())
+        await asyncio.sleep(0.01)
+        with pytest.raises(UsageError, match=r"await agent\.arun"), limiter.slot():  # a sync run() in the cell
+            pass
+        release.set()
+        await task
+        assert limiter.in_flight == 0
+
+    asyncio.run(notebook())

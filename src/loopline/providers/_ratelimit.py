@@ -21,6 +21,8 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
+from ..errors import UsageError
+
 __all__ = ["RequestLimiter", "shared_limiter"]
 
 
@@ -35,12 +37,17 @@ class _Waiter:
         self._event = None if loop else threading.Event()
         self.woken = False
 
-    def wake(self) -> None:
+    def wake(self) -> bool:
+        """Hand the slot over; False when the waiter can no longer take it (its event loop closed)."""
         self.woken = True
         if self._event is not None:
             self._event.set()
         elif self._loop is not None and self._future is not None:
-            self._loop.call_soon_threadsafe(_resolve, self._future)
+            try:
+                self._loop.call_soon_threadsafe(_resolve, self._future)
+            except RuntimeError:  # the loop is closed: its task is gone
+                return False
+        return True
 
     def wait(self) -> None:
         assert self._event is not None
@@ -75,6 +82,7 @@ class RequestLimiter:
         self._next_start = 0.0  # monotonic time of the next free start slot
         self._active = 0
         self._waiters: deque[_Waiter] = deque()
+        self._holders: dict[int, int] = {}  # event loop id -> async requests of that loop holding a slot
         self.tighten(requests_per_second, max_concurrent)
 
     @property
@@ -109,7 +117,12 @@ class RequestLimiter:
         """Hold a request slot (blocking the thread until one is free and the rate allows)."""
         waiter = self._enter(None)
         if waiter is not None:
-            waiter.wait()
+            self._refuse_to_block_own_loop(waiter)
+            try:
+                waiter.wait()
+            except BaseException:  # interrupted while waiting (Ctrl-C): give back a slot handed over meanwhile
+                self._abandon(waiter)
+                raise
         try:
             delay = self._reserve_start()
             if delay > 0:
@@ -118,24 +131,46 @@ class RequestLimiter:
         finally:
             self._leave()
 
+    def _refuse_to_block_own_loop(self, waiter: _Waiter) -> None:
+        """A sync call made on a thread whose event loop runs (a Jupyter cell) blocks that loop while it
+        waits; if tasks of that very loop hold the slots, none could ever be given back."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        with self._lock:
+            stuck = self._holders.get(id(loop), 0) > 0
+        if stuck:
+            self._abandon(waiter)
+            raise UsageError("run() would wait for a request slot held by a task of the event loop it blocks "
+                             "(max_concurrent_requests is reached by arun() tasks on this loop); use "
+                             "`await agent.arun(...)` here instead")
+
     # --- async --------------------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
     async def aslot(self) -> AsyncIterator[None]:
         """Hold a request slot (awaiting until one is free and the rate allows)."""
-        waiter = self._enter(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        waiter = self._enter(loop)
         if waiter is not None:
             try:
                 await waiter.await_()
             except BaseException:  # cancelled while waiting: give back a slot handed over meanwhile
                 self._abandon(waiter)
                 raise
+        with self._lock:
+            self._holders[id(loop)] = self._holders.get(id(loop), 0) + 1
         try:
             delay = self._reserve_start()
             if delay > 0:
                 await asyncio.sleep(delay)
             yield
         finally:
+            with self._lock:
+                self._holders[id(loop)] -= 1
+                if not self._holders[id(loop)]:
+                    del self._holders[id(loop)]
             self._leave()
 
     # --- the shared state -----------------------------------------------------------------------------
@@ -154,10 +189,10 @@ class RequestLimiter:
     def _leave(self) -> None:
         with self._lock:
             limit = self._settings.concurrent
-            if self._waiters and (limit is None or self._active <= limit):
-                self._waiters.popleft().wake()  # the slot passes on; the count stays
-            else:
-                self._active -= 1
+            while self._waiters and (limit is None or self._active <= limit):
+                if self._waiters.popleft().wake():  # the slot passes on; the count stays
+                    return
+            self._active -= 1
 
     def _abandon(self, waiter: _Waiter) -> None:
         with self._lock:
