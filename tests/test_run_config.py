@@ -439,3 +439,65 @@ def test_run_inside_a_running_loop_refuses_to_wait_for_slots_held_by_that_loop()
         assert limiter.in_flight == 0
 
     asyncio.run(notebook())
+
+
+# --- clients: given ones are never swapped, built ones are shared, keys go to their own vendor -------------
+
+
+def test_a_given_client_of_the_other_kind_is_refused_not_replaced() -> None:
+    endpoint = Endpoint()
+    sync_only = endpoint.client("https://mine.test/v1")
+    with pytest.raises(UsageError, match="async client"):
+        asyncio.run(agent().arun("go", model="gpt-4o-mini", client=sync_only))
+    async_only = endpoint.client("https://mine.test/v1", asynchronous=True)
+    with pytest.raises(UsageError, match="sync client"):
+        agent().run("go", model="gpt-4o-mini", client=async_only)
+    assert endpoint.bodies == []  # nothing went anywhere
+
+
+def test_clients_built_from_the_environment_are_made_once_and_shared(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://shared.test/v1")
+    first, second = resolve_model("gpt-4o-mini"), resolve_model("gpt-4o")
+    assert first.endpoint == second.endpoint == "openai https://shared.test/v1"  # type: ignore[attr-defined]
+    assert first._sync() is second._sync()  # type: ignore[attr-defined]
+    assert first.endpoint == "openai https://shared.test/v1"  # type: ignore[attr-defined]  # the same once built
+
+
+@pytest.mark.parametrize(("model", "variable", "host"), [
+    ("gemini_openai:gemini-2.5-flash", "GEMINI_API_KEY", "generativelanguage.googleapis.com"),
+    ("nvidia_nim:meta/llama-3.1-8b-instruct", "NVIDIA_API_KEY", "integrate.api.nvidia.com"),
+])
+def test_each_vendor_gets_its_own_key_never_the_openai_one(monkeypatch: pytest.MonkeyPatch, model: str,
+                                                         variable: str, host: str) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-secret")
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://proxy.test/v1")
+    monkeypatch.delenv(variable, raising=False)
+    with pytest.raises(UsageError, match=variable):
+        resolve_model(model)._sync()  # type: ignore[attr-defined]
+    monkeypatch.setenv(variable, "vendor-key")
+    client = resolve_model(model)._sync()  # type: ignore[attr-defined]
+    assert (client.api_key, client.base_url.host) == ("vendor-key", host)
+
+
+def test_local_servers_keep_their_address_and_need_no_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-secret")
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://proxy.test/v1")
+    client = resolve_model("ollama:qwen2.5")._sync()  # type: ignore[attr-defined]
+    assert (client.api_key, str(client.base_url)) == ("not-needed", "http://localhost:11434/v1/")
+
+
+def test_params_join_an_sdk_model_and_are_refused_by_other_models() -> None:
+    model = resolve_model("gpt-4o-mini", params={"temperature": 0})
+    joined = resolve_model(model, params={"max_tokens": 50})
+    assert joined.params == {"temperature": 0, "max_tokens": 50}  # type: ignore[attr-defined]
+
+    class Double:
+        provider, name = LLMProvider.OPEN_AI, "double"
+
+        def complete(self, request: dict[str, Any]) -> Any: ...
+
+        async def acomplete(self, request: dict[str, Any]) -> Any: ...
+
+    with pytest.raises(UsageError, match="params="):
+        resolve_model(Double(), params={"temperature": 0})

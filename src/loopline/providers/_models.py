@@ -30,7 +30,20 @@ _OPENAI_COMPATIBLE_URLS = {
     LLMProvider.NVIDIA_NIM: "https://integrate.api.nvidia.com/v1",
     LLMProvider.FRIENDLI_AI: "https://api.friendli.ai/serverless/v1",
 }
-"""Where each OpenAI-compatible server usually listens; `OPENAI_BASE_URL` or a client overrides it."""
+"""Where each OpenAI-compatible server usually listens (a client given to `run` overrides it)."""
+
+_KEY_VARIABLES = {
+    LLMProvider.OPEN_AI: "OPENAI_API_KEY",
+    LLMProvider.OPEN_AI_RESPONSES: "OPENAI_API_KEY",
+    LLMProvider.GEMINI_OPEN_AI: "GEMINI_API_KEY",
+    LLMProvider.NVIDIA_NIM: "NVIDIA_API_KEY",
+    LLMProvider.FRIENDLI_AI: "FRIENDLI_TOKEN",
+    LLMProvider.VLLM: "VLLM_API_KEY",
+    LLMProvider.OLLAMA: "OLLAMA_API_KEY",
+}
+"""The environment variable each provider's key is read from: an OpenAI key never goes to another vendor."""
+_LOCAL = frozenset({LLMProvider.OLLAMA, LLMProvider.VLLM})
+"""Servers that usually run without a key."""
 
 
 @runtime_checkable
@@ -103,16 +116,54 @@ class _SDKModel:
 
     def _sync(self) -> Any:
         if self.client is None:
-            self.client = self._make_client(asynchronous=False)
+            self._refuse_to_replace(self.async_client, wanted="a sync client (OpenAI / Anthropic) for run() and "
+                                                              "stream()", instead="arun() / astream()")
+            self.client = self._env_client(asynchronous=False)
         return self._with_settings(self.client)
 
     def _async(self) -> Any:
         if self.async_client is None:
-            self.async_client = self._make_client(asynchronous=True)
+            self._refuse_to_replace(self.client, wanted="an async client (AsyncOpenAI / AsyncAnthropic) for "
+                                                        "arun() and astream()", instead="run() / stream()")
+            self.async_client = self._env_client(asynchronous=True)
         return self._with_settings(self.async_client)
 
+    @staticmethod
+    def _refuse_to_replace(given: Any, *, wanted: str, instead: str) -> None:
+        """A client the user gave is never quietly swapped for one built from the environment, which may
+        reach another server with another key."""
+        if given is not None and not _is_env_client(given):
+            raise UsageError(f"this model was given a {type(given).__name__} client only, and needs {wanted}; "
+                             f"use {instead} with it, or give both (e.g. OpenAIChatModel(name, client=..., "
+                             "async_client=...))")
+
+    def _env_client(self, *, asynchronous: bool) -> Any:
+        """The process's client for this provider built from the environment (made once, then shared)."""
+        key = (self.provider, asynchronous, *self._env_settings())
+        with _ENV_LOCK:
+            client = _ENV_CLIENTS.get(key)
+            if client is None:
+                client = _ENV_CLIENTS[key] = self._make_client(asynchronous=asynchronous)
+            return client
+
+    def _env_settings(self) -> tuple[str | None, str | None]:
+        """The base URL and key the environment gives this provider."""
+        if self.provider in (LLMProvider.OPEN_AI, LLMProvider.OPEN_AI_RESPONSES):
+            base_url = os.environ.get("OPENAI_BASE_URL") or None
+        else:
+            base_url = _OPENAI_COMPATIBLE_URLS.get(self.provider)
+        variable = _KEY_VARIABLES.get(self.provider, "OPENAI_API_KEY")
+        return base_url, os.environ.get(variable) or ("not-needed" if self.provider in _LOCAL else None)
+
     def _make_client(self, *, asynchronous: bool) -> Any:
-        return _openai(self.provider, asynchronous=asynchronous)
+        import openai
+
+        base_url, key = self._env_settings()
+        if key is None:
+            raise UsageError(f"no API key for {self.provider.value}: set {_KEY_VARIABLES[self.provider]}, or pass "
+                             "client=... (an openai client for that server)")
+        cls = openai.AsyncOpenAI if asynchronous else openai.OpenAI
+        return cls(api_key=key, base_url=base_url)
 
     def _with_settings(self, client: Any) -> Any:
         options = {k: v for k, v in (("max_retries", self.max_retries), ("timeout", self.timeout)) if v is not None}
@@ -128,7 +179,11 @@ class _SDKModel:
     def endpoint(self) -> str:
         """The provider and base URL requests go to (what rate limits are shared by)."""
         client = self.client if self.client is not None else self.async_client
-        return f"{self.provider.value} {_base_url(client) or ''}"
+        url = _base_url(client) if client is not None else self._env_base_url()
+        return f"{self.provider.value} {url or ''}".rstrip("/")
+
+    def _env_base_url(self) -> str | None:
+        return self._env_settings()[0] or "https://api.openai.com/v1"
 
     def _call(self, client: Any, request: dict[str, Any], **typed: Any) -> dict[str, Any]:
         """The SDK call's keyword arguments: the few the SDK needs typed (`typed`, with defaults a body
@@ -235,6 +290,12 @@ class AnthropicModel(_SDKModel):
     def _make_client(self, *, asynchronous: bool) -> Any:
         return _anthropic(asynchronous=asynchronous)
 
+    def _env_settings(self) -> tuple[str | None, str | None]:
+        return os.environ.get("ANTHROPIC_BASE_URL") or None, os.environ.get("ANTHROPIC_API_KEY")
+
+    def _env_base_url(self) -> str | None:
+        return self._env_settings()[0] or "https://api.anthropic.com"
+
     def _args(self, client: Any, request: dict[str, Any], **stream: Any) -> dict[str, Any]:
         # max_tokens stays a typed argument: the SDK sizes its non-streaming timeout from it.
         args = self._call(client, request, max_tokens=4096, **stream)
@@ -271,6 +332,11 @@ def resolve_model(model: Model | str, *, client: Any = None, default_provider: L
     if not isinstance(model, str):
         if client is not None:
             raise UsageError("client= goes with a model name; a model object brings its own client")
+        if params and isinstance(model, _SDKModel):
+            return dataclasses.replace(model, params={**model.params, **params})
+        if params:
+            raise UsageError(f"params= goes with a model name or an SDK model; {type(model).__name__} takes no "
+                             "request arguments")
         return model
     provider, _, name = model.partition(":") if ":" in model else (default_provider.value, "", model)
     kind = LLMProvider.of(provider)
@@ -289,13 +355,15 @@ def _is_async_client(client: Any) -> bool:
     return client is not None and type(client).__name__.startswith("Async")
 
 
-def _openai(provider: LLMProvider, *, asynchronous: bool) -> Any:
-    import openai
+_ENV_CLIENTS: dict[tuple[Any, ...], Any] = {}
+"""Clients built from the environment, one per provider, kind, base URL and key, shared by every model
+of the process (a client holds a connection pool: building one per run would waste it and ~40 ms)."""
+_ENV_LOCK = threading.Lock()
 
-    base_url = os.environ.get("OPENAI_BASE_URL") or _OPENAI_COMPATIBLE_URLS.get(provider)
-    key = os.environ.get("OPENAI_API_KEY") or ("not-needed" if provider in _OPENAI_COMPATIBLE_URLS else None)
-    cls = openai.AsyncOpenAI if asynchronous else openai.OpenAI
-    return cls(api_key=key, base_url=base_url)
+
+def _is_env_client(client: Any) -> bool:
+    with _ENV_LOCK:
+        return any(c is client for c in _ENV_CLIENTS.values())
 
 
 def _anthropic(*, asynchronous: bool) -> Any:
