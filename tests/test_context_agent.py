@@ -175,3 +175,57 @@ def test_a_conversation_far_from_the_window_is_never_tokenised() -> None:
                   config=RunConfig(context=ContextPolicy(context_window=4000, reply_reserve=500)))
     small.run(TASK, model=Reader(LLMProvider.OPEN_AI, pages=5, name="gpt-4o-2024-08-06"))
     assert "gpt-4o-2024-08-06" in _requests._COUNTERS
+
+
+def test_the_window_keeps_room_for_the_replys_max_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Providers refuse a request whose input plus max_tokens exceeds the window.
+    from loopline.context import ContextFitter
+
+    estimates: list[int] = []
+    fit = ContextFitter.fit
+
+    def spy(self: ContextFitter, *args: Any, **kwargs: Any) -> Any:
+        fitted = fit(self, *args, **kwargs)
+        estimates.append(fitted.tokens)
+        return fitted
+
+    monkeypatch.setattr(ContextFitter, "fit", spy)
+    window, max_tokens = 20_000, 12_000
+    model = Reader(LLMProvider.OPEN_AI, pages=40)
+    model.params = {"max_tokens": max_tokens}  # type: ignore[attr-defined]  # as an SDK model carries them
+    agent = Agent("reader", tools=[read_page], store=InMemoryStore(),
+                  config=RunConfig(context=ContextPolicy(context_window=window), max_steps=60))
+    assert agent.run(TASK, model=model).status is ExecutionStatus.COMPLETED
+    assert estimates and max(estimates) + max_tokens <= window  # the fitter's own count of each request
+    agent.add_task("again")
+    with pytest.raises(ContextOverflowError, match="no room"):
+        agent.request_kwargs(model="gpt-4o-mini", max_tokens=window)
+
+
+def test_images_count_toward_the_window_even_when_their_bytes_are_few() -> None:
+    from loopline.messages import FilePart, Message, TextPart
+
+    agent = Agent("viewer", store=InMemoryStore(),
+                  config=RunConfig(context=ContextPolicy(context_window=32_000, reply_reserve=2_000)))
+    agent.add_task("Describe the photos.")
+    for i in range(40):
+        photo = FilePart(media_type="image/png", url=f"https://example.test/{i}.png")
+        agent._messages.append(Message(role="user", parts=(TextPart(text=f"photo {i}"), photo)))
+    request = agent.request_kwargs(model="gpt-4o")
+    images = sum(1 for m in request["messages"] for b in m["content"] if isinstance(b, dict)
+                 and b.get("type") == "image_url") if request else 0
+    assert 0 < images <= 30_000 // 1_600
+
+
+def test_a_new_context_policy_renders_afresh() -> None:
+    agent = Agent("a", store=InMemoryStore(), config=RunConfig(
+        context=ContextPolicy(context_window=12_000, reply_reserve=1000, max_tool_output_tokens=2000)))
+    agent.add_task("Summarise the report.")
+    for i, text in enumerate(["The quarterly figures rose and fell in turn. " * 1500, "page 2 is short"]):
+        agent.add_messages([{"role": "assistant", "content": None, "tool_calls": [
+            {"id": f"c{i}", "type": "function", "function": {"name": "read", "arguments": "{}"}}]}])
+        agent.add_messages([{"role": "tool", "tool_call_id": f"c{i}", "content": text}])
+    marker = CUT_MARKER.split("{")[0].strip()
+    assert marker in agent.request_kwargs(model="gpt-4o")["messages"][2]["content"]
+    agent.config = agent.config.replace(context=ContextPolicy(context_window=128_000))  # room now
+    assert marker not in agent.request_kwargs(model="gpt-4o")["messages"][2]["content"]

@@ -309,20 +309,20 @@ class Agent(Decisions):
         return list(rendered)
 
     def request_kwargs(self, llm_provider: LLMProvider | str | None = None, *, include_tools: bool = True,
-                       model: str | None = None) -> dict[str, Any]:
+                       model: str | None = None, max_tokens: int | None = None) -> dict[str, Any]:
         """Ready-to-splat request arguments for `llm_provider`: `{"messages", "tools"}` for Chat
         Completions, `{"system", "messages", "tools"}` for Anthropic, `{"instructions", "input",
         "tools"}` for the Responses API. What had to be dropped or converted is warned about.
 
-        With `model` (its name, e.g. `"gpt-4o"`), the conversation is fitted into that model's
-        context window by `config.context` (the stored thread is not changed); `ContextOverflowError`
-        when even the task and the newest turn do not fit.
+        With `model` (e.g. `"gpt-4o"`) the conversation is fitted into its context window by
+        `config.context`, with room for `max_tokens` (the reply limit you send), the stored thread
+        unchanged; `ContextOverflowError` when even the task and the newest turn do not fit.
         """
         return self._render(LLMProvider.of(llm_provider or self.llm_provider), include_tools=include_tools, warn=True,
-                            model=model)
+                            model=model, max_tokens=max_tokens)
 
     def _render(self, provider: LLMProvider, *, include_tools: bool, warn: bool,
-                model: str | None = None) -> dict[str, Any]:
+                model: str | None = None, max_tokens: int | None = None) -> dict[str, Any]:
         ex = self._require_machine().execution
         if ex.status is ExecutionStatus.PAUSED:
             raise UsageError(f"execution {ex.id} is PAUSED: decide its held calls first (approve / reject, or "
@@ -332,7 +332,7 @@ class Agent(Decisions):
         return self._requests.build(provider, self._messages, system=self.instructions or None, tools=tools,
                                     definitions=definitions, model=model, policy=self.config.context,
                                     pinned=self._task_index, parallel=self.config.parallel_tool_calls,
-                                    thread_id=self.thread_id, warn=warn)
+                                    thread_id=self.thread_id, warn=warn, max_tokens=max_tokens)
 
     def add_messages(self, response: Any, llm_provider: LLMProvider | str | None = None) -> list[Message]:
         """Add a model response (SDK object or dict) or a list of wire message dicts to the execution.

@@ -10,14 +10,16 @@ nothing is fitted. The stored thread is never changed.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from ..context import ContextFitter, ContextPolicy, TokenCounter, context_window
+from ..context import IMAGE_TOKENS, ContextFitter, ContextPolicy, TokenCounter, context_window
+from ..errors import ContextOverflowError
 from ..loop import Execution
-from ..messages import Message, message_to_json
+from ..messages import FilePart, Message, message_to_json
 from ..providers import LLMProvider, LossyRenderingWarning, Renderer, get_adapter
 from ..tools import ToolDefinition
 
@@ -59,12 +61,20 @@ class RequestBuilder:
     def build(self, provider: LLMProvider, messages: Sequence[Message], *, system: str | None,
               tools: list[dict[str, Any]], definitions: Sequence[ToolDefinition], model: str | None,
               policy: ContextPolicy, pinned: int | None, parallel: bool, thread_id: str | None,
-              warn: bool) -> dict[str, Any]:
+              warn: bool, max_tokens: int | None = None) -> dict[str, Any]:
         """The request arguments (`ContextOverflowError` when even the task and the newest turn do
-        not fit the model's window)."""
+        not fit the model's window). `max_tokens`: the reply limit the request will carry; the window
+        keeps at least that much room (providers refuse input plus `max_tokens` over the window)."""
+        if model is not None and max_tokens is not None and max_tokens > policy.reply_reserve:
+            window = policy.context_window or context_window(model)
+            if policy.enabled and window and window <= max_tokens:
+                raise ContextOverflowError(f"the reply may take {max_tokens:,} tokens (max_tokens), which leaves no "
+                                           f"room in {model}'s window of {window:,}", needed=max_tokens,
+                                           window=window, reserve=max_tokens)
+            policy = dataclasses.replace(policy, reply_reserve=max_tokens)
         key = (provider, model)
-        renderer = self._renderers.get(key)
         fitting = self._fitting(provider, model, policy) if model is not None else None
+        renderer = self._renderers.get(key)  # after _fitting, which forgets renderings of an old policy
         if fitting is not None and model is not None:
             fixed = self._fixed.get((provider, model))
             if fixed is None or fixed[0] != system or fixed[1] != definitions:
@@ -98,12 +108,17 @@ class RequestBuilder:
     def _fitting(self, provider: LLMProvider, model: str, policy: ContextPolicy) -> _Fitting | None:
         """The model's fitting; `None` (and no token counting at all) when fitting is off or the
         model's window is unknown."""
-        if self._policy != policy:  # a new policy: every fitting is made again
+        if self._policy != policy:  # a new policy: every fitting is made again, and every fitted rendering
             self._fitters.clear()
+            self._renderers = {k: v for k, v in self._renderers.items() if k[1] is None}
             self._policy = policy
         if (provider, model) in self._fitters:
             return self._fitters[(provider, model)]
         window = policy.context_window or context_window(model)
+        if policy.enabled and window and window <= policy.reply_reserve:
+            raise ContextOverflowError(f"the reply reserve of {policy.reply_reserve:,} tokens leaves no room in "
+                                       f"{model}'s window of {window:,}", needed=policy.reply_reserve,
+                                       window=window, reserve=policy.reply_reserve)
         fitting = _Fitting(policy, model, window) if policy.enabled and window else None
         self._fitters[(provider, model)] = fitting
         return fitting
@@ -157,7 +172,9 @@ class _Fitting:
         if len(messages) < self._seen or (self._seen and messages[self._seen - 1].id != self._last_id):
             self._seen, self._bytes = 0, 0  # not an append: measure again
         for message in messages[self._seen:]:
-            self._bytes += len(message_to_json(message).encode())
+            # Tokens never outnumber bytes, except for files, which a counter charges a fixed estimate.
+            files = sum(1 for p in message.parts if isinstance(p, FilePart))
+            self._bytes += len(message_to_json(message).encode()) + files * IMAGE_TOKENS
         self._seen, self._last_id = len(messages), messages[-1].id if messages else ""
         padding = _BOUND_PER_MESSAGE * len(messages) + _BOUND_PER_REQUEST
         return int(_BOUND_SCALE * (self._bytes + fixed_bytes)) + padding

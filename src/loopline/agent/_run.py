@@ -63,7 +63,7 @@ def _steps(agent: Agent, model: Model, progress: Progress | None) -> Generator[_
             continue
         assert isinstance(action, CallModel)
         try:
-            request = agent.request_kwargs(model.provider, model=model.name)
+            request = agent.request_kwargs(model.provider, model=model.name, max_tokens=_reply_limit(model))
         except ContextOverflowError as exc:  # even the task and the newest turn exceed the window
             _failed(agent, "context_overflow", str(exc))
             continue
@@ -73,6 +73,15 @@ def _steps(agent: Agent, model: Model, progress: Progress | None) -> Generator[_
                 agent.add_messages(response, model.provider)
             except (ResponseParseError, ProviderErrorResponse) as exc:  # unusable (or cut) output
                 _provider_failed(agent, exc)
+
+
+def _reply_limit(model: Model) -> int | None:
+    """The reply limit an SDK model sends with every request, if it sets one."""
+    params = getattr(model, "params", None) or {}
+    for key in ("max_tokens", "max_completion_tokens", "max_output_tokens"):
+        if isinstance(params.get(key), int):
+            return int(params[key])
+    return None
 
 
 def _provider_failed(agent: Agent, exc: Exception) -> None:

@@ -258,6 +258,9 @@ class AdapterBase:
 
     def _parse_list(self, items: list[Any]) -> list[Message]:
         dicts = self.unwrap_events([to_plain(i) for i in items])
+        if not dicts:
+            raise ResponseParseError("an empty list: no response, no stream events, no messages",
+                                     provider=self.provider.value)
         for index, item in enumerate(dicts):
             if not isinstance(item, dict):
                 raise ResponseParseError(f"item {index} of the list is a {type(item).__name__}, not a dict",
