@@ -345,3 +345,26 @@ def test_the_call_id_index_follows_appends_and_starts_over_on_another_list() -> 
     assert index.of(thread) == {"a", "b", "c"}
     assert index.of([Message.user("other"), calls("x")]) == {"x"}  # not an append: indexed afresh
     assert index.of([]) == set()
+
+
+def test_a_model_answering_with_nothing_fails_the_run_instead_of_looping() -> None:
+    from loopline import ExecutionStatus, LLMProvider
+    from loopline.errors import ResponseParseError
+
+    class Silent:
+        provider, name = LLMProvider.OPEN_AI, "silent"
+
+        def complete(self, request: dict[str, Any]) -> list[Any]:
+            return []
+
+        async def acomplete(self, request: dict[str, Any]) -> list[Any]:
+            return []
+
+    agent = Agent("a", store=InMemoryStore())
+    result = agent.run("go", model=Silent())
+    assert (result.status, result.error_code) == (ExecutionStatus.FAILED, "provider_error")
+    assert "empty list" in (result.error or "")
+    agent2 = Agent("b", store=InMemoryStore())
+    agent2.add_task("go")
+    with pytest.raises(ResponseParseError):
+        agent2.add_messages([])
