@@ -431,3 +431,12 @@ def test_policy_values_are_checked(kwargs: dict[str, Any], message: str) -> None
 def test_policy_defaults() -> None:
     assert ContextPolicy() == ContextPolicy(context_window=None, reply_reserve=4096, max_tool_output_tokens=8000,
                                            keep_task=True, target=0.8, enabled=True)
+
+
+def test_a_window_view_slices_like_a_list() -> None:
+    from loopline.context import WindowView
+
+    items = [Message.user(str(i)) for i in range(6)]
+    view, shown = WindowView(items, 4), items[:4]
+    for index in (slice(None), slice(None, None, -1), slice(1, 3), slice(-2, None), slice(3, 0, -2), slice(0, 9)):
+        assert view[index] == shown[index], index

@@ -91,8 +91,7 @@ class WindowView(Sequence[Message]):
 
     def __getitem__(self, index: int | slice) -> Message | list[Message]:
         if isinstance(index, slice):
-            start, stop, step = index.indices(self._len)
-            return self._items[start:stop:step]
+            return [self._items[i] for i in range(*index.indices(self._len))]
         position = index + self._len if index < 0 else index
         if not 0 <= position < self._len:
             raise IndexError(f"window index {index} out of range (length {self._len})")
