@@ -8,13 +8,15 @@ allowed ones go to a server on 127.0.0.1 or to a mock transport.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import anthropic
+import httpcore2
 import httpx2
 import openai
 import pytest
@@ -34,6 +36,8 @@ from loopline.testing import (
     set_model_requests_blocked,
 )
 from loopline.testing._blocking import check_http_request
+
+pytest_plugins = ["pytester"]
 
 
 def test_requests_are_blocked_in_tests_by_default() -> None:
@@ -191,29 +195,170 @@ def test_async_clients_are_stopped_too() -> None:
 
 
 @pytest.mark.parametrize(("method", "url", "headers", "blocked"), [
-    ("POST", "https://api.example.com/v1/chat/completions", {}, True),
-    ("POST", "https://my-gateway.test/openai/responses", {}, True),
+    ("POST", "https://api.openai.com/v1/chat/completions", {}, True),  # a provider's host: any client
     ("POST", "https://api.anthropic.com/v1/messages", {}, True),
-    ("GET", "https://example.com/v1/models", {"user-agent": "OpenAI/Python 3.54.0"}, True),
-    ("GET", "https://example.com/v1/models", {"x-stainless-lang": "python"}, True),
+    ("POST", "https://my-res.openai.azure.com/openai/deployments/d/chat/completions?api-version=1", {}, True),
+    ("POST", "https://my-gateway.test/v1/chat/completions", {"user-agent": "OpenAI/Python 3.54.0"}, True),
+    ("POST", "https://my-gateway.test/anything", {"user-agent": "Anthropic/Python 0.70.0"}, True),
+    ("POST", "https://my-gateway.test/openai/responses", {"x-stainless-lang": "python"}, True),
+    # not model requests: not a POST, another API's SDK, or a path that only looks like a model endpoint
+    ("GET", "https://api.openai.com/v1/models", {"user-agent": "OpenAI/Python 3.54.0"}, False),
+    ("GET", "https://graph.microsoft.com/v1.0/me/messages", {}, False),
+    ("GET", "https://gmail.googleapis.com/gmail/v1/users/me/messages", {}, False),
+    ("POST", "https://discord.com/api/v10/channels/1/messages", {}, False),
+    ("POST", "https://api.typeform.com/forms/abc/responses", {"user-agent": "python-httpx/0.28"}, False),
+    ("POST", "https://api.lithic.com/v1/cards", {"x-stainless-lang": "python"}, False),
+    ("POST", "https://my-gateway.test/v1/chat/completions", {}, False),  # a raw client: nothing says "model"
     ("GET", "https://example.com/index.html", {}, False),
-    ("POST", "https://hooks.example.com/notify", {"user-agent": "python-httpx/0.28"}, False),
     ("POST", "http://127.0.0.1:8000/v1/chat/completions", {"user-agent": "OpenAI/Python 3.54.0"}, False),
-    ("POST", "http://[::1]:8000/v1/messages", {}, False),
+    ("POST", "http://[::1]:8000/v1/messages", {"x-stainless-lang": "python"}, False),
 ])
 def test_the_http_check_blocks_model_requests_only(method: str, url: str, headers: dict[str, str],
                                                    blocked: bool) -> None:
-    outgoing = httpx2.Request(method, url, headers=headers)
-    if blocked:
+    for outgoing in (httpx2.Request(method, url, headers=headers), _core_request(method, url, headers)):
+        if blocked:
+            with pytest.raises(ModelRequestBlockedError):
+                check_http_request(outgoing)
+            with allow_model_requests():
+                check_http_request(outgoing)
+        else:
+            check_http_request(outgoing)
+
+
+def _core_request(method: str, url: str, headers: dict[str, str]) -> httpcore2.Request:
+    """The request as the connection pool sees it (where the check runs)."""
+    parsed = httpx2.URL(url)
+    return httpcore2.Request(method, httpcore2.URL(scheme=parsed.raw_scheme, host=parsed.raw_host, port=parsed.port,
+                                                   target=parsed.raw_path), headers=list(headers.items()))
+
+
+def test_the_check_sits_in_the_connection_pool_below_every_transport() -> None:
+    """A transport method saved before the guard was installed (vcrpy saves them on import) still
+    reaches the check: it is in the pool, below the transports."""
+    assert getattr(httpcore2.ConnectionPool.handle_request, "_loopline_guarded", False)
+    assert getattr(httpcore2.AsyncConnectionPool.handle_async_request, "_loopline_guarded", False)
+    unwrapped = getattr(httpx2.HTTPTransport.handle_request, "__wrapped__", httpx2.HTTPTransport.handle_request)
+    transport = httpx2.HTTPTransport()
+    request = httpx2.Request("POST", "https://api.openai.com/v1/chat/completions", json={},
+                             headers={"user-agent": "OpenAI/Python 3.54.0"})
+    with pytest.raises(ModelRequestBlockedError):
+        unwrapped(transport, request)
+
+
+VCR_FIRST = """
+import openai, pytest, vcr
+from loopline.errors import ModelRequestBlockedError
+
+def test_manual_client_inside_a_vcr_cassette(tmp_path):
+    client = openai.OpenAI(api_key="k", base_url="https://api.example.invalid/v1", max_retries=0)
+    with vcr.use_cassette(str(tmp_path / "c.yaml"), record_mode="once"):
         with pytest.raises(ModelRequestBlockedError):
-            check_http_request(outgoing)
-        with allow_model_requests():
-            check_http_request(outgoing)
-    else:
-        check_http_request(outgoing)
+            client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+"""
+
+
+def test_vcrpy_imported_before_the_guard_does_not_bypass_it(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makeconftest("import vcr  # as pytest-recording / pytest-vcr do when they load\n")
+    pytester.makepyfile(test_v=VCR_FIRST)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
 
 
 def test_a_scripted_model_needs_no_permission() -> None:
     assert model_requests_blocked()
     result = Agent("a", store=InMemoryStore()).run("Hi", model=ScriptedModel([reply("Hello.")]))
     assert_result(result, ok=True, value="Hello.")
+
+
+# --- the switch as decorators, and where an override holds -------------------------------------------
+
+
+@pytest.mark.parametrize("switch", [block_model_requests, allow_model_requests])
+def test_the_switches_decorate_every_kind_of_function(switch: Any) -> None:
+    wanted = switch is block_model_requests
+
+    @switch()
+    def plain() -> bool:
+        return model_requests_blocked()
+
+    @switch()
+    async def coroutine() -> bool:
+        await asyncio.sleep(0)
+        return model_requests_blocked()
+
+    @switch()
+    def generator() -> Iterator[bool]:
+        yield model_requests_blocked()
+        yield model_requests_blocked()
+
+    @switch()
+    async def async_generator() -> AsyncIterator[bool]:
+        yield model_requests_blocked()
+        await asyncio.sleep(0)
+        yield model_requests_blocked()
+
+    async def collect() -> list[bool]:
+        return [seen async for seen in async_generator()]
+
+    previous = set_model_requests_blocked(not wanted)
+    try:
+        assert plain() is wanted
+        assert asyncio.run(coroutine()) is wanted
+        assert list(generator()) == [wanted, wanted]
+        assert asyncio.run(collect()) == [wanted, wanted]
+        assert model_requests_blocked() is not wanted  # in force only while they run
+        assert inspect.iscoroutinefunction(coroutine) and inspect.isasyncgenfunction(async_generator)
+        assert inspect.isgeneratorfunction(generator) and plain.__name__ == "plain"
+    finally:
+        set_model_requests_blocked(previous)
+
+
+@allow_model_requests()
+async def test_an_async_test_decorated_to_allow_is_allowed() -> None:
+    assert not model_requests_blocked()
+
+
+def test_an_override_holds_in_its_task_and_the_tasks_it_starts_not_in_siblings() -> None:
+    async def allowed_here(entered: asyncio.Event, done: asyncio.Event) -> tuple[bool, bool]:
+        with allow_model_requests():
+            inner = await asyncio.create_task(_blocked_later())  # a task started here sees the override
+            entered.set()
+            await done.wait()
+            return model_requests_blocked(), inner
+
+    async def main() -> tuple[bool, bool, bool]:
+        entered, done = asyncio.Event(), asyncio.Event()
+        with block_model_requests():
+            task = asyncio.create_task(allowed_here(entered, done))
+            await entered.wait()
+            sibling = model_requests_blocked()
+            done.set()
+            mine, child = await task
+        return sibling, mine, child
+
+    assert asyncio.run(main()) == (True, False, False)
+
+
+async def _blocked_later() -> bool:
+    await asyncio.sleep(0)
+    return model_requests_blocked()
+
+
+def test_an_override_in_one_thread_is_not_seen_in_another() -> None:
+    entered, leave = threading.Event(), threading.Event()
+    seen: list[bool] = []
+
+    def worker() -> None:
+        with block_model_requests():
+            seen.append(model_requests_blocked())
+            entered.set()
+            leave.wait(5)
+
+    with allow_model_requests():
+        thread = threading.Thread(target=worker)
+        thread.start()
+        entered.wait(5)
+        seen.append(model_requests_blocked())
+        leave.set()
+        thread.join()
+    assert seen == [True, False]

@@ -9,6 +9,8 @@ network transports, which vcrpy answers before anything is sent.
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ import yaml
 
 from loopline import Agent, InMemoryStore, tool
 from loopline.testing import (
+    QUERY_PARAMETERS,
     REQUEST_HEADERS,
     RESPONSE_HEADERS,
     CassetteError,
@@ -46,6 +49,10 @@ def get_weather(city: str) -> str:
 def _provider(kind: str) -> httpx2.MockTransport:
     """Answers turn by turn in `kind`'s format (a tool call, then the finish tool), with headers a
     provider sends that must never be recorded."""
+    return httpx2.MockTransport(_answerer(kind))
+
+
+def _answerer(kind: str) -> Callable[[httpx2.Request], httpx2.Response]:
     def answer(request: httpx2.Request) -> httpx2.Response:
         body = json.loads(request.content)
         turn = 1 + sum(1 for m in body.get("messages", body.get("input", []))
@@ -57,7 +64,7 @@ def _provider(kind: str) -> httpx2.MockTransport:
                    "anthropic-organization-id": SECRETS["organization"]}
         return httpx2.Response(200, json=said.render(kind, turn=turn), headers=headers)
 
-    return httpx2.MockTransport(answer)
+    return answer
 
 
 def _client(kind: str, transport: httpx2.BaseTransport | None = None) -> Any:
@@ -173,3 +180,93 @@ def test_replays_fail_on_unplayed_interactions_and_on_a_missing_file(recorded: t
         pass
     with pytest.raises(CassetteError, match="does not exist; record it first"), use_cassette(path.with_name("x.yaml")):
         pass
+
+
+def test_keys_in_the_url_never_reach_the_file_and_requests_match_on_the_filtered_url(tmp_path: Path) -> None:
+    path = tmp_path / "azure.yaml"
+
+    def client(api_version: str = "2024-10-21", transport: httpx2.BaseTransport | None = None) -> openai.OpenAI:
+        http = httpx2.Client(transport=transport) if transport is not None else None
+        return openai.OpenAI(api_key="sk-x", base_url="https://user:URLPASSWORD@my-res.openai.azure.com/openai/v1",
+                             default_query={"api-key": "QUERYSECRET", "api-version": api_version},
+                             http_client=http, max_retries=0)
+
+    def ask(c: openai.OpenAI) -> Any:
+        return c.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
+
+    with use_cassette(path, record=True):
+        ask(client(transport=_provider("openai")))
+    text = path.read_text()
+    assert "URLPASSWORD" not in text and "QUERYSECRET" not in text and "user:" not in text
+    [item] = yaml.safe_load(text)["interactions"]
+    assert item["request"]["uri"] == "https://my-res.openai.azure.com/openai/v1/chat/completions?api-version=2024-10-21"
+    assert "api-version" in QUERY_PARAMETERS and "api-key" not in QUERY_PARAMETERS
+
+    with use_cassette(path):  # the same client, secrets in its URL: it matches the filtered recording
+        assert ask(client()).choices[0].finish_reason == "tool_calls"
+    with pytest.raises(CassetteError) as info, use_cassette(path):  # a kept parameter still counts
+        ask(client(api_version="2025-01-01"))
+    assert "QUERYSECRET" not in str(info.value) and "URLPASSWORD" not in str(info.value)
+    assert "?api-version=2025-01-01" in str(info.value).splitlines()[0]
+
+
+def _two_requests(client: Any, fail_between: bool) -> None:
+    client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "1"}])
+    if fail_between:
+        raise RuntimeError("the code failed half way")
+    client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "2"}])
+
+
+def test_a_failed_re_record_keeps_the_cassette_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "good.yaml"
+    with use_cassette(path, record=True):
+        _two_requests(_client("openai", _provider("openai")), fail_between=False)
+    good = path.read_text()
+    with pytest.raises(RuntimeError, match="half way"), use_cassette(path, record=True):
+        _two_requests(_client("openai", _provider("openai")), fail_between=True)
+    assert path.read_text() == good
+    assert [p.name for p in tmp_path.iterdir()] == ["good.yaml"]  # no partial recording left beside it
+    with use_cassette(path):
+        _two_requests(_client("openai"), fail_between=False)
+
+
+def _flaky(failures: int, status: int = 429) -> httpx2.MockTransport:
+    """Answers `failures` times with `status` (asking to wait 1 ms), then like the provider."""
+    provider, seen = _answerer("openai"), [0]
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        seen[0] += 1
+        if seen[0] <= failures:
+            return httpx2.Response(status, headers={"retry-after-ms": "1", "retry-after": "30"},
+                                   json={"error": {"message": "slow down", "type": "rate_limit_error"}})
+        return provider(request)
+
+    return httpx2.MockTransport(answer)
+
+
+def test_failures_the_client_retried_are_left_out_so_a_replay_does_not_wait(tmp_path: Path) -> None:
+    path = tmp_path / "retried.yaml"
+    with use_cassette(path, record=True):
+        client = openai.OpenAI(api_key="sk-x", http_client=httpx2.Client(transport=_flaky(2)), max_retries=2)
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
+    assert [i["response"]["status"]["code"] for i in yaml.safe_load(path.read_text())["interactions"]] == [200]
+    started = time.perf_counter()
+    with use_cassette(path):
+        openai.OpenAI(api_key="sk-x", max_retries=2).chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
+    assert time.perf_counter() - started < 5  # the recorded 429 asked for 30 s
+
+
+def test_a_failure_that_was_the_last_word_is_kept_with_its_retries(tmp_path: Path) -> None:
+    path = tmp_path / "failed.yaml"
+    with pytest.raises(openai.InternalServerError), use_cassette(path, record=True):
+        openai.OpenAI(api_key="sk-x", http_client=httpx2.Client(transport=_flaky(9, status=503)),
+                      max_retries=1).chat.completions.create(model="m", messages=[])
+    assert not path.exists()  # the block failed: nothing replaced
+    with use_cassette(path, record=True):
+        client = openai.OpenAI(api_key="sk-x", http_client=httpx2.Client(transport=_flaky(9, status=503)),
+                               max_retries=1)
+        with pytest.raises(openai.InternalServerError):
+            client.chat.completions.create(model="m", messages=[])
+    codes = [i["response"]["status"]["code"] for i in yaml.safe_load(path.read_text())["interactions"]]
+    assert codes == [503, 503]

@@ -231,3 +231,23 @@ def test_without_vcrpy_only_cassette_tests_fail_and_they_name_the_extra(pytester
     result.assert_outcomes(passed=1, errors=1)
     assert "'vcrpy' is not installed; install it with: pip install 'loopline[testing]'" in result.stdout.str()
     assert "Traceback" not in result.stdout.str()
+
+
+def test_a_re_record_replaces_the_cassette_only_when_the_test_passes(pytester: pytest.Pytester,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _record(pytester, monkeypatch)
+    good = path.read_text()
+    monkeypatch.setenv("OPENAI_API_KEY", SECRETS[0])
+    fails = INNER.replace('QUESTION = "Weather in Oslo?"', 'QUESTION = "Weather in Rome?"').replace(
+        '    assert (result.status.value, result.result) == ("completed", "sunny")',
+        '    assert result.result == "rainy", "the test fails after the requests were recorded"')
+    pytester.makepyfile(test_inner=fails)
+    result = pytester.runpytest("--record", "-rA")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*test_weather.yaml was not re-recorded: the test did not pass*"])
+    assert path.read_text() == good
+    assert sorted(p.name for p in path.parent.iterdir()) == ["test_weather.yaml"]  # nothing half-written left
+
+    pytester.makepyfile(test_inner=INNER.replace('QUESTION = "Weather in Oslo?"', 'QUESTION = "Weather in Rome?"'))
+    pytester.runpytest("--record").assert_outcomes(passed=1)
+    assert "Weather in Rome?" in path.read_text() and "Weather in Oslo?" not in path.read_text()

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
+import re
 import threading
+import warnings
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from openai.types.chat import ChatCompletion
@@ -15,7 +19,7 @@ from loopline import Agent, InMemoryStore, LLMProvider, tool
 from loopline.agent import Finished, ToolResult
 from loopline.errors import ProviderErrorResponse, ScriptError, ScriptExhaustedError, UsageError
 from loopline.providers import Model, StreamingModel, TextDelta, ToolCallDelta, ToolCallStart
-from loopline.testing import ScriptedModel, assert_result, assert_tool_calls, call, reply
+from loopline.testing import Call, Reply, ScriptedModel, assert_result, assert_tool_calls, call, reply
 
 PROVIDERS = [LLMProvider.OPEN_AI, LLMProvider.OPEN_AI_RESPONSES, LLMProvider.ANTHROPIC]
 MODES = ["run", "arun", "stream", "astream"]
@@ -266,3 +270,141 @@ def test_replies_report_the_model_name_unless_they_name_one() -> None:
     agent = _agent()
     assert_result(agent.run("x", model=model), ok=True, value="Done.")
     assert [m.model for m in agent.thread if m.role == "assistant"] == ["gpt-test", "gpt-4o-2024-08-06"]
+
+
+# --- mistakes in a script are the test's bugs: ScriptError, out of run(), with the cause -------------
+
+
+@pytest.mark.parametrize(("item", "says"), [
+    ("Hello there", r"script item 0 is text without a single server-sent event \('Hello there'\); .* "
+                    r"write reply\('Hello there'\)"),
+    (b": keep-alive\n\n", "script item 0 is text without a single server-sent event"),
+    ("data: {not json}\n\n", "script item 0 is text that is no valid server-sent-event stream"),
+    ([], "script item 0 is an empty stream"),
+    (ConnectionError, r"script item 0 is the exception class ConnectionError; give an instance"),
+    ([ConnectionError], "a list holding something other than event dicts or exception instances"),
+])
+def test_items_that_cannot_be_played_are_refused_when_scripted(item: Any, says: str) -> None:
+    with pytest.raises(ScriptError, match=says):
+        ScriptedModel([item])
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("answer", [[], "", "plain text", ValueError], ids=["empty", "blank", "text", "class"])
+def test_a_function_answering_something_unplayable_stops_the_run(mode: str, answer: Any) -> None:
+    asked: list[dict[str, Any]] = []
+
+    def respond(request: dict[str, Any]) -> Any:
+        asked.append(request)
+        if len(asked) > 3:  # what happened before: the loop asked again and again, forever
+            return reply(call("finish", result="looped", is_success=True))
+        return answer
+
+    with pytest.raises(ScriptError, match="the function's answer to request 1 is"):
+        _drive(_agent(), ScriptedModel(respond), mode)
+    assert len(asked) == 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_function_that_raises_is_a_script_error_chained_to_its_exception(mode: str) -> None:
+    def respond(request: dict[str, Any]) -> Any:
+        return reply(request["input"][-1])  # a bug: Chat Completions requests have no "input"
+
+    with pytest.raises(ScriptError, match=r"the function answering request 1 \(.*respond\) raised KeyError: "
+                                          "'input'. To script a provider failure, return the exception") as info:
+        _drive(_agent(), ScriptedModel(respond), mode)
+    assert isinstance(info.value.__cause__, KeyError)
+    assert isinstance(info.value, UsageError)
+
+
+@pytest.mark.parametrize("mode", ["arun", "astream"])
+def test_async_functions_answer_arun_and_astream(mode: str) -> None:
+    async def respond(request: dict[str, Any]) -> Any:
+        await asyncio.sleep(0)
+        if not any(m["role"] == "tool" for m in request["messages"]):
+            return reply(call("get_weather", city="Oslo"))
+        return reply(call("finish", result="async: sunny", is_success=True))
+
+    model = ScriptedModel([respond, respond])
+    result, _ = _drive(_agent(), model, mode)
+    assert_result(result, ok=True, value="async: sunny")
+    result, _ = _drive(_agent(), ScriptedModel(respond), mode)
+    assert_result(result, ok=True, value="async: sunny")
+
+
+@pytest.mark.parametrize("mode", ["run", "stream"])
+def test_an_async_function_in_a_sync_run_says_to_use_arun(mode: str) -> None:
+    async def respond(request: dict[str, Any]) -> Any:
+        return reply("never")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the coroutine is closed, never left un-awaited
+        with pytest.raises(ScriptError, match=r"is async \(.*respond\); async functions answer arun\(\) and "
+                                              r"astream\(\) only"):
+            _drive(_agent(), ScriptedModel(respond), mode)
+
+
+@pytest.mark.parametrize("mode", ["arun", "astream"])
+def test_an_async_function_that_raises_is_a_script_error(mode: str) -> None:
+    async def respond(request: dict[str, Any]) -> Any:
+        raise LookupError("no such fixture")
+
+    with pytest.raises(ScriptError, match="raised LookupError: no such fixture") as info:
+        _drive(_agent(), ScriptedModel(respond), mode)
+    assert isinstance(info.value.__cause__, LookupError)
+
+
+def test_reply_arguments_must_be_json() -> None:
+    for bad in (datetime.date(2025, 1, 1), {1, 2}, float("nan"), ANY):
+        with pytest.raises(ScriptError, match=r"reply\(call\('book', ...\)\): the arguments must be JSON values"):
+            reply(call("book", when=bad))
+    assert reply(call("book", when="2025-01-01", seats=[1, 2], note=None)).calls[0].arguments == {
+        "when": "2025-01-01", "seats": [1, 2], "note": None}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_reply_that_cannot_be_rendered_is_a_script_error(mode: str) -> None:
+    broken = Reply((Call("book", {"when": datetime.date(2025, 1, 1)}),))  # made without reply()'s checks
+    with pytest.raises(ScriptError, match="reply 1 could not be rendered for openai: TypeError") as info:
+        _drive(_agent(), ScriptedModel([broken]), mode)
+    assert isinstance(info.value.__cause__, TypeError)
+
+
+# --- running out shows the newest turn; respond() speaks the agent's API ------------------------------
+
+
+def test_running_out_shows_the_newest_turn_of_a_long_request() -> None:
+    @tool
+    def fetch(url: str) -> str:
+        """Fetch a page."""
+        return "<html>" + "lorem ipsum " * 2000 + "</html>"
+
+    model = ScriptedModel([reply(call("fetch", url="https://a")), reply(call("fetch", url="https://b"))])
+    agent = Agent("a", instructions="You research.", tools=[fetch], store=InMemoryStore())
+    with pytest.raises(ScriptExhaustedError) as info:
+        agent.run("Compare a and b", model=model)
+    message = str(info.value)
+    assert len(message) < 6000
+    assert '"tool_call_id": "call_2_0"' in message  # the result the model was to answer
+    assert message.rstrip().endswith('"finish"\n  ]\n}')
+    assert re.search(r"ipsum[ a-z]*\.\.\.\(\d{5} characters\)\.\.\.[ a-z]*ipsum", message)  # cut in the middle
+    assert info.value.request == model.requests[2]  # the whole request is kept on the error
+
+
+@pytest.mark.parametrize("provider", PROVIDERS, ids=[p.value for p in PROVIDERS])
+def test_respond_renders_replies_for_the_agents_provider_when_the_script_fixes_none(provider: LLMProvider) -> None:
+    model = ScriptedModel([reply(call("get_weather", city="Oslo")), reply(call("finish", result="ok",
+                                                                                 is_success=True))])
+    agent = _agent(provider)
+    agent.add_task("Weather in Oslo?")
+    while not agent.is_finished():
+        response = model.respond(agent)
+        agent.add_messages(response)
+        if calls := Agent.extract_tool_calls(response, llm_provider=provider):
+            agent.run_tools(calls)
+    assert_result(agent, ok=True, value="ok")
+    assert_tool_calls(agent, [call("get_weather", city="Oslo"), "finish"])
+    fixed = ScriptedModel([reply("Hi.")], provider="openai")
+    chat = _agent(LLMProvider.OPEN_AI)
+    chat.add_task("x")
+    assert fixed.respond(chat)["object"] == "chat.completion"  # a provider given is kept

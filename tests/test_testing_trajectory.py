@@ -3,12 +3,14 @@ expected-against-actual reports when they fail."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import time
 from unittest.mock import ANY
 
 import pytest
 
-from loopline import Agent, ExecutionStatus, InMemoryStore, Message, RunConfig, tool
+from loopline import Agent, ExecutionResult, ExecutionStatus, InMemoryStore, Message, RunConfig, tool
 from loopline.errors import UsageError
 from loopline.messages import ToolCallPart
 from loopline.testing import (
@@ -190,3 +192,52 @@ def test_misuse_is_a_named_error() -> None:
     with pytest.raises(UsageError, match="as a dict or as keywords, not both"):
         call("f", {"a": 1}, b=2)
     assert call("f", {"from": 1}) == Call("f", {"from": 1}) and call("f").arguments is None
+
+
+def _handoff(store: InMemoryStore) -> tuple[Agent, ExecutionResult, Agent, ExecutionResult, ExecutionResult]:
+    """A researcher, then a writer on its thread, then the researcher again: each made calls."""
+    researcher = Agent("researcher", tools=[get_weather, search], store=store)
+    first = researcher.run("Weather?", model=ScriptedModel([
+        reply(call("get_weather", city="Oslo")), reply(call("finish", result="sunny", is_success=True))]))
+    writer = Agent("writer", tools=[search], store=store)
+    writer.add_task("Write it up.", thread_id=first.thread_id)
+    written = writer.run(model=ScriptedModel([
+        reply(call("search", query="style guide")), reply(call("finish", result="Oslo is sunny.", is_success=True))]))
+    researcher.add_task("And Rome?", thread_id=first.thread_id)
+    again = researcher.run(model=ScriptedModel([
+        reply(call("get_weather", city="Rome")), reply(call("finish", result="rainy", is_success=True))]))
+    return researcher, first, writer, written, again
+
+
+def _names(calls: list[Call]) -> list[str]:
+    return [str(c) for c in calls]
+
+
+def test_an_executions_calls_end_where_the_next_execution_on_its_thread_begins() -> None:
+    store = InMemoryStore()
+    researcher, first, writer, written, again = _handoff(store)
+    assert _names(tool_calls(first, store=store)) == ['get_weather(city="Oslo")', 'finish(result="sunny", '
+                                                                                 'is_success=true)']
+    assert _names(tool_calls(written, store=store, include_finish=False)) == ['search(query="style guide")']
+    assert _names(tool_calls(writer, include_finish=False)) == ['search(query="style guide")']
+    assert _names(tool_calls(again, store=store, include_finish=False)) == ['get_weather(city="Rome")']
+    assert _names(tool_calls(researcher, include_finish=False)) == ['get_weather(city="Rome")']
+    assert_tool_calls(first, [call("get_weather", city="Oslo"), "finish"], store=store)
+
+
+def test_the_bounds_do_not_depend_on_the_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every message and execution made in the same instant (a coarse clock): the positions still tell."""
+    monkeypatch.setattr(time, "time", lambda: 1_700_000_000.0)
+    store = InMemoryStore()
+    _, first, _, written, again = _handoff(store)
+    assert [_names(tool_calls(r, store=store, include_finish=False)) for r in (first, written, again)] == [
+        ['get_weather(city="Oslo")'], ['search(query="style guide")'], ['get_weather(city="Rome")']]
+
+
+def test_an_execution_its_thread_has_no_record_of_is_a_named_error() -> None:
+    store = InMemoryStore()
+    _, first, _, _, _ = _handoff(store)
+    copied = dataclasses.replace(first, thread_id=store.fork_thread(first.thread_id))  # messages, no executions
+    with pytest.raises(UsageError, match=f"execution {first.execution_id} has no task message in thread "
+                                         f"{copied.thread_id}: pass the store it ran against"):
+        tool_calls(copied, store=store)

@@ -9,13 +9,17 @@ What is never blocked: requests to loopback hosts (a local test server is not a 
 through a client whose transport does not reach the network (an `httpx` `MockTransport`), and
 requests while a loopline cassette replays (they go to the cassette). This module must never import
 an SDK or an HTTP library at import time, and never send anything itself.
+
+The setting is process-wide (a test suite switches it per test); the overrides of
+`block_model_requests()` / `allow_model_requests()` live in a context variable, so they hold in the
+code they wrap and in the asyncio tasks it starts, never in a sibling task or another thread.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import ipaddress
-import itertools
 import sys
 import threading
 from collections.abc import Iterator
@@ -41,29 +45,25 @@ _DEFAULT_URL = "https://api.openai.com/v1"
 
 
 class _Switch:
-    """The process-wide state: the setting, the overrides in force, replaying cassettes, the test."""
+    """The process-wide state: the setting, replaying cassettes, the test running now."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.blocked = False
-        self.overrides: dict[int, bool] = {}  # token -> blocked; the newest still in force wins
-        self.tokens = itertools.count()
         self.cassettes = 0
         self.test: str | None = None
 
-    def effective(self) -> bool:
-        with self.lock:
-            if self.overrides:
-                return self.overrides[max(self.overrides)]
-            return self.blocked
-
 
 _SWITCH = _Switch()
+_OVERRIDE: contextvars.ContextVar[bool | None] = contextvars.ContextVar("loopline_model_requests_blocked",
+                                                                        default=None)
+"""The innermost `overriding(...)` in force in this context (`None`: none, the setting holds)."""
 
 
 def requests_blocked() -> bool:
-    """Whether requests to real models are blocked right now (the setting, or an override in force)."""
-    return _SWITCH.effective()
+    """Whether requests to real models are blocked right now (the override in force here, else the setting)."""
+    override = _OVERRIDE.get()
+    return _SWITCH.blocked if override is None else override
 
 
 def set_requests_blocked(blocked: bool) -> bool:
@@ -75,15 +75,17 @@ def set_requests_blocked(blocked: bool) -> bool:
 
 @contextlib.contextmanager
 def overriding(blocked: bool) -> Iterator[None]:
-    """Block (or allow) model requests inside the block, whatever the setting; the innermost wins."""
-    with _SWITCH.lock:
-        token = next(_SWITCH.tokens)
-        _SWITCH.overrides[token] = bool(blocked)
+    """Block (or allow) model requests inside the block, whatever the setting; the innermost wins.
+
+    The override holds in the current context only: in the code inside the block and in the asyncio
+    tasks started from it, not in other tasks or threads.
+    """
+    token = _OVERRIDE.set(bool(blocked))
     try:
         yield
     finally:
-        with _SWITCH.lock:
-            del _SWITCH.overrides[token]
+        with contextlib.suppress(ValueError):  # left in another context (a generator closed elsewhere)
+            _OVERRIDE.reset(token)
 
 
 @contextlib.contextmanager
@@ -133,7 +135,8 @@ def blocked_error(url: str) -> ModelRequestBlockedError:
     return ModelRequestBlockedError(
         f"loopline blocked a real model request to {url} {where}: requests to model providers are blocked"
         f"{' in tests' if test else ''}. "
-        "Replay recorded traffic with @pytest.mark.loopline_cassette (record it once with pytest --record), "
+        "Replay recorded traffic with @pytest.mark.loopline_cassette (record it once with pytest --record, "
+        "or --loopline-record), "
         f"answer with loopline.testing.ScriptedModel, or, to reach the provider on purpose, {allow}.",
         url=url, test=test)
 

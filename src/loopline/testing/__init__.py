@@ -8,25 +8,34 @@
   plugin's `loopline_cassette` marker and fixture use it per test.
 - `assert_tool_calls`, `assert_result`, `tool_calls`: what an agent did, with readable diffs.
 
-Nothing below imports it. Needs the `testing` extra (vcrpy) for cassettes only.
+Nothing below imports it. Needs the `testing` extra (vcrpy) for cassettes only. The names are
+imported on first use, so loading the pytest plugin (a module of this package, loaded into every
+pytest session where loopline is installed) does not import the agent, the SDKs or vcrpy.
 """
 
-from ._blocking import (
-    allow_model_requests,
-    block_model_requests,
-    model_requests_blocked,
-    set_model_requests_blocked,
-)
-from ._calls import Call, call
-from ._cassette import REQUEST_HEADERS, RESPONSE_HEADERS, CassetteError, use_cassette
-from ._replies import Reply, reply
-from ._scripted import ScriptedModel
-from ._synthesize import synthesize_stream
-from ._trajectory import assert_result, assert_tool_calls, tool_calls
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._blocking import (
+        allow_model_requests,
+        block_model_requests,
+        model_requests_blocked,
+        set_model_requests_blocked,
+    )
+    from ._calls import Call, call
+    from ._cassette import QUERY_PARAMETERS, REQUEST_HEADERS, RESPONSE_HEADERS, CassetteError, use_cassette
+    from ._replies import Reply, reply
+    from ._scripted import ScriptedModel
+    from ._synthesize import synthesize_stream
+    from ._trajectory import assert_result, assert_tool_calls, tool_calls
 
 __all__ = [
     "Call",
     "CassetteError",
+    "QUERY_PARAMETERS",
     "REQUEST_HEADERS",
     "RESPONSE_HEADERS",
     "Reply",
@@ -43,3 +52,29 @@ __all__ = [
     "tool_calls",
     "use_cassette",
 ]
+
+_HOMES = {
+    "Call": "_calls", "call": "_calls",
+    "CassetteError": "_cassette", "QUERY_PARAMETERS": "_cassette", "REQUEST_HEADERS": "_cassette",
+    "RESPONSE_HEADERS": "_cassette", "use_cassette": "_cassette",
+    "Reply": "_replies", "reply": "_replies",
+    "ScriptedModel": "_scripted",
+    "allow_model_requests": "_blocking", "block_model_requests": "_blocking",
+    "model_requests_blocked": "_blocking", "set_model_requests_blocked": "_blocking",
+    "assert_result": "_trajectory", "assert_tool_calls": "_trajectory", "tool_calls": "_trajectory",
+    "synthesize_stream": "_synthesize",
+}
+"""Which private module each public name lives in."""
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,7 +1,8 @@
 """Record and replay provider HTTP traffic with vcrpy, secret-free by construction.
 
-- Headers are kept by an allow-list (never a block-list): keys, organisation and project ids can
-  not slip through because nothing unlisted is ever written.
+- Headers and URL query parameters are kept by an allow-list (never a block-list), and a URL's
+  user-info is dropped: keys, organisation and project ids can not slip through because nothing
+  unlisted is ever written. Requests match on the same filtered URL.
 - JSON bodies are stored parsed, so a cassette reads like the API's documentation and diffs well.
 - Requests match on method, URL and the parsed JSON body; a replay that leaves interactions unplayed
   fails, so a cassette cannot silently go stale.
@@ -10,6 +11,10 @@
   with the same method and path), which is usually the one change to look at.
 - While a cassette replays, loopline's model objects may send (their requests go to the cassette);
   while one records, real requests are allowed on purpose.
+- Recording writes a file beside the cassette and replaces the cassette with it only when the block
+  ends cleanly, so a failed re-record keeps the good cassette. A failed request the client retried
+  (a 429 or 5xx followed by the same request) is left out, so a replay does not wait out its
+  `retry-after` again.
 """
 
 from __future__ import annotations
@@ -18,16 +23,19 @@ import contextlib
 import difflib
 import functools
 import json
+import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..errors import MissingExtraError, RuntimeFailure
 from ..providers import _guard
 from ._blocking import sdk_transparent
 
-__all__ = ["CassetteError", "REQUEST_HEADERS", "RESPONSE_HEADERS", "check_all_played", "open_cassette",
-           "use_cassette"]
+__all__ = ["CassetteError", "QUERY_PARAMETERS", "REQUEST_HEADERS", "RESPONSE_HEADERS", "check_all_played",
+           "discard_recording", "open_cassette", "scrub_uri", "use_cassette"]
 
 REQUEST_HEADERS = frozenset({"content-type", "accept", "anthropic-version", "anthropic-beta", "openai-beta"})
 """The only request headers a cassette keeps."""
@@ -36,7 +44,13 @@ RESPONSE_HEADERS = frozenset({"content-type", "openai-version", "openai-processi
                               "x-request-id", "retry-after", "x-should-retry", "anthropic-version"})
 """The only response headers a cassette keeps."""
 
+QUERY_PARAMETERS = frozenset({"api-version", "alt", "beta"})
+"""The only URL query parameters a cassette keeps (Azure's `api-version`, Gemini's `alt=sse`,
+Anthropic's `beta`); any other (an `api-key`, a `key`, a signature) is dropped before recording."""
+
 _NOTE_KEY = "loopline"
+_KEEP = "_loopline_keep"
+_RETRIED = frozenset({408, 409, 429})
 
 
 class CassetteError(RuntimeFailure, AssertionError):
@@ -49,7 +63,8 @@ def use_cassette(path: str | Path, *, record: bool = False, note: str | None = N
 
     Args:
         path: The cassette file (YAML).
-        record: Record every request afresh, replacing the file; otherwise replay only and fail on
+        record: Record every request afresh, replacing the file when the block ends without an
+            exception (an exception keeps the file as it was); otherwise replay only and fail on
             any request that has no recording, and on leaving with recordings never played.
         note: When recording, a sentence stored in the cassette saying how it was made.
     """
@@ -61,14 +76,17 @@ def use_cassette(path: str | Path, *, record: bool = False, note: str | None = N
 
 @contextlib.contextmanager
 def open_cassette(path: str | Path, *, record: bool = False, note: str | None = None) -> Iterator[Any]:
-    """`use_cassette` without the check for unplayed interactions on leaving (`check_all_played` does it)."""
+    """`use_cassette` without the check for unplayed interactions on leaving (`check_all_played` does it).
+
+    A recording goes to a file beside `path`, which replaces `path` when the block ends without an
+    exception and unless `discard_recording(cassette)` was called; otherwise it is deleted.
+    """
     vcr = _vcr()
     path = Path(path)
-    if record and path.exists():
-        path.unlink()
     if not record and not path.exists():
         raise CassetteError(f"cassette {path} does not exist; record it first (with loopline's pytest plugin: "
-                            "run pytest --record with OPENAI_API_KEY or ANTHROPIC_API_KEY set)")
+                            "run pytest --record, or --loopline-record, with OPENAI_API_KEY or ANTHROPIC_API_KEY set)")
+    target = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.recording") if record else path
     recorder = vcr.VCR(
         record_mode="all" if record else "none",
         match_on=("method", "scheme", "host", "port", "path", "query", "json_body"),
@@ -78,12 +96,34 @@ def open_cassette(path: str | Path, *, record: bool = False, note: str | None = 
     )
     recorder.register_serializer("loopline-json-body", _Serializer)
     recorder.register_matcher("json_body", _match_json_body)
-    config = recorder.get_merged_config(path=str(path), serializer="loopline-json-body")
+    config = recorder.get_merged_config(path=str(target), serializer="loopline-json-body")
     guard = _guard.overriding(False) if record else _guard.replaying()
-    with guard, _cassette_class(vcr).use(**config) as cassette:
-        if record and note:
-            cassette.get_metadata(_NOTE_KEY, {"note": note})
-        yield cassette
+    try:
+        with guard, _cassette_class(vcr).use(**config) as cassette:
+            if record and note:
+                cassette.get_metadata(_NOTE_KEY, {"note": note})
+            yield cassette
+    except BaseException:
+        if record:
+            target.unlink(missing_ok=True)
+        raise
+    if record:
+        _finish_recording(cassette, target, path)
+
+
+def discard_recording(cassette: Any) -> None:
+    """Keep the cassette file as it was when this recording ends (the pytest plugin calls it when the
+    test failed): what was recorded is thrown away."""
+    setattr(cassette, _KEEP, False)
+
+
+def _finish_recording(cassette: Any, recorded: Path, path: Path) -> None:
+    if not getattr(cassette, _KEEP, True):
+        recorded.unlink(missing_ok=True)
+    elif recorded.exists():
+        os.replace(recorded, path)
+    else:  # nothing was sent: no recording is the recording
+        path.unlink(missing_ok=True)
 
 
 def check_all_played(cassette: Any) -> None:
@@ -137,7 +177,8 @@ def _no_recording_class(vcr: Any) -> type[CassetteError]:
 
 def _no_recording(cassette: Any, request: Any) -> CassetteError:
     cls = sdk_transparent(_no_recording_class(_vcr()))
-    message = f"no recording in {cassette._path} for {request.method} {request.uri}\n" + _nearest(cassette, request)
+    message = (f"no recording in {cassette._path} for {request.method} {scrub_uri(request.uri)}\n"
+               + _nearest(cassette, request))
     return cls(message, cassette=cassette, failed_request=request)  # type: ignore[call-arg]
 
 
@@ -179,7 +220,15 @@ def _lines(body: Any) -> list[str]:
 
 def _scrub_request(request: Any) -> Any:
     request.headers = {k: v for k, v in request.headers.items() if k.lower() in REQUEST_HEADERS}
+    request.uri = scrub_uri(request.uri)
     return request
+
+
+def scrub_uri(uri: str) -> str:
+    """`uri` without user-info and fragment, and with only the query parameters in `QUERY_PARAMETERS`."""
+    parts = urlsplit(uri)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() in QUERY_PARAMETERS]
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, urlencode(query), ""))
 
 
 def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
@@ -219,6 +268,7 @@ class _Serializer:
     def serialize(cassette: dict[str, Any]) -> str:
         import yaml
 
+        cassette["interactions"] = _drop_retried(cassette["interactions"])
         for item in cassette["interactions"]:
             _store_body(item["request"], "body")
             _store_body(item["response"], "body")
@@ -248,3 +298,31 @@ def _load_body(holder: dict[str, Any], key: str) -> None:
     if isinstance(body, dict) and "json" in body:
         text = json.dumps(body["json"], ensure_ascii=False)
         holder[key] = text if "method" in holder else {"string": text}
+
+
+def _drop_retried(interactions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The interactions without the failures the client retried: a 408/409/429/5xx answer followed by
+    the same request that then got another answer. A failure that was the last word is kept (the
+    code under test saw it), and so are the retries before it."""
+    kept: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []  # retryable failures of the request being retried
+    for item in interactions:
+        if failures and not _same_request(failures[-1], item):
+            kept.extend(failures)
+            failures = []
+        if _retryable(item):
+            failures.append(item)
+        else:
+            failures = []  # retried into this answer: the failures before it are left out
+            kept.append(item)
+    return kept + failures
+
+
+def _same_request(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return all(a["request"].get(key) == b["request"].get(key) for key in ("method", "uri", "body"))
+
+
+def _retryable(item: dict[str, Any]) -> bool:
+    status = item["response"].get("status") or {}
+    code = status.get("code") if isinstance(status, dict) else None
+    return isinstance(code, int) and (code in _RETRIED or code >= 500)

@@ -8,11 +8,12 @@ the real API's (ids, stop reason, usage), so the adapter under test parses it th
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import ScriptError
 from ..providers import LLMProvider
 from ..providers._common import json_dumps
 from ._calls import Call
@@ -60,14 +61,29 @@ class Reply:
 def reply(*content: str | Call, input_tokens: int = 10, output_tokens: int = 5, model: str | None = None) -> Reply:
     """A response by intent: `reply("Hello")`, `reply(call("get_weather", city="Oslo"))`,
     `reply("Let me look.", call("search", query="x"))`. Tool calls need their arguments spelled out
-    (`call("finish", result="done", is_success=True)`)."""
+    (`call("finish", result="done", is_success=True)`), as values JSON can carry (a model sends JSON).
+
+    Raises:
+        ScriptError: A piece that is neither text nor a call, a call without arguments, or arguments
+            JSON cannot carry (a `datetime`, a set, `unittest.mock.ANY`, NaN).
+    """
     for piece in content:
         if isinstance(piece, Call) and piece.arguments is None:
-            raise UsageError(f"reply(call({piece.name!r})): a scripted call needs its arguments; write "
-                             f"call({piece.name!r}, {{}}) for a call without any")
+            raise ScriptError(f"reply(call({piece.name!r})): a scripted call needs its arguments; write "
+                              f"call({piece.name!r}, {{}}) for a call without any")
         if not isinstance(piece, (str, Call)):
-            raise UsageError(f"reply() takes text and call(...) values, got {type(piece).__name__}")
+            raise ScriptError(f"reply() takes text and call(...) values, got {type(piece).__name__}")
+        if isinstance(piece, Call):
+            _check_json(piece)
     return Reply(tuple(content), input_tokens=input_tokens, output_tokens=output_tokens, model=model)
+
+
+def _check_json(piece: Call) -> None:
+    try:
+        json.dumps(piece.arguments, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ScriptError(f"reply(call({piece.name!r}, ...)): the arguments must be JSON values, as a model "
+                          f"sends them ({exc}); write dates and other objects as strings") from exc
 
 
 def _arguments(call: Call) -> str:

@@ -15,7 +15,7 @@ from typing import Any, Literal, TypeAlias
 from ..agent import Agent, Finished
 from ..errors import UsageError
 from ..loop import ExecutionResult, ExecutionStatus
-from ..messages import Message
+from ..messages import Message, TextPart
 from ..store import Store, default_store
 from ..tools import FINISH_TOOL_NAME
 from ._calls import Call, format_arguments
@@ -115,16 +115,40 @@ def assert_result(source: ExecutionResult | Agent | Iterable[Any], *, ok: bool |
 def _messages(source: Source, store: Store | None) -> list[Message]:
     if isinstance(source, ExecutionResult):
         store = store if store is not None else default_store()
-        started = store.get_execution(source.execution_id).created_at
-        return [m for m in store.get_messages(source.thread_id) if m.created_at >= started]
+        return _of_execution(store.get_messages(source.thread_id), store, source.thread_id, source.execution_id)
     if isinstance(source, Agent):
         execution = source.execution
         if execution is None:
             raise UsageError(f"{source!r} has no execution yet: nothing was called")
-        return [m for m in source.thread if m.created_at >= execution.created_at]
+        return _of_execution(source.thread, source.store, execution.thread_id, execution.id)
     if isinstance(source, (list, tuple)) and all(isinstance(m, Message) for m in source):
         return list(source)
     raise UsageError(f"expected an ExecutionResult, an Agent or a list of Message, got {type(source).__name__}")
+
+
+def _of_execution(messages: list[Message], store: Store, thread_id: str, execution_id: str) -> list[Message]:
+    """The messages of one execution, by position: from its task message to the next execution's.
+
+    Every execution on a thread starts with its task (a user message of its input), and a thread's
+    executions run one after another, so the task messages split the thread. An execution's task is
+    found by its input; only executions given the same input are told apart by when they started.
+    """
+    tasks: dict[str, list[int]] = {}
+    for index, message in enumerate(messages):
+        first = message.parts[0] if message.parts else None
+        if message.role == "user" and isinstance(first, TextPart):
+            tasks.setdefault(first.text, []).append(index)
+    starts: dict[str, int] = {}
+    for execution in sorted(store.list_executions(thread_id=thread_id, limit=None), key=lambda e: e.created_at):
+        found = tasks.get(execution.input)
+        if found:
+            starts[execution.id] = found.pop(0)
+    if execution_id not in starts:
+        raise UsageError(f"execution {execution_id} has no task message in thread {thread_id}: pass the store it "
+                         "ran against (store=...)")
+    start = starts[execution_id]
+    end = min((i for i in starts.values() if i > start), default=len(messages))
+    return messages[start:end]
 
 
 def _result(source: ExecutionResult | Agent | Iterable[Any]) -> ExecutionResult:
