@@ -623,3 +623,25 @@ def test_tool_call_round_trips_to_its_part() -> None:
 def test_no_calls_gives_no_results() -> None:
     assert _run_sync([], _tools(add)) == []
     assert _run_async([], _tools(add)) == []
+
+
+@pytest.mark.parametrize("timeout", [None, 5.0])
+def test_sync_tools_run_in_the_callers_context(timeout: float | None) -> None:
+    import contextvars
+
+    from loopline import Agent, InMemoryStore
+
+    where: contextvars.ContextVar[str] = contextvars.ContextVar("where", default="unset")
+
+    @tool(timeout=timeout)
+    def report() -> str:
+        """Say where it runs."""
+        return where.get()
+
+    agent = Agent("a", tools=[report], store=InMemoryStore())
+    agent.add_task("go")
+    agent.add_messages([{"role": "assistant", "content": None, "tool_calls": [
+        {"id": "c1", "type": "function", "function": {"name": "report", "arguments": "{}"}},
+        {"id": "c2", "type": "function", "function": {"name": "report", "arguments": "{}"}}]}])
+    where.set("the caller's")
+    assert [r.result for r in agent.run_tools(agent.pending_tool_calls)] == ["the caller's", "the caller's"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import functools
 import inspect
 import os
@@ -133,9 +134,11 @@ def run_calls(calls: Sequence[ToolCall], tools: Mapping[str, Tool], context: Con
 
 def _submit(p: _Prepared) -> concurrent.futures.Future[Any]:
     """Start a call now. Calls with a timeout get a thread of their own: in the shared pool they could
-    wait behind stuck tools and be charged for the wait."""
+    wait behind stuck tools and be charged for the wait. Either way the call runs in the caller's
+    context (context variables, such as a `block_model_requests()` around the run, reach the tool)."""
+    context = contextvars.copy_context()
     if p.timeout is None:
-        return _pool().submit(_invoke, p.launch())
+        return _pool().submit(context.run, _invoke, p.launch())
     future: concurrent.futures.Future[Any] = concurrent.futures.Future()
 
     def work() -> None:
@@ -146,7 +149,7 @@ def _submit(p: _Prepared) -> concurrent.futures.Future[Any]:
                 future.set_exception(exc)
 
     p.launch()
-    threading.Thread(target=work, name=f"loopline-tool-{p.call.name}", daemon=True).start()
+    threading.Thread(target=context.run, args=(work,), name=f"loopline-tool-{p.call.name}", daemon=True).start()
     return future
 
 
