@@ -15,7 +15,7 @@ import threading
 import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from ..errors import MissingExtraError, UsageError
 from ._base import LLMProvider
@@ -195,6 +195,47 @@ class _SDKModel:
         body.update(body.pop("extra_body", None) or {})
         return {"model": self.name, **kwargs, "extra_body": body}
 
+    # --- what each API's model says -----------------------------------------------------------------
+
+    _EMPTY: ClassVar[tuple[str, ...]] = ()
+    """Arguments the SDK's signature requires, sent empty: the body's own values replace them."""
+    _TYPED: ClassVar[Mapping[str, Any]] = {}
+    """Body values the SDK needs as typed arguments, with their defaults."""
+    _STREAM_OPTIONS: ClassVar[Mapping[str, Any]] = {}
+    """Body values a streamed request adds."""
+
+    def _resource(self, client: Any) -> Any:
+        """The SDK resource whose `create` sends this API's requests."""
+        raise NotImplementedError
+
+    def _args(self, client: Any, request: dict[str, Any], *, stream: bool = False) -> dict[str, Any]:
+        typed = {**self._TYPED, "stream": True} if stream else self._TYPED
+        args = self._call(client, {**self._STREAM_OPTIONS, **request} if stream else request, **typed)
+        args.update((name, []) for name in self._EMPTY)
+        return args
+
+    # --- the Model protocol -------------------------------------------------------------------------
+
+    def complete(self, request: dict[str, Any]) -> Any:
+        client = self._sync()
+        return _body(self._resource(client).with_raw_response.create(**self._args(client, request)))
+
+    async def acomplete(self, request: dict[str, Any]) -> Any:
+        client = self._async()
+        return _body(await self._resource(client).with_raw_response.create(**self._args(client, request)))
+
+    def stream(self, request: dict[str, Any]) -> Iterator[Any]:
+        client = self._sync()
+        with self._resource(client).create(**self._args(client, request, stream=True)) as events:
+            yield from events
+
+    async def astream(self, request: dict[str, Any]) -> AsyncIterator[Any]:
+        client = self._async()
+        events = await self._resource(client).create(**self._args(client, request, stream=True))
+        async with events:
+            async for event in events:
+                yield event
+
 
 _CONFIGURED: weakref.WeakKeyDictionary[Any, tuple[dict[str, Any], Any]] = weakref.WeakKeyDictionary()
 """Clients with settings applied (`with_options` copies a client: done once per client and settings,
@@ -222,32 +263,11 @@ def _base_url(client: Any) -> str | None:
 class OpenAIChatModel(_SDKModel):
     """OpenAI Chat Completions (and OpenAI-compatible servers) through the `openai` SDK."""
 
-    def _args(self, client: Any, request: dict[str, Any], **stream: Any) -> dict[str, Any]:
-        args = self._call(client, request, **stream)
-        args["messages"] = []  # required by the SDK's signature; the body's messages replace it
-        return args
+    _EMPTY = ("messages",)
+    _STREAM_OPTIONS: ClassVar[Mapping[str, Any]] = {"stream_options": {"include_usage": True}}
 
-    def complete(self, request: dict[str, Any]) -> Any:
-        client = self._sync()
-        return _body(client.chat.completions.with_raw_response.create(**self._args(client, request)))
-
-    async def acomplete(self, request: dict[str, Any]) -> Any:
-        client = self._async()
-        return _body(await client.chat.completions.with_raw_response.create(**self._args(client, request)))
-
-    def stream(self, request: dict[str, Any]) -> Iterator[Any]:
-        client = self._sync()
-        args = self._args(client, {"stream_options": {"include_usage": True}, **request}, stream=True)
-        with client.chat.completions.create(**args) as events:
-            yield from events
-
-    async def astream(self, request: dict[str, Any]) -> AsyncIterator[Any]:
-        client = self._async()
-        args = self._args(client, {"stream_options": {"include_usage": True}, **request}, stream=True)
-        events = await client.chat.completions.create(**args)
-        async with events:
-            async for event in events:
-                yield event
+    def _resource(self, client: Any) -> Any:
+        return client.chat.completions
 
 
 @dataclass
@@ -256,28 +276,8 @@ class OpenAIResponsesModel(_SDKModel):
 
     provider: LLMProvider = LLMProvider.OPEN_AI_RESPONSES
 
-    def _args(self, client: Any, request: dict[str, Any], **stream: Any) -> dict[str, Any]:
-        return self._call(client, request, **stream)
-
-    def complete(self, request: dict[str, Any]) -> Any:
-        client = self._sync()
-        return _body(client.responses.with_raw_response.create(**self._args(client, request)))
-
-    async def acomplete(self, request: dict[str, Any]) -> Any:
-        client = self._async()
-        return _body(await client.responses.with_raw_response.create(**self._args(client, request)))
-
-    def stream(self, request: dict[str, Any]) -> Iterator[Any]:
-        client = self._sync()
-        with client.responses.create(**self._args(client, request, stream=True)) as events:
-            yield from events
-
-    async def astream(self, request: dict[str, Any]) -> AsyncIterator[Any]:
-        client = self._async()
-        events = await client.responses.create(**self._args(client, request, stream=True))
-        async with events:
-            async for event in events:
-                yield event
+    def _resource(self, client: Any) -> Any:
+        return client.responses
 
 
 @dataclass
@@ -286,6 +286,11 @@ class AnthropicModel(_SDKModel):
     required by the API; it defaults to 4096 unless `params` sets it."""
 
     provider: LLMProvider = LLMProvider.ANTHROPIC
+    _EMPTY = ("messages",)
+    _TYPED: ClassVar[Mapping[str, Any]] = {"max_tokens": 4096}  # the SDK sizes its timeout from it
+
+    def _resource(self, client: Any) -> Any:
+        return client.messages
 
     def _make_client(self, *, asynchronous: bool) -> Any:
         return _anthropic(asynchronous=asynchronous)
@@ -295,32 +300,6 @@ class AnthropicModel(_SDKModel):
 
     def _env_base_url(self) -> str | None:
         return self._env_settings()[0] or "https://api.anthropic.com"
-
-    def _args(self, client: Any, request: dict[str, Any], **stream: Any) -> dict[str, Any]:
-        # max_tokens stays a typed argument: the SDK sizes its non-streaming timeout from it.
-        args = self._call(client, request, max_tokens=4096, **stream)
-        args["messages"] = []  # required by the SDK's signature; the body's messages replace it
-        return args
-
-    def complete(self, request: dict[str, Any]) -> Any:
-        client = self._sync()
-        return _body(client.messages.with_raw_response.create(**self._args(client, request)))
-
-    async def acomplete(self, request: dict[str, Any]) -> Any:
-        client = self._async()
-        return _body(await client.messages.with_raw_response.create(**self._args(client, request)))
-
-    def stream(self, request: dict[str, Any]) -> Iterator[Any]:
-        client = self._sync()
-        with client.messages.create(**self._args(client, request, stream=True)) as events:
-            yield from events
-
-    async def astream(self, request: dict[str, Any]) -> AsyncIterator[Any]:
-        client = self._async()
-        events = await client.messages.create(**self._args(client, request, stream=True))
-        async with events:
-            async for event in events:
-                yield event
 
 
 def resolve_model(model: Model | str, *, client: Any = None, default_provider: LLMProvider = LLMProvider.OPEN_AI,
