@@ -23,7 +23,6 @@ from time import monotonic
 from typing import Any, Literal, overload
 
 from ..errors import (
-    ExecutionClaimedError,
     NoActiveTaskError,
     TaskAlreadyRunningError,
     ThreadBusyError,
@@ -58,7 +57,7 @@ from ..tools import (
 )
 from ..tools import finish_tool as make_finish_tool
 from . import _run
-from ._claims import KEEPER as _KEEPER
+from ._claims import ClaimHolder
 from ._decisions import CLAIM_SECONDS, Decisions
 from ._events import RunEvent
 from ._files import FileInput, to_file_parts
@@ -73,7 +72,7 @@ ORIGINAL_ID = "loopline_original_id"
 """Where a call renamed for uniqueness keeps the id the provider gave it."""
 
 
-class Agent(Decisions):
+class Agent(Decisions, ClaimHolder):
     """An LLM agent: instructions, tools, and the execution of its current task.
 
     Args:
@@ -383,13 +382,9 @@ class Agent(Decisions):
         started = self._begin_tools(tool_calls)
         if not started:
             return []
-        try:
-            with self._heartbeat():
-                results = run_calls(tool_calls, self._all_tools(), self._context,
-                                    default_timeout=self.config.tool_timeout, parallel=self.config.parallel_tool_calls)
-        except BaseException:
-            self._apply(lambda m: m.interrupt_tools(tool_calls, time.time()))
-            raise
+        with self._running(tool_calls):
+            results = run_calls(tool_calls, self._all_tools(), self._context,
+                                default_timeout=self.config.tool_timeout, parallel=self.config.parallel_tool_calls)
         self._finish_tools(results, started)
         return results
 
@@ -399,14 +394,10 @@ class Agent(Decisions):
         started = self._begin_tools(tool_calls)
         if not started:
             return []
-        try:
-            with self._heartbeat():
-                results = await arun_calls(tool_calls, self._all_tools(), self._context,
-                                           default_timeout=self.config.tool_timeout,
-                                           parallel=self.config.parallel_tool_calls)
-        except BaseException:  # cancelled from outside: the tools may have run
-            self._apply(lambda m: m.interrupt_tools(tool_calls, time.time()))
-            raise
+        with self._running(tool_calls):
+            results = await arun_calls(tool_calls, self._all_tools(), self._context,
+                                       default_timeout=self.config.tool_timeout,
+                                       parallel=self.config.parallel_tool_calls)
         self._finish_tools(results, started)
         return results
 
@@ -540,31 +531,16 @@ class Agent(Decisions):
             self._keep_claim(machine.execution)
             return machine
 
-    def _keep_claim(self, execution: Execution) -> None:
-        """Renew this process's claim on the execution while it runs; give it up once it has ended or
-        is PAUSED (waiting for a decision that any process may make: `resume` it there, no lease to wait out)."""
-        if (execution.is_finished or execution.status is ExecutionStatus.PAUSED) and not execution.running_tool_calls:
-            if self._claimed_at is not None:
-                self.store.release_execution(execution.id, owner=self._owner)
-                self._claimed_at = None
-        elif self._claimed_at is None or monotonic() - self._claimed_at > CLAIM_SECONDS / 3:
-            self._renew_claim(execution.id)
-
-    def _renew_claim(self, execution_id: str) -> None:
-        if not self.store.claim_execution(execution_id, owner=self._owner, lease_seconds=CLAIM_SECONDS):
-            raise ExecutionClaimedError(f"execution {execution_id} was taken over by another process (this one's "
-                                        "claim lapsed); stop here", execution_id=execution_id)
-        self._claimed_at = monotonic()
-
     @contextlib.contextmanager
-    def _heartbeat(self) -> Iterator[None]:
-        """Keep renewing the claim while tools run (they may take longer than a lease)."""
-        key = (id(self), self._require_machine().execution.id)
-        _KEEPER.hold(key, self.store, key[1], self._owner)
+    def _running(self, tool_calls: Sequence[ToolCall]) -> Iterator[None]:
+        """While the calls run: keep the claim alive; if they are cut off (an exception, a cancelled
+        task, Ctrl-C), record that each may or may not have had its effect, then let it propagate."""
         try:
-            yield
-        finally:
-            _KEEPER.release(key)
+            with self._heartbeat():
+                yield
+        except BaseException:
+            self._apply(lambda m: m.interrupt_tools(tool_calls, time.time()))
+            raise
 
     def _results_from_message(self, machine: ExecutionMachine, message: Message) -> list[ToolCallResult]:
         """Tool results the user supplied as wire messages, in the shape the machine takes.

@@ -1,15 +1,20 @@
-"""Keeping an execution's claim alive while its tools run, for every agent of the process."""
+"""An agent's claim on its execution: taken while it works, renewed while its tools run (by one keeper
+thread for every agent of the process), given up when the execution ends or waits for a decision."""
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from time import sleep
+from collections.abc import Iterator
+from time import monotonic, sleep
+from typing import TYPE_CHECKING
 
+from ..errors import ExecutionClaimedError
+from ..loop import Execution, ExecutionMachine, ExecutionStatus
 from ..store import Store
 from ._decisions import CLAIM_SECONDS
 
-__all__ = ["KEEPER"]
+__all__ = ["KEEPER", "ClaimHolder"]
 
 
 class _ClaimKeeper:
@@ -44,3 +49,40 @@ class _ClaimKeeper:
 
 KEEPER = _ClaimKeeper()
 """The process's claim keeper."""
+
+
+class ClaimHolder:
+    """The claim-keeping half of `Agent`."""
+
+    if TYPE_CHECKING:
+        store: Store
+        _owner: str
+        _claimed_at: float | None
+
+        def _require_machine(self) -> ExecutionMachine: ...
+
+    def _keep_claim(self, execution: Execution) -> None:
+        """Renew this process's claim on the execution while it runs; give it up once it has ended or
+        is PAUSED (waiting for a decision that any process may make: `resume` it there, no lease to wait out)."""
+        if (execution.is_finished or execution.status is ExecutionStatus.PAUSED) and not execution.running_tool_calls:
+            if self._claimed_at is not None:
+                self.store.release_execution(execution.id, owner=self._owner)
+                self._claimed_at = None
+        elif self._claimed_at is None or monotonic() - self._claimed_at > CLAIM_SECONDS / 3:
+            self._renew_claim(execution.id)
+
+    def _renew_claim(self, execution_id: str) -> None:
+        if not self.store.claim_execution(execution_id, owner=self._owner, lease_seconds=CLAIM_SECONDS):
+            raise ExecutionClaimedError(f"execution {execution_id} was taken over by another process (this one's "
+                                        "claim lapsed); stop here", execution_id=execution_id)
+        self._claimed_at = monotonic()
+
+    @contextlib.contextmanager
+    def _heartbeat(self) -> Iterator[None]:
+        """Keep renewing the claim while tools run (they may take longer than a lease)."""
+        key = (id(self), self._require_machine().execution.id)
+        KEEPER.hold(key, self.store, key[1], self._owner)
+        try:
+            yield
+        finally:
+            KEEPER.release(key)

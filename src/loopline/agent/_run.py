@@ -84,8 +84,19 @@ def _reply_limit(model: Model) -> int | None:
     return None
 
 
+@contextlib.contextmanager
+def _provider_errors(agent: Agent) -> Iterator[None]:
+    """An error the client raises after its own retries (or a failed, cut stream) ends the execution
+    FAILED with `provider_error`; nothing half-received is written. loopline's own errors propagate."""
+    try:
+        yield
+    except LooplineError:
+        raise
+    except Exception as exc:
+        _provider_failed(agent, exc)
+
+
 def _provider_failed(agent: Agent, exc: Exception) -> None:
-    """An error the client raised after its own retries ends the execution FAILED; nothing half-written."""
     _failed(agent, "provider_error", f"{type(exc).__name__}: {exc}")
 
 
@@ -122,13 +133,8 @@ def run(agent: Agent, model: Model, progress: Progress | None = None) -> Executi
         if isinstance(step, _Tools):
             agent.run_tools(step.calls)
             continue
-        try:
-            with _slot(limiter):
-                outcome = model.complete(step.request)
-        except LooplineError:
-            raise
-        except Exception as exc:  # the SDK's errors after its retries: record them, end the execution
-            _provider_failed(agent, exc)
+        with _provider_errors(agent), _slot(limiter):
+            outcome = model.complete(step.request)
 
 
 async def arun(agent: Agent, model: Model, progress: Progress | None = None) -> ExecutionResult:
@@ -146,13 +152,9 @@ async def arun(agent: Agent, model: Model, progress: Progress | None = None) -> 
             if isinstance(step, _Tools):
                 await agent.arun_tools(step.calls)
                 continue
-            try:
+            with _provider_errors(agent):
                 async with _aslot(limiter):
                     outcome = await model.acomplete(step.request)
-            except LooplineError:
-                raise
-            except Exception as exc:
-                _provider_failed(agent, exc)
     except asyncio.CancelledError:
         agent.cancel()
         raise
@@ -215,16 +217,11 @@ def stream(agent: Agent, model: Model) -> Iterator[RunEvent]:
             continue
         translate = translator(model.provider)
         events: list[dict[str, Any]] = []
-        try:
-            with _slot(limiter):  # held until the stream has been read to its end
-                for raw in model.stream(step.request):
-                    events.append(to_plain(raw))
-                    yield from translate(events[-1])
+        with _provider_errors(agent), _slot(limiter):  # the slot is held until the stream has been read
+            for raw in model.stream(step.request):
+                events.append(to_plain(raw))
+                yield from translate(events[-1])
             outcome = events
-        except LooplineError:
-            raise
-        except Exception as exc:  # a failed or cut stream: recorded, the thread untouched
-            _provider_failed(agent, exc)
 
 
 async def astream(agent: Agent, model: Model) -> AsyncIterator[RunEvent]:
@@ -272,13 +269,9 @@ async def _astream_response(agent: Agent, model: StreamingModel, request: dict[s
                             received: _Received) -> AsyncIterator[RunEvent]:
     """Stream one response, yielding its deltas; `received` holds the events, and whether all came."""
     translate = translator(model.provider)
-    try:
+    with _provider_errors(agent):
         async for raw in model.astream(request):
             received.events.append(to_plain(raw))
             for delta in translate(received.events[-1]):
                 yield delta
         received.complete = True
-    except LooplineError:
-        raise
-    except Exception as exc:  # a failed or cut stream: recorded, the thread untouched
-        _provider_failed(agent, exc)
