@@ -12,8 +12,10 @@ import loopline
 
 SRC = Path(loopline.__file__).resolve().parent
 
-# Lowest first. A module may import its own layer and any layer listed before it; `errors` is shared by all.
-LAYERS = ["errors", "messages", "tools", "providers", "context", "loop", "store", "threads", "agent", "cli", "testing"]
+# Lowest first. A module may import its own layer and any layer listed before it; `errors` is shared by all,
+# `_lazy` (package attributes loaded on first use) by the package roots.
+LAYERS = ["errors", "_lazy", "messages", "tools", "providers", "context", "loop", "store", "threads", "agent", "cli",
+          "testing"]
 PACKAGES = ["loopline", *(f"loopline.{name}" for name in LAYERS if name != "errors")]
 
 

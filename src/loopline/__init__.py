@@ -1,12 +1,14 @@
 """loopline: LLM tool-calling agent loops over one provider-neutral conversation.
 
 Layers, lowest first (imports only flow toward lower layers): `messages` (the neutral conversation),
-`tools`, `providers` (one adapter per wire API), `loop` (the sans-I/O execution state machine),
-`store`, `agent`. This module re-exports the public names.
+`tools`, `providers` (one adapter per wire API), `context` (token counting and fitting), `loop` (the
+sans-I/O execution state machine), `store`, `threads`, `agent`, `cli`, `testing`. This module
+re-exports the public names.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .agent import Agent, FileInput
@@ -25,20 +27,6 @@ _HOMES = {"Agent": "agent", "FileInput": "agent", "LooplineError": "errors", "Ex
           "LLMProvider": "providers", "Model": "providers", "InMemoryStore": "store", "SQLiteStore": "store",
           "Store": "store", "Tool": "tools", "ToolCall": "tools", "ToolCallResult": "tools",
           "ToolContext": "tools", "ToolDefinition": "tools", "tool": "tools"}
-
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
-
 
 __version__ = "0.1.0"
 
@@ -67,3 +55,5 @@ __all__ = [
     "Usage",
     "tool",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, __all__)
