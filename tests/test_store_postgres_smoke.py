@@ -1,6 +1,6 @@
 """A short smoke test of `PostgresStore`: it connects, migrates once, and does the basic round trips.
 
-The full behaviour is the shared contract suite's job (`test_store_contract.py`, which runs against
+The full behaviour is the shared contract suite's job (`tests/store/`, which runs against
 every store); this file covers what is PostgreSQL's own: the pool, migrations on a fresh database
 (also from several processes at once), refusing a newer database, placeholders, and the polite
 failure when the `postgres` extra is missing.
