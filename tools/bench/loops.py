@@ -152,25 +152,29 @@ def _agent(provider: str, store: str) -> Any:
                  store=InMemoryStore() if store == "memory" else None)
 
 
-def openai_manual(setup: Setup) -> Callable[[], int]:
-    """loopline's manual loop around the same SDK call."""
+def _manual(provider: str, create: Callable[[dict[str, Any]], Any]) -> Callable[[], int]:
+    """loopline's manual loop around the SDK call `create(request_kwargs)`."""
     from loopline import Agent
 
-    client = setup.openai()
-
     def once() -> int:
-        agent = _agent("openai", "memory")
+        agent = _agent(provider, "memory")
         agent.add_task(input=TASK)
         requests = 0
         while not agent.is_finished():
-            response = client.chat.completions.create(model=MODEL, **agent.request_kwargs())
+            response = create(agent.request_kwargs())
             requests += 1
             agent.add_messages(response)
-            calls = Agent.extract_tool_calls(response)
+            calls = Agent.extract_tool_calls(response, llm_provider=provider)
             if calls:
                 agent.run_tools(calls)
         return requests
     return once
+
+
+def openai_manual(setup: Setup) -> Callable[[], int]:
+    """loopline's manual loop around the same SDK call."""
+    client = setup.openai()
+    return _manual("openai", lambda request: client.chat.completions.create(model=MODEL, **request))
 
 
 def _agent_run(setup: Setup, provider: str, store: str) -> Callable[[], int]:
@@ -245,23 +249,9 @@ def anthropic_sdk(setup: Setup) -> Callable[[], int]:
 
 def anthropic_manual(setup: Setup) -> Callable[[], int]:
     """loopline's manual loop around the same SDK call."""
-    from loopline import Agent, LLMProvider
-
     client = setup.anthropic()
-
-    def once() -> int:
-        agent = _agent("anthropic", "memory")
-        agent.add_task(input=TASK)
-        requests = 0
-        while not agent.is_finished():
-            response = client.messages.create(model=ANTHROPIC_MODEL, max_tokens=MAX_TOKENS, **agent.request_kwargs())
-            requests += 1
-            agent.add_messages(response)
-            calls = Agent.extract_tool_calls(response, llm_provider=LLMProvider.ANTHROPIC)
-            if calls:
-                agent.run_tools(calls)
-        return requests
-    return once
+    return _manual("anthropic", lambda request: client.messages.create(model=ANTHROPIC_MODEL, max_tokens=MAX_TOKENS,
+                                                                       **request))
 
 
 # --- the concurrent burst ------------------------------------------------------------------------
