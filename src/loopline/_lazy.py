@@ -15,13 +15,14 @@ __all__ = ["lazy_exports"]
 def lazy_exports(package: str, homes: Mapping[str, str],
                  public: Sequence[str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """The `__getattr__` and `__dir__` of `package`: each public name is imported from its module in
-    `homes` (relative to the package) when first asked for, then kept in the package."""
+    `homes` (relative to the package: `"_scripted"` is `package._scripted`, `".providers"` a sibling
+    package) when first asked for, then kept in the package."""
 
     def __getattr__(name: str) -> Any:
         home = homes.get(name)
         if home is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(f"{package}.{home}"), name)
+        value = getattr(importlib.import_module(f".{home}", package), name)
         setattr(sys.modules[package], name, value)
         return value
 

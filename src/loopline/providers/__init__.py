@@ -12,6 +12,7 @@ from ._base import LLMProvider, Renderer
 from ._common import AdapterBase, to_plain
 from ._deltas import Delta, ReasoningDelta, TextDelta, ToolCallDelta, ToolCallEnd, ToolCallStart, translator
 from ._detect import describe_format
+from ._made import make_response, synthesize_stream
 from ._models import AnthropicModel, Model, OpenAIChatModel, OpenAIResponsesModel, StreamingModel, resolve_model
 from ._openai_chat import PROFILES, ChatProfile, OpenAIChatAdapter
 from ._openai_responses import OpenAIResponsesAdapter
@@ -43,8 +44,10 @@ __all__ = [
     "ToolCallStart",
     "describe_format",
     "get_adapter",
+    "make_response",
     "resolve_model",
     "shared_limiter",
+    "synthesize_stream",
     "to_plain",
     "translator",
 ]

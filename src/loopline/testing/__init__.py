@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from ..providers import synthesize_stream
     from ._blocking import (
         allow_model_requests,
         block_model_requests,
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     from ._cassette import QUERY_PARAMETERS, REQUEST_HEADERS, RESPONSE_HEADERS, CassetteError, use_cassette
     from ._replies import Reply, reply
     from ._scripted import ScriptedModel
-    from ._synthesize import synthesize_stream
     from ._trajectory import assert_result, assert_tool_calls, tool_calls
 
 __all__ = [
@@ -63,7 +63,7 @@ _HOMES = {
     "allow_model_requests": "_blocking", "block_model_requests": "_blocking",
     "model_requests_blocked": "_blocking", "set_model_requests_blocked": "_blocking",
     "assert_result": "_trajectory", "assert_tool_calls": "_trajectory", "tool_calls": "_trajectory",
-    "synthesize_stream": "_synthesize",
+    "synthesize_stream": ".providers",
 }
 """Which private module each public name lives in."""
 

@@ -9,13 +9,11 @@ the real API's (ids, stop reason, usage), so the adapter under test parses it th
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ScriptError
-from ..providers import LLMProvider
-from ..providers._common import json_dumps
+from ..providers import LLMProvider, make_response
 from ._calls import Call
 
 __all__ = ["Reply", "reply"]
@@ -49,13 +47,9 @@ class Reply:
         """The complete response body `provider`'s API would send; `turn` numbers its ids (they must
         differ between the responses of one conversation); `model` is the name reported unless the
         reply names one."""
-        kind = LLMProvider.of(provider)
-        render: Callable[[Reply, int, str], dict[str, Any]] = _chat
-        if kind is LLMProvider.ANTHROPIC:
-            render = _anthropic
-        elif kind is LLMProvider.OPEN_AI_RESPONSES:
-            render = _responses
-        return render(self, turn, self.model or model)
+        content = [p if isinstance(p, str) else (p.name, p.arguments or {}) for p in self.content]
+        return make_response(provider, content, turn=turn, model=self.model or model,
+                             input_tokens=self.input_tokens, output_tokens=self.output_tokens)
 
 
 def reply(*content: str | Call, input_tokens: int = 10, output_tokens: int = 5, model: str | None = None) -> Reply:
@@ -84,44 +78,3 @@ def _check_json(piece: Call) -> None:
     except (TypeError, ValueError) as exc:
         raise ScriptError(f"reply(call({piece.name!r}, ...)): the arguments must be JSON values, as a model "
                           f"sends them ({exc}); write dates and other objects as strings") from exc
-
-
-def _arguments(call: Call) -> str:
-    return json_dumps(call.arguments or {})
-
-
-def _chat(r: Reply, turn: int, model: str) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": r.text or None, "refusal": None}
-    if r.calls:
-        message["tool_calls"] = [{"id": f"call_{turn}_{i}", "type": "function",
-                                  "function": {"name": c.name, "arguments": _arguments(c)}}
-                                 for i, c in enumerate(r.calls)]
-    return {"id": f"chatcmpl-scripted-{turn}", "object": "chat.completion", "created": 0, "model": model,
-            "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if r.calls else "stop"}],
-            "usage": {"prompt_tokens": r.input_tokens, "completion_tokens": r.output_tokens,
-                      "total_tokens": r.input_tokens + r.output_tokens}}
-
-
-def _responses(r: Reply, turn: int, model: str) -> dict[str, Any]:
-    output: list[dict[str, Any]] = []
-    for i, piece in enumerate(r.content):
-        if isinstance(piece, Call):
-            output.append({"type": "function_call", "id": f"fc_{turn}_{i}", "call_id": f"call_{turn}_{i}",
-                           "name": piece.name, "arguments": _arguments(piece), "status": "completed"})
-        elif piece:
-            output.append({"type": "message", "id": f"msg_{turn}_{i}", "role": "assistant", "status": "completed",
-                           "content": [{"type": "output_text", "text": piece, "annotations": []}]})
-    return {"id": f"resp_scripted_{turn}", "object": "response", "created_at": 0, "status": "completed",
-            "model": model, "output": output, "error": None, "incomplete_details": None,
-            "usage": {"input_tokens": r.input_tokens, "output_tokens": r.output_tokens,
-                      "total_tokens": r.input_tokens + r.output_tokens,
-                      "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}}}
-
-
-def _anthropic(r: Reply, turn: int, model: str) -> dict[str, Any]:
-    content = [{"type": "tool_use", "id": f"toolu_{turn}_{i}", "name": p.name, "input": dict(p.arguments or {})}
-               if isinstance(p, Call) else {"type": "text", "text": p}
-               for i, p in enumerate(r.content) if not isinstance(p, str) or p]
-    return {"id": f"msg_scripted_{turn}", "type": "message", "role": "assistant", "model": model,
-            "content": content, "stop_reason": "tool_use" if r.calls else "end_turn", "stop_sequence": None,
-            "usage": {"input_tokens": r.input_tokens, "output_tokens": r.output_tokens}}

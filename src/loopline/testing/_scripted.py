@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from ..errors import ResponseParseError, ScriptError, ScriptExhaustedError
-from ..providers import LLMProvider, to_plain
+from ..providers import LLMProvider, synthesize_stream, to_plain
 from ..providers._detect import (
     ANTHROPIC_EVENT,
     ANTHROPIC_MESSAGE,
@@ -36,7 +36,6 @@ from ..providers._detect import (
 )
 from ..providers._sse import parse_sse
 from ._replies import Reply
-from ._synthesize import synthesize_stream
 
 if TYPE_CHECKING:
     from ..agent import Agent

@@ -1,26 +1,85 @@
-"""Whole responses turned into the stream events the provider would have sent for them.
+"""Responses and streams made up in each API's real shape: what test doubles answer with.
 
-A `ScriptedModel` asked to stream a response it was given whole plays these events, so
-`agent.stream()` sees deltas shaped like the real API's: Chat Completions chunks, Anthropic Messages
-events, Responses API events. Each translation is exact in one sense that matters and is tested on
-every recorded response: the adapter's stream reassembly gives back the response the events were
-made from, so the agent's thread is the same whether it ran or streamed. Text and arguments are cut
-into small pieces so tests see more than one delta. Nothing here parses or validates a response
-beyond what the translation needs; the adapter does that when the events are read.
+`make_response` writes a whole response body from intent (text pieces and tool calls, in order), with
+ids, stop reason and usage as the API sends them. `synthesize_stream` turns a whole response into the
+stream events the provider would have sent for it, so `agent.stream()` over a test double sees deltas
+shaped like the real API's: Chat Completions chunks, Anthropic Messages events, Responses API events.
+Each translation is exact in one sense that matters and is tested on every recorded response: the
+adapter's stream reassembly gives back the response the events were made from, so the agent's thread
+is the same whether it ran or streamed. Text and arguments are cut into small pieces so tests see
+more than one delta. Nothing here parses or validates a response beyond what the translation needs;
+the adapter does that when the events are read. Like every vendor format, they live in this package.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ..providers import LLMProvider
-from ..providers._anthropic_stream import RAW_INPUT
-from ..providers._common import json_dumps
-from ..providers._detect import ERROR_BODY, describe_format
+from ._anthropic_stream import RAW_INPUT
+from ._base import LLMProvider
+from ._common import json_dumps
+from ._detect import ERROR_BODY, describe_format
 
-__all__ = ["PIECE", "synthesize_stream"]
+__all__ = ["PIECE", "make_response", "synthesize_stream"]
+
+Content = Sequence[str | tuple[str, Mapping[str, Any]]]
+"""What a made-up response says, in order: text pieces, and tool calls as (name, arguments)."""
+
+
+def make_response(provider: LLMProvider | str, content: Content, *, turn: int = 1, model: str = "scripted-model",
+                  input_tokens: int = 10, output_tokens: int = 5) -> dict[str, Any]:
+    """The whole response body `provider`'s API would send for `content`; `turn` numbers its ids
+    (they must differ between the responses of one conversation)."""
+    kind = LLMProvider.of(provider)
+    usage = (input_tokens, output_tokens)
+    if kind is LLMProvider.ANTHROPIC:
+        return _anthropic_response(content, turn, model, usage)
+    if kind is LLMProvider.OPEN_AI_RESPONSES:
+        return _responses_response(content, turn, model, usage)
+    return _chat_response(content, turn, model, usage)
+
+
+def _calls(content: Content) -> list[tuple[str, Mapping[str, Any]]]:
+    return [p for p in content if not isinstance(p, str)]
+
+
+def _chat_response(content: Content, turn: int, model: str, usage: tuple[int, int]) -> dict[str, Any]:
+    text = "".join(p for p in content if isinstance(p, str))
+    message: dict[str, Any] = {"role": "assistant", "content": text or None, "refusal": None}
+    calls = _calls(content)
+    if calls:
+        message["tool_calls"] = [{"id": f"call_{turn}_{i}", "type": "function",
+                                  "function": {"name": name, "arguments": json_dumps(dict(args))}}
+                                 for i, (name, args) in enumerate(calls)]
+    return {"id": f"chatcmpl-scripted-{turn}", "object": "chat.completion", "created": 0, "model": model,
+            "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}],
+            "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)}}
+
+
+def _responses_response(content: Content, turn: int, model: str, usage: tuple[int, int]) -> dict[str, Any]:
+    output: list[dict[str, Any]] = []
+    for i, piece in enumerate(content):
+        if not isinstance(piece, str):
+            output.append({"type": "function_call", "id": f"fc_{turn}_{i}", "call_id": f"call_{turn}_{i}",
+                           "name": piece[0], "arguments": json_dumps(dict(piece[1])), "status": "completed"})
+        elif piece:
+            output.append({"type": "message", "id": f"msg_{turn}_{i}", "role": "assistant", "status": "completed",
+                           "content": [{"type": "output_text", "text": piece, "annotations": []}]})
+    return {"id": f"resp_scripted_{turn}", "object": "response", "created_at": 0, "status": "completed",
+            "model": model, "output": output, "error": None, "incomplete_details": None,
+            "usage": {"input_tokens": usage[0], "output_tokens": usage[1], "total_tokens": sum(usage),
+                      "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}}}
+
+
+def _anthropic_response(content: Content, turn: int, model: str, usage: tuple[int, int]) -> dict[str, Any]:
+    blocks = [{"type": "text", "text": p} if isinstance(p, str) else
+              {"type": "tool_use", "id": f"toolu_{turn}_{i}", "name": p[0], "input": dict(p[1])}
+              for i, p in enumerate(content) if not isinstance(p, str) or p]
+    return {"id": f"msg_scripted_{turn}", "type": "message", "role": "assistant", "model": model,
+            "content": blocks, "stop_reason": "tool_use" if _calls(content) else "end_turn", "stop_sequence": None,
+            "usage": {"input_tokens": usage[0], "output_tokens": usage[1]}}
 
 PIECE = 12
 """Characters per streamed piece of text or arguments."""
