@@ -30,7 +30,16 @@ import anthropic
 import openai
 import pytest
 
-import wire
+from fault_responses import (
+    STREAMING,
+    anthropic_body,
+    anthropic_sse,
+    chat_body,
+    chat_sse,
+    error_body,
+    ok,
+    recorded_stream,
+)
 from fault_server import Action, Drop, FaultServer, Json, Slow, Sse, sse
 from loopline import Agent, ExecutionResult, ExecutionStatus, RunConfig, SQLiteStore, tool
 from loopline.agent import Finished, StatusChanged, ToolResult, UsageReport
@@ -38,7 +47,6 @@ from loopline.providers import ToolCallStart
 
 KINDS = ["openai", "anthropic"]
 MODES = ["run", "arun", "stream", "astream"]
-STREAMING = ["stream", "astream"]
 TIMED = ["run", "arun", "stream"]  # for faults that cost a wait (astream takes arun's SDK path)
 MODEL = {"openai": "openai:gpt-4o-mini", "anthropic": "anthropic:claude-sonnet-4-6"}
 COMPLETE = ["user", "assistant", "tool", "assistant", "tool"]
@@ -55,94 +63,6 @@ def get_weather(city: str | None = None, location: str | None = None) -> str:
 def get_capital(country: str) -> str:
     """The capital of a country."""
     return {"UK": "London", "France": "Paris"}.get(country, "unknown")
-
-
-# --- response bodies, shaped like tests/test_run.py and tests/test_stream.py (after shared/wire) -----
-
-
-def _call(turn: int) -> tuple[str, dict[str, Any]]:
-    return ("get_weather", {"city": "Oslo"}) if turn == 1 else ("finish", {"result": "Oslo: sunny",
-                                                                          "is_success": True})
-
-
-def _chat(turn: int) -> dict[str, Any]:
-    name, args = _call(turn)
-    return {"id": f"chatcmpl-{turn}", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
-            "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
-                "role": "assistant", "content": None,
-                "tool_calls": [{"id": f"call_{turn}", "type": "function",
-                                "function": {"name": name, "arguments": json.dumps(args)}}]}}],
-            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}
-
-
-def _anthropic(turn: int) -> dict[str, Any]:
-    name, args = _call(turn)
-    return {"id": f"msg_{turn}", "type": "message", "role": "assistant", "model": "claude-sonnet-4-6",
-            "content": [{"type": "tool_use", "id": f"toolu_{turn}", "name": name, "input": args}],
-            "stop_reason": "tool_use", "stop_sequence": None, "usage": {"input_tokens": 10, "output_tokens": 5}}
-
-
-def _chat_sse(turn: int) -> str:
-    name, args = _call(turn)
-    text = json.dumps(args)
-    head = {"id": f"chatcmpl-{turn}", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini"}
-    return sse([
-        {**head, "choices": [{"index": 0, "delta": {"role": "assistant", "content": None, "tool_calls": [
-            {"index": 0, "id": f"call_{turn}", "type": "function", "function": {"name": name, "arguments": ""}}]},
-            "finish_reason": None}]},
-        {**head, "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": text[:9]}}]},
-                              "finish_reason": None}]},
-        {**head, "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": text[9:]}}]},
-                              "finish_reason": None}]},
-        {**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]},
-        {**head, "choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}},
-    ], done=True)
-
-
-def _anthropic_sse(turn: int) -> str:
-    name, args = _call(turn)
-    text = json.dumps(args)
-    return sse([
-        {"type": "message_start", "message": {"id": f"msg_{turn}", "type": "message", "role": "assistant",
-                                              "model": "claude-sonnet-4-6", "content": [], "stop_reason": None,
-                                              "stop_sequence": None,
-                                              "usage": {"input_tokens": 10, "output_tokens": 1}}},
-        {"type": "content_block_start", "index": 0,
-         "content_block": {"type": "tool_use", "id": f"toolu_{turn}", "name": name, "input": {}}},
-        {"type": "ping"},
-        {"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": text[:9]}},
-        {"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": text[9:]}},
-        {"type": "content_block_stop", "index": 0},
-        {"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": None},
-         "usage": {"output_tokens": 5}},
-        {"type": "message_stop"},
-    ], named=True)
-
-
-def ok(kind: str, mode: str, turn: int) -> Action:
-    """A successful answer to turn `turn`: JSON for run/arun, SSE for stream/astream."""
-    if mode in STREAMING:
-        return Sse(_chat_sse(turn) if kind == "openai" else _anthropic_sse(turn))
-    return Json(_chat(turn) if kind == "openai" else _anthropic(turn))
-
-
-def error_body(kind: str, status: int, message: str) -> dict[str, Any]:
-    """An error body as each API sends it (shared/wire openai/responses/014, anthropic/messages/010)."""
-    if kind == "openai":
-        kinds = {400: "invalid_request_error", 429: "requests", 500: "server_error"}
-        return {"error": {"message": message, "type": kinds.get(status, "server_error"), "param": None,
-                          "code": "rate_limit_exceeded" if status == 429 else None}}
-    kinds = {400: "invalid_request_error", 429: "rate_limit_error", 500: "api_error", 529: "overloaded_error"}
-    return {"type": "error", "error": {"type": kinds[status], "message": message}, "request_id": "req_fault"}
-
-
-def recorded_stream(kind: str) -> tuple[str, str]:
-    """A real recorded stream (its raw SSE, byte for byte) and the tool call it makes."""
-    api, name = (("openai/chat.completions", "005_stream-single-call.json") if kind == "openai"
-                 else ("anthropic/messages", "012_stream-text-then-tool-use.json"))
-    [recorded] = [w for w in wire.load(api) if w.name == name]
-    [call] = recorded.derived_tool_calls
-    return recorded.data["raw_sse"], call["name"]
 
 
 # --- the harness ------------------------------------------------------------------------------------
@@ -430,7 +350,7 @@ CUTS = ["chunked-mid-event", "eof-at-event-boundary", "eof-mid-event"]
 def test_the_recorded_streams_go_through_the_server_whole(h: Harness, kind: str, mode: str) -> None:
     """The control for the cut tests: the same recorded bytes, not cut, make a complete turn."""
     raw, name = recorded_stream(kind)
-    _script(h, Sse(raw), Sse(_chat_sse(2) if kind == "openai" else _anthropic_sse(2)))
+    _script(h, Sse(raw), Sse(chat_sse(2) if kind == "openai" else anthropic_sse(2)))
     agent = h.agent()
     outcome = drive(agent, kind, mode, h.client(kind, mode, max_retries=0))
     assert (outcome.result.status, outcome.result.result) == (ExecutionStatus.COMPLETED, "Oslo: sunny")
@@ -470,7 +390,7 @@ def test_a_stream_cut_after_the_call_is_whole_but_before_the_end_adds_nothing(h:
                                                                               mode: str) -> None:
     """Cut just before the terminal event (Anthropic's message_stop; for Chat Completions the chunk
     with finish_reason): every tool-call byte arrived, yet the response never said it was done."""
-    text = _chat_sse(1) if kind == "openai" else _anthropic_sse(1)
+    text = chat_sse(1) if kind == "openai" else anthropic_sse(1)
     marker = '"finish_reason": "tool_calls"' if kind == "openai" else "event: message_stop"
     cut = text.rfind("\n\n", 0, text.index(marker)) + 2 if kind == "openai" else text.index(marker)
     _script(h, Sse(text, cut_after=len(text[:cut].encode()), framing="eof"), ok(kind, mode, 2))
@@ -491,7 +411,7 @@ def test_a_chat_stream_cut_before_its_usage_chunk_is_refused(h: Harness, mode: s
     finish_reason chunk (as when a proxy closes the upstream early): the usage chunk and [DONE] never
     came, so the stream was cut off like any other, and the turn must not be taken as complete (its
     tokens would silently go uncounted: no usage on the message, none in the execution's totals)."""
-    text = _chat_sse(1)
+    text = chat_sse(1)
     cut = text.rfind("\n\n", 0, text.index('"usage": {')) + 2
     _script(h, Sse(text, cut_after=len(text[:cut].encode()), framing="eof"), ok("openai", mode, 2))
     agent = h.agent()
@@ -505,7 +425,7 @@ def test_a_chat_stream_cut_before_its_usage_chunk_is_refused(h: Harness, mode: s
 def test_an_error_event_inside_a_stream_fails_and_adds_nothing(h: Harness, kind: str, mode: str) -> None:
     """The provider reports an error in the stream itself (Anthropic's `event: error` overloaded_error;
     a Chat Completions chunk holding an `error`) after part of the turn was sent."""
-    text = _chat_sse(1) if kind == "openai" else _anthropic_sse(1)
+    text = chat_sse(1) if kind == "openai" else anthropic_sse(1)
     events = text.split("\n\n")
     error = (sse([error_body("openai", 500, "The server had an error while processing your request.")])
              if kind == "openai" else sse([{"type": "error", "error": {"type": "overloaded_error",
@@ -521,7 +441,7 @@ def test_an_error_event_inside_a_stream_fails_and_adds_nothing(h: Harness, kind:
 @pytest.mark.parametrize("mode", ["run", "arun"])
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_json_body_cut_short_without_retries_fails_and_adds_nothing(h: Harness, kind: str, mode: str) -> None:
-    body = _chat(2) if kind == "openai" else _anthropic(2)
+    body = chat_body(2) if kind == "openai" else anthropic_body(2)
     half = len(json.dumps(body)) // 2
     _script(h, ok(kind, mode, 1), Json(body, cut_after=half), ok(kind, mode, 2))
     agent = h.agent()
@@ -532,7 +452,7 @@ def test_a_json_body_cut_short_without_retries_fails_and_adds_nothing(h: Harness
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_json_body_cut_short_is_retried_and_the_run_completes(h: Harness, kind: str) -> None:
-    body = _chat(1) if kind == "openai" else _anthropic(1)
+    body = chat_body(1) if kind == "openai" else anthropic_body(1)
     _script(h, Json(body, cut_after=len(json.dumps(body)) // 2), ok(kind, "run", 1), ok(kind, "run", 2))
     agent = h.agent()
     assert_completed(h, agent, drive(agent, kind, "run", h.client(kind, "run", max_retries=1)))
@@ -579,7 +499,7 @@ def test_a_slow_response_is_retried_and_the_fast_retry_completes(h: Harness, kin
 @pytest.mark.parametrize("mode", STREAMING)
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_stream_that_stalls_past_the_timeout_fails_and_adds_nothing(h: Harness, kind: str, mode: str) -> None:
-    text = _chat_sse(1) if kind == "openai" else _anthropic_sse(1)
+    text = chat_sse(1) if kind == "openai" else anthropic_sse(1)
     stalled = Sse(text, cut_after=len(text.encode()) // 2, stall=10.0)
     _script(h, ok(kind, mode, 1), stalled, ok(kind, mode, 2))
     agent = h.agent()
