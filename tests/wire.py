@@ -1,9 +1,9 @@
 """The recorded provider traffic (the wire corpus) for tests: where it is, and one file of it.
 
-The corpus is `shared/wire` beside the repository (CI clones the repo next to `shared/`), or the
-directory named by `LOOPLINE_WIRE_DIR`. A missing corpus makes the tests that use it FAIL with a
-message saying where it was looked for; setting `LOOPLINE_WIRE_DIR` to an empty string skips them.
-See `shared/wire/README.md` for the fields of a file.
+The corpus is test data in the repository, `tests/wire/`, unless `LOOPLINE_WIRE_DIR` names another
+copy. A missing corpus makes the tests that use it FAIL with a message saying where it was looked for;
+setting `LOOPLINE_WIRE_DIR` to an empty string skips them. See `tests/wire/README.md` for the fields of
+a file and where each one came from.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pytest
 __all__ = ["ENV_VAR", "MissingCorpus", "WireFile", "corpus_dir", "load", "pairs", "params"]
 
 ENV_VAR = "LOOPLINE_WIRE_DIR"
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "wire"
+DEFAULT_DIR = Path(__file__).resolve().parent / "wire"
 
 
 @dataclass(frozen=True)
@@ -102,9 +102,9 @@ def _problem(api: str) -> str | None:
     folder = root / api
     if not folder.is_dir() or not any(folder.glob("*.json")):
         how = f"{ENV_VAR}={os.environ[ENV_VAR]!r}" if ENV_VAR in os.environ else f"the default, as {ENV_VAR} is unset"
-        return (f"wire corpus not found: no *.json files in {folder} ({how}). Clone the shared folder next to "
-                f"the repository (…/shared/wire), point {ENV_VAR} at it, or set {ENV_VAR}= (empty) to skip "
-                "these tests.")
+        return (f"wire corpus not found: no *.json files in {folder} ({how}). The corpus ships in the "
+                f"repository as {DEFAULT_DIR}: restore it (git checkout -- tests/wire), point {ENV_VAR} at a "
+                f"copy, or set {ENV_VAR}= (empty) to skip these tests.")
     return None
 
 
