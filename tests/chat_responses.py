@@ -1,6 +1,6 @@
 """Builders for OpenAI Chat Completions bodies, shaped exactly like the recorded ones.
 
-Responses follow /work/shared/wire/openai/chat.completions/001_parallel-two-tools.json: `content`
+Responses follow tests/wire/openai/chat.completions/001_parallel-two-tools.json: `content`
 is null when the model only calls tools, `refusal` and `logprobs` are null, `annotations` is an
 empty list, and `arguments` is a JSON-encoded string.
 

@@ -1,5 +1,5 @@
 """The bodies the fault server answers with in tests/test_faults.py: Chat Completions and Anthropic
-Messages responses and streams, shaped like tests/test_run.py and tests/test_stream.py (after shared/wire),
+Messages responses and streams, shaped like tests/test_run.py and tests/test_stream.py (after tests/wire),
 the recorded streams a test cuts, and error bodies."""
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def ok(kind: str, mode: str, turn: int) -> Action:
 
 
 def error_body(kind: str, status: int, message: str) -> dict[str, Any]:
-    """An error body as each API sends it (shared/wire openai/responses/014, anthropic/messages/010)."""
+    """An error body as each API sends it (tests/wire openai/responses/014, anthropic/messages/010)."""
     if kind == "openai":
         kinds = {400: "invalid_request_error", 429: "requests", 500: "server_error"}
         return {"error": {"message": message, "type": kinds.get(status, "server_error"), "param": None,

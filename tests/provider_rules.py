@@ -1,6 +1,6 @@
 """What each provider API requires of a request's conversation, as checks a test can run.
 
-Written from the APIs' documented rules and the recorded traffic in ../shared/wire, independently of
+Written from the APIs' documented rules and the recorded traffic in tests/wire, independently of
 loopline's renderers: a rendering that passes here is one the provider accepts. Each checker returns
 the list of violations (empty when the request is valid), so a failing test shows all of them.
 """

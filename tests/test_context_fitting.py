@@ -2,7 +2,7 @@
 together (checked by rendering through all three adapters and the providers' rules), the task kept,
 the stored messages untouched, incremental cost, hysteresis, and the overflow error.
 
-The long threads are built from the recorded traffic (../shared/wire): each exchange's request
+The long threads are built from the recorded traffic (tests/wire): each exchange's request
 conversation and response, parsed by the adapters, answered where the response made calls, and
 repeated (with fresh message and call ids) to thousands of messages. Exchanges whose own rendering
 breaks a provider's rules (a few recordings hold calls answered with ids of another exchange) are

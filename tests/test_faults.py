@@ -2,7 +2,7 @@
 
 The real `openai` and `anthropic` SDK clients talk over real sockets to `fault_server.FaultServer`,
 which answers like the OpenAI Chat Completions and Anthropic Messages APIs (bodies shaped after the
-recordings in ../shared/wire, and the recorded streams themselves where a test cuts one) and injects
+recordings in tests/wire, and the recorded streams themselves where a test cuts one) and injects
 one fault per test: a 429 with Retry-After, a 5xx or Anthropic's 529 overloaded_error, a connection
 dropped without a response, a stream cut or stalled in the middle, an error event inside a stream, a
 response slower than the client's timeout, a 400. So the SDKs' own retry, timeout and SSE handling run

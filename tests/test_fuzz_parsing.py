@@ -1,6 +1,6 @@
 """Property tests: damaged provider output gives a correct parse or a loopline error, never anything else.
 
-Inputs are the real recorded responses and streams of ../shared/wire, truncated, reordered and
+Inputs are the real recorded responses and streams of tests/wire, truncated, reordered and
 corrupted by hypothesis. "Correct" for a stream cut short is strict: either the cut is refused as a
 cut (`ResponseParseError`) or nothing that matters was lost (same tool calls, same text).
 """

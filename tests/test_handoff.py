@@ -1,6 +1,6 @@
 """Threads move between providers: a thread written on one API renders into a request another accepts.
 
-Each source thread is built from real recorded traffic in ../shared/wire (a tool round with parallel
+Each source thread is built from real recorded traffic in tests/wire (a tool round with parallel
 calls, Anthropic thinking with a signature, Responses reasoning with encrypted content), driven
 through a real `Agent`. It is then handed to an agent on every other API; the request that agent
 would send is checked against that API's rules (tests/provider_rules.py), and what had to be dropped

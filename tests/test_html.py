@@ -3,7 +3,7 @@
 Every rendering is parsed with `html.parser` into a tree: the tags must balance, only a small set of
 harmless tags and attributes may appear (so nothing stored can become markup), and the assertions read
 the tree's text the way a person reads the page. Real-shaped threads come from the recorded traffic in
-../shared/wire parsed by the adapters; hypothesis feeds random and malformed message lists.
+tests/wire parsed by the adapters; hypothesis feeds random and malformed message lists.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """`agent.stream()` / `astream()` with the real SDK clients, over real recorded streams.
 
-The first turn of each run is a recorded stream from ../shared/wire, sent byte for byte as the
+The first turn of each run is a recorded stream from tests/wire, sent byte for byte as the
 server sent it; the second is a stream in the same shape that calls the finish tool. Only the network
 is replaced (an httpx2 transport), so the SDKs' own SSE handling runs.
 """

@@ -1,7 +1,7 @@
 """Streams synthesised from whole responses read back as those responses, for every recorded response.
 
 A `ScriptedModel` asked to stream a whole response plays `synthesize_stream`'s events. For each
-response in ../shared/wire (and each recorded stream, reassembled into its response first), the
+response in tests/wire (and each recorded stream, reassembled into its response first), the
 adapter's stream reassembly of the synthesised events must give the same neutral message as parsing
 the response itself (or the same provider error), and the stream's deltas must carry the same text
 and arguments, cut into pieces.

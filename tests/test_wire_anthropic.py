@@ -1,4 +1,4 @@
-"""The Anthropic Messages adapter against recorded real traffic (`shared/wire/anthropic/messages`).
+"""The Anthropic Messages adapter against recorded real traffic (`tests/wire/anthropic/messages`).
 
 Every recorded response (as a dict and as the SDK's `Message`) must parse into the message its content
 blocks hold, with normalised usage and stop reason, and give exactly the curator's derived tool calls;

@@ -1,4 +1,4 @@
-"""The OpenAI Chat Completions adapter against recorded real traffic (`shared/wire/openai/chat.completions`).
+"""The OpenAI Chat Completions adapter against recorded real traffic (`tests/wire/openai/chat.completions`).
 
 Every recorded response must parse into the message, tool calls, usage and stop reason it holds;
 every recorded request must be what loopline renders for the same conversation; a response must

@@ -1,4 +1,4 @@
-"""The OpenAI Responses API adapter against recorded real traffic (`shared/wire/openai/responses`).
+"""The OpenAI Responses API adapter against recorded real traffic (`tests/wire/openai/responses`).
 
 Every recorded response must parse into the message, tool calls, usage and stop reason it holds; every
 stream must reassemble (from event dicts, SDK event objects or raw SSE text) into what its terminal

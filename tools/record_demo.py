@@ -3,7 +3,7 @@
 With OPENAI_API_KEY set, it records the demo against the live API (the honest way, when a key
 exists). Without one, it records against a scripted model: an in-process HTTP transport that answers
 each request with the next of three Chat Completions responses, shaped field for field after the
-real recordings in ../shared/wire/openai/chat.completions (ids, usage details, fingerprints). The
+real recordings in tests/wire/openai/chat.completions (ids, usage details, fingerprints). The
 cassette then says so in its metadata.
 """
 
@@ -25,7 +25,7 @@ from loopline.testing import use_cassette
 
 SCRIPTED_NOTE = (
     "Scripted, not a live model: no API key was available, so tools/record_demo.py answered each request "
-    "with a Chat Completions response shaped after the real recordings in shared/wire. The requests are "
+    "with a Chat Completions response shaped after the real recordings in tests/wire. The requests are "
     "exactly what loopline sent. Re-record with OPENAI_API_KEY set for live traffic."
 )
 

@@ -9,7 +9,7 @@ continues one thread across APIs: Chat (`run`) -> Anthropic (`stream`) -> Respon
 With OPENAI_API_KEY / ANTHROPIC_API_KEY set, that API is recorded live (the honest way). Without, an
 in-process transport (httpx2.MockTransport, which both SDKs use) plays the model: it reads the
 conversation in each request as a model would (the task, the tools offered, the tool results it got)
-and answers in that API's exact wire shape, after the real recordings in ../shared/wire: ids, usage
+and answers in that API's exact wire shape, after the real recordings in tests/wire: ids, usage
 details, headers, and for `stream: true` the SSE event sequence each server really sends. Token counts
 come from the o200k tokenizer. The cassette's metadata note says which APIs were scripted.
 """
@@ -53,7 +53,7 @@ def scripted_note(apis: list[str]) -> str:
     keys = " / ".join(sorted({KEY_OF[a] for a in apis}))
     return (f"Scripted, not a live model, for {', '.join(apis)}: no {keys} was available, so tools/record_runs.py "
             "answered each request with a response (or server-sent-event stream) shaped after the real recordings in "
-            "shared/wire, deciding each turn from the conversation in the request as a model would. The requests "
+            "tests/wire, deciding each turn from the conversation in the request as a model would. The requests "
             f"are exactly what loopline sent. Re-record with {keys} set for live traffic.")
 
 
