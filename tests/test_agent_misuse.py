@@ -228,9 +228,9 @@ def test_add_messages_to_a_finished_execution(store: InMemoryStore, more: Any) -
         agent.add_messages(more)
     message = str(caught.value)
     assert execution_id in message
-    assert "already ended with status completed" in message
+    assert "already ended with status COMPLETED" in message
     assert "add_task(" in message and "thread_id" in message
-    assert (caught.value.execution_id, caught.value.status) == (execution_id, "completed")
+    assert (caught.value.execution_id, caught.value.status) == (execution_id, "COMPLETED")
     assert_nothing_lost(agent, before)
 
 
@@ -238,7 +238,7 @@ def test_run_tools_after_the_end(store: InMemoryStore) -> None:
     agent, earlier = finished_agent(store)
     before = snapshot(agent)
     ran.clear()
-    with pytest.raises(ExecutionFinishedError, match="already ended with status completed"):
+    with pytest.raises(ExecutionFinishedError, match="already ended with status COMPLETED"):
         agent.run_tools(Agent.extract_tool_calls(earlier))
     assert ran == []
     assert_nothing_lost(agent, before)
@@ -252,9 +252,9 @@ def test_run_tools_after_a_limit_ended_the_execution(store: InMemoryStore) -> No
     agent.run_tools(Agent.extract_tool_calls(response))
     assert agent.retrieve_execution_result().error_code == "max_steps"
     before = snapshot(agent)
-    with pytest.raises(ExecutionFinishedError, match="already ended with status failed") as caught:
+    with pytest.raises(ExecutionFinishedError, match="already ended with status FAILED") as caught:
         agent.run_tools(Agent.extract_tool_calls(response))
-    assert caught.value.status == "failed"
+    assert caught.value.status == "FAILED"
     assert ran == ["Oslo"]
     assert_nothing_lost(agent, before)
 

@@ -288,10 +288,10 @@ def test_threads_show_json(data: Dataset, capsys: pytest.CaptureFixture[str]) ->
 
 EXECUTIONS_TABLE = f"""\
 ID            CREATED               STATUS     AGENT       STEPS  TOKENS  THREAD
-exe_followup  2025-01-01T09:02:01Z  running    researcher      0       0  {THREAD_C}
-exe_refused   2025-01-01T09:01:00Z  failed     writer          1     320  {THREAD_B}
-exe_handoff   2025-01-01T09:00:10Z  completed  writer          1     906  {THREAD_A}
-exe_research  2025-01-01T09:00:00Z  completed  researcher      2    1285  {THREAD_A}
+exe_followup  2025-01-01T09:02:01Z  RUNNING    researcher      0       0  {THREAD_C}
+exe_refused   2025-01-01T09:01:00Z  FAILED     writer          1     320  {THREAD_B}
+exe_handoff   2025-01-01T09:00:10Z  COMPLETED  writer          1     906  {THREAD_A}
+exe_research  2025-01-01T09:00:00Z  COMPLETED  researcher      2    1285  {THREAD_A}
 """
 
 
@@ -302,19 +302,23 @@ def test_executions_list_prints_a_table_newest_first(data: Dataset, capsys: pyte
 def test_executions_list_filters(data: Dataset, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(data, capsys, "executions", "list", "--agent", "writer") == (0, f"""\
 ID           CREATED               STATUS     AGENT   STEPS  TOKENS  THREAD
-exe_refused  2025-01-01T09:01:00Z  failed     writer      1     320  {THREAD_B}
-exe_handoff  2025-01-01T09:00:10Z  completed  writer      1     906  {THREAD_A}
+exe_refused  2025-01-01T09:01:00Z  FAILED     writer      1     320  {THREAD_B}
+exe_handoff  2025-01-01T09:00:10Z  COMPLETED  writer      1     906  {THREAD_A}
 """, "")
     assert run(data, capsys, "executions", "list", "--thread", data.real(THREAD_A)) == (0, f"""\
 ID            CREATED               STATUS     AGENT       STEPS  TOKENS  THREAD
-exe_handoff   2025-01-01T09:00:10Z  completed  writer          1     906  {THREAD_A}
-exe_research  2025-01-01T09:00:00Z  completed  researcher      2    1285  {THREAD_A}
+exe_handoff   2025-01-01T09:00:10Z  COMPLETED  writer          1     906  {THREAD_A}
+exe_research  2025-01-01T09:00:00Z  COMPLETED  researcher      2    1285  {THREAD_A}
 """, "")
     assert run(data, capsys, "executions", "list", "--status", "failed", "--agent", "writer") == (0, f"""\
 ID           CREATED               STATUS  AGENT   STEPS  TOKENS  THREAD
-exe_refused  2025-01-01T09:01:00Z  failed  writer      1     320  {THREAD_B}
+exe_refused  2025-01-01T09:01:00Z  FAILED  writer      1     320  {THREAD_B}
 """, "")
-    assert run(data, capsys, "executions", "list", "--status", "paused") == (0, "no executions\n", "")
+    assert run(data, capsys, "executions", "list", "--status", "PAUSED") == (0, "no executions\n", "")
+    assert run(data, capsys, "executions", "list", "--status", "Completed", "--agent", "writer") == (0, f"""\
+ID           CREATED               STATUS     AGENT   STEPS  TOKENS  THREAD
+exe_handoff  2025-01-01T09:00:10Z  COMPLETED  writer      1     906  {THREAD_A}
+""", "")
 
 
 def test_executions_list_json_pages(data: Dataset, capsys: pytest.CaptureFixture[str]) -> None:
@@ -327,8 +331,8 @@ def test_executions_list_json_pages(data: Dataset, capsys: pytest.CaptureFixture
         "executions": [execution_json(data, i) for i in order[2:]], "next_cursor": None}
     assert run(data, capsys, "executions", "list", "--limit", "2") == (0, f"""\
 ID            CREATED               STATUS   AGENT       STEPS  TOKENS  THREAD
-exe_followup  2025-01-01T09:02:01Z  running  researcher      0       0  {THREAD_C}
-exe_refused   2025-01-01T09:01:00Z  failed   writer          1     320  {THREAD_B}
+exe_followup  2025-01-01T09:02:01Z  RUNNING  researcher      0       0  {THREAD_C}
+exe_refused   2025-01-01T09:01:00Z  FAILED   writer          1     320  {THREAD_B}
 
 next page: --cursor {cursor}
 """, "")
@@ -343,7 +347,7 @@ def test_executions_show_prints_fields_records_and_the_thread(
 id          exe_research
 thread      {THREAD_A}
 agent       researcher
-status      completed
+status      COMPLETED
 input       Is it warmer in Oslo or Rome?
 created     2025-01-01T09:00:00Z
 updated     2025-01-01T09:00:05Z
@@ -353,9 +357,9 @@ tokens      1285 (1200 in, 85 out)
 result      "Rome"
 error       -
 parent      -
-history     2025-01-01T09:00:00Z  pending
-            2025-01-01T09:00:01Z  running
-            2025-01-01T09:00:05Z  completed
+history     2025-01-01T09:00:00Z  PENDING
+            2025-01-01T09:00:01Z  RUNNING
+            2025-01-01T09:00:05Z  COMPLETED
 
 tool call records (2)
   CALL       TOOL         STATUS    STARTED               SECONDS  ERROR
@@ -370,7 +374,7 @@ def test_executions_show_a_failed_one(data: Dataset, capsys: pytest.CaptureFixtu
 id          exe_refused
 thread      {THREAD_B}
 agent       writer
-status      failed
+status      FAILED
 input       Summarise this report.
 created     2025-01-01T09:01:00Z
 updated     2025-01-01T09:01:03Z
@@ -380,8 +384,8 @@ tokens      320 (300 in, 20 out)
 result      -
 error       refusal: the model refused: I can't summarise this document.
 parent      -
-history     2025-01-01T09:01:00Z  pending
-            2025-01-01T09:01:03Z  failed
+history     2025-01-01T09:01:00Z  PENDING
+            2025-01-01T09:01:03Z  FAILED
 
 messages (2)
   0  user       Summarise this report. | [file application/pdf report.pdf]
@@ -450,7 +454,8 @@ def test_a_file_that_is_not_a_database_exits_1(tmp_path: Path, capsys: pytest.Ca
     (["threads", "show"], "the following arguments are required: ID"),
     (["threads", "list", "--limit", "0"], "argument --limit: must be 1 or more, got 0"),
     (["threads", "list", "--limit", "ten"], "argument --limit: not a whole number: 'ten'"),
-    (["executions", "list", "--status", "done"], "argument --status: invalid choice: 'done'"),
+    (["executions", "list", "--status", "done"],
+     "argument --status: no status 'done': choose one of PENDING, RUNNING, PAUSED, COMPLETED, FAILED, CANCELLED"),
     (["threads", "delete", "thr_x"], "argument ACTION: invalid choice: 'delete'"),
 ])
 def test_bad_arguments_exit_2(argv: list[str], complaint: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -187,7 +187,7 @@ Let me check.
 [result] get_weather -> [error] Error: tool 'get_weather' raised ValueError: no weather service there
 [call] finish({"result": "Oslo: 3°C, cloudy", "is_success": true})
 [result] finish -> Oslo: 3°C, cloudy
-[status] completed
+[status] COMPLETED
 
 """
 
@@ -195,7 +195,7 @@ Let me check.
 def test_streams_progress_then_the_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write_agent(tmp_path, WEATHER)
     assert run(capsys, tmp_path, f"{path}:agent") == (
-        0, WEATHER_PROGRESS + summary("completed", "Oslo: 3°C, cloudy"), "")
+        0, WEATHER_PROGRESS + summary("COMPLETED", "Oslo: 3°C, cloudy"), "")
     assert stored(tmp_path) == (ExecutionStatus.COMPLETED, 5)
 
 
@@ -239,15 +239,15 @@ def test_json_prints_one_event_per_line(tmp_path: Path, capsys: pytest.CaptureFi
         {"type": "usage", "usage": first, "total": total, "cost_usd": 0.00042},
         {"type": "tool_result", "tool_call_id": "call_3", "name": "finish", "content": "Oslo: 3°C, cloudy",
          "is_error": False},
-        {"type": "status", "status": "completed"},
-        {"type": "finished", "status": "completed", "result": "Oslo: 3°C, cloudy", "error": None, "error_code": None,
+        {"type": "status", "status": "COMPLETED"},
+        {"type": "finished", "status": "COMPLETED", "result": "Oslo: 3°C, cloudy", "error": None, "error_code": None,
          "execution_id": EXE, "thread_id": THR, "steps": 2, "usage": total, "cost_usd": 0.00042},
     ]
 
 
 def test_no_stream_prints_the_summary_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write_agent(tmp_path, WEATHER)
-    assert run(capsys, tmp_path, f"{path}:agent", "--no-stream") == (0, summary("completed", "Oslo: 3°C, cloudy"), "")
+    assert run(capsys, tmp_path, f"{path}:agent", "--no-stream") == (0, summary("COMPLETED", "Oslo: 3°C, cloudy"), "")
     assert stored(tmp_path) == (ExecutionStatus.COMPLETED, 5)
 
 
@@ -258,7 +258,7 @@ def test_no_stream_json_prints_the_start_and_the_end(tmp_path: Path, capsys: pyt
     assert [json.loads(line) for line in out.splitlines()] == [
         {"type": "started", "execution_id": EXE, "thread_id": THR, "agent": "weather", "model": "gpt-4o-mini",
          "provider": "openai"},
-        {"type": "finished", "status": "completed", "result": "Oslo: 3°C, cloudy", "error": None, "error_code": None,
+        {"type": "finished", "status": "COMPLETED", "result": "Oslo: 3°C, cloudy", "error": None, "error_code": None,
          "execution_id": EXE, "thread_id": THR, "steps": 2, "usage": _usage(2000, 200, 2), "cost_usd": 0.00042},
     ]
 
@@ -273,9 +273,9 @@ def test_a_text_answer_with_reasoning(tmp_path: Path, capsys: pytest.CaptureFixt
 [reasoning] Oslo is north.
 Cold.
 And cloudy.
-[status] completed
+[status] COMPLETED
 
-""" + summary("completed", "Cold.", "           And cloudy.", steps=1, tokens="15 (10 in, 5 out)", cost="0.000000"), "")
+""" + summary("COMPLETED", "Cold.", "           And cloudy.", steps=1, tokens="15 (10 in, 5 out)", cost="0.000000"), "")
 
 
 # --- executions that do not complete --------------------------------------------------------------------
@@ -286,8 +286,8 @@ def test_a_refusal_fails_the_execution_and_exits_1(tmp_path: Path, capsys: pytes
         MODEL = ScriptedModel([{"refusal": "I can't help with that."}])
         agent = Agent("weather")
         """)
-    assert run(capsys, tmp_path, f"{path}:agent") == (1, "[status] failed\n\n" + summary(
-        "failed", "-", "error      refusal: the model refused: I can't help with that.", steps=1,
+    assert run(capsys, tmp_path, f"{path}:agent") == (1, "[status] FAILED\n\n" + summary(
+        "FAILED", "-", "error      refusal: the model refused: I can't help with that.", steps=1,
         tokens="1100 (1000 in, 100 out)", cost="0.000210"),
         f"loopline: error: execution {EXE} failed (refusal): the model refused: I can't help with that.\n")
     assert stored(tmp_path) == (ExecutionStatus.FAILED, 2)
@@ -305,9 +305,9 @@ def test_a_call_awaiting_approval_pauses_and_exits_1(tmp_path: Path, capsys: pyt
         """)
     assert run(capsys, tmp_path, f"{path}:agent", question="Tidy up.") == (1, """\
 [call] delete_file({"path": "notes.txt"})
-[status] paused
+[status] PAUSED
 
-""" + summary("paused", "-", 'awaiting   approval: delete_file({"path": "notes.txt"})', steps=1,
+""" + summary("PAUSED", "-", 'awaiting   approval: delete_file({"path": "notes.txt"})', steps=1,
               tokens="1100 (1000 in, 100 out)", cost="0.000210"),
         f"loopline: error: execution {EXE} paused: tool calls await approval; decide them in Python "
         "(Agent.resume, then approve, reject or rerun_tool_calls, then run)\n")
@@ -324,10 +324,10 @@ Let me check.
 [result] get_weather -> 3°C, cloudy
 [result] get_weather -> [error] Error: tool 'get_weather' raised ValueError: no weather service there
 Oslo is
-[status] cancelled
+[status] CANCELLED
 
-""" + summary("cancelled", "-", steps=1, tokens="1100 (1000 in, 100 out)", cost="0.000210"),
-        f"loopline: error: interrupted: execution {EXE} cancelled\n")
+""" + summary("CANCELLED", "-", steps=1, tokens="1100 (1000 in, 100 out)", cost="0.000210"),
+        f"loopline: error: interrupted: execution {EXE} CANCELLED\n")
     assert stored(tmp_path) == (ExecutionStatus.CANCELLED, 3)
 
 
@@ -338,12 +338,12 @@ def test_ctrl_c_with_json_ends_with_the_cancelled_execution(
         agent = Agent("weather")
         """)
     status, out, err = run(capsys, tmp_path, f"{path}:agent", "--json")
-    assert (status, err) == (130, f"loopline: error: interrupted: execution {EXE} cancelled\n")
+    assert (status, err) == (130, f"loopline: error: interrupted: execution {EXE} CANCELLED\n")
     assert [json.loads(line) for line in out.splitlines()][1:] == [
         {"type": "text", "text": "Thin"},
         {"type": "text", "text": "king"},
-        {"type": "status", "status": "cancelled"},
-        {"type": "finished", "status": "cancelled", "result": None, "error": None, "error_code": None,
+        {"type": "status", "status": "CANCELLED"},
+        {"type": "finished", "status": "CANCELLED", "result": None, "error": None, "error_code": None,
          "execution_id": EXE, "thread_id": THR, "steps": 0, "usage": _usage(0, 0, 0), "cost_usd": 0.0},
     ]
 
@@ -355,8 +355,8 @@ def test_ctrl_c_without_streaming_prints_the_summary_only(
         agent = Agent("weather")
         """)
     assert run(capsys, tmp_path, f"{path}:agent", "--no-stream") == (
-        130, summary("cancelled", "-", steps=0, tokens="0 (0 in, 0 out)", cost="0.000000"),
-        f"loopline: error: interrupted: execution {EXE} cancelled\n")
+        130, summary("CANCELLED", "-", steps=0, tokens="0 (0 in, 0 out)", cost="0.000000"),
+        f"loopline: error: interrupted: execution {EXE} CANCELLED\n")
     assert stored(tmp_path) == (ExecutionStatus.CANCELLED, 1)
 
 
@@ -395,7 +395,7 @@ def test_a_model_that_cannot_stream_runs_without_streaming(
                                            "    complete, acomplete = MODEL.complete, MODEL.acomplete\n\n\n"
                                            "MODEL = Plain()\n")
     assert run(capsys, tmp_path, f"{path}:agent") == (
-        0, summary("completed", "Oslo: 3°C, cloudy"),
+        0, summary("COMPLETED", "Oslo: 3°C, cloudy"),
         "loopline: note: Plain cannot stream (it has no stream/astream): running without streaming\n")
 
 
@@ -468,9 +468,9 @@ def test_the_file_imports_what_lies_beside_it_then_the_process_is_as_it_was(
 [call] get_weather({"city": "Oslo"})
 [result] get_weather -> 3°C, cloudy
 3°C.
-[status] completed
+[status] COMPLETED
 
-""" + summary("completed", "3°C.", tokens="30 (20 in, 10 out)", cost="0.000009"), "")
+""" + summary("COMPLETED", "3°C.", tokens="30 (20 in, 10 out)", cost="0.000009"), "")
     assert sys.path == path_before
     assert set(sys.modules) - modules_before == {helper}
     assert os.environ.get("LOOPLINE_DB") == environment
@@ -482,7 +482,7 @@ def test_db_may_come_before_run(tmp_path: Path, capsys: pytest.CaptureFixture[st
     db = tmp_path / "run.db"
     assert main(["--db", str(db), "run", f"{path}:agent", "Weather in Oslo?", "--no-stream"]) == 0
     out, err = capsys.readouterr()
-    assert (stable(db, out), err) == (summary("completed", "Oslo: 3°C, cloudy"), "")
+    assert (stable(db, out), err) == (summary("COMPLETED", "Oslo: 3°C, cloudy"), "")
 
 
 def test_db_is_only_for_agents_created_without_a_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -492,7 +492,7 @@ def test_db_is_only_for_agents_created_without_a_store(tmp_path: Path, capsys: p
     out, err = capsys.readouterr()
     assert err == ("loopline: note: agent 'weather' was created with a store of its own (InMemoryStore); "
                    "--db does not apply to it\n")
-    assert json.loads(out.splitlines()[-1])["status"] == "completed"
+    assert json.loads(out.splitlines()[-1])["status"] == "COMPLETED"
     assert db.exists()
     assert started(tmp_path) == 0
 
@@ -542,7 +542,7 @@ def test_another_process_runs_the_agent_file(tmp_path: Path) -> None:
     db = tmp_path / "run.db"
     process = _cli("run", "agent.py:agent", "Weather in Oslo?", "--db", str(db), cwd=tmp_path)
     out, err = process.communicate(timeout=60)
-    assert (process.returncode, stable(db, out), err) == (0, WEATHER_PROGRESS + summary("completed",
+    assert (process.returncode, stable(db, out), err) == (0, WEATHER_PROGRESS + summary("COMPLETED",
                                                                                          "Oslo: 3°C, cloudy"), "")
     assert stored(tmp_path) == (ExecutionStatus.COMPLETED, 5)
 
@@ -562,7 +562,7 @@ def test_sigint_cancels_the_execution_in_another_process(tmp_path: Path) -> None
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 130
-    assert stable(db, err) == f"loopline: error: interrupted: execution {EXE} cancelled\n"
+    assert stable(db, err) == f"loopline: error: interrupted: execution {EXE} CANCELLED\n"
     assert [json.loads(line)["type"] for line in out.splitlines()] == ["status", "finished"]
-    assert json.loads(out.splitlines()[-1])["status"] == "cancelled"
+    assert json.loads(out.splitlines()[-1])["status"] == "CANCELLED"
     assert stored(tmp_path) == (ExecutionStatus.CANCELLED, 1)

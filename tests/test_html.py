@@ -337,7 +337,7 @@ def test_a_result_shows_its_outcome_usage_and_how_to_see_the_trajectory() -> Non
     ]
     assert json.loads(root.first("pre").text) == {"warmer": "Rome", "by": 9}
     assert "trajectory: loopline.threads.view('thr_1')" in root.text
-    assert str(result) == 'completed after 2 steps (2,300 tokens, $12.35) - result: { "warmer": "Rome", "by": 9 }'
+    assert str(result) == 'COMPLETED after 2 steps (2,300 tokens, $12.35) - result: { "warmer": "Rome", "by": 9 }'
 
 
 def test_a_model_that_reported_failure_shows_the_error_and_its_explanation() -> None:
@@ -351,11 +351,11 @@ def test_a_model_that_reported_failure_shows_the_error_and_its_explanation() -> 
 
 def test_plain_summaries_say_what_came_of_it_on_one_line() -> None:
     e = _failed_execution()
-    assert str(e) == ("Execution exe_1 of researcher on thr_1: failed after 3 steps (1,290 tokens, $0.0123)"
+    assert str(e) == ("Execution exe_1 of researcher on thr_1: FAILED after 3 steps (1,290 tokens, $0.0123)"
                       " - max_steps: the execution took 3 steps, its limit")
     text = ExecutionResult(status=ExecutionStatus.COMPLETED, result="word " * 100, error=None, error_code=None,
                            execution_id="e", thread_id="t", usage=Usage(), steps=1)
-    assert str(text) == "completed after 1 step (0 tokens, $0) - result: " + ("word " * 16).strip() + "…"
+    assert str(text) == "COMPLETED after 1 step (0 tokens, $0) - result: " + ("word " * 16).strip() + "…"
     assert repr(text).startswith("ExecutionResult(status=<ExecutionStatus.COMPLETED")  # the dataclass repr stays
 
 
@@ -378,7 +378,7 @@ def test_a_thread_view_shows_the_record_the_executions_and_the_trajectory(store:
     view = threads.view(thread_id, store=store)
     assert view.messages == tuple(store.get_messages(thread_id))
     assert view.executions == (store.get_execution(e.id),)
-    assert repr(view) == f"ThreadView(id={thread_id!r}, messages=4, executions=1, last completed)"
+    assert repr(view) == f"ThreadView(id={thread_id!r}, messages=4, executions=1, last COMPLETED)"
     root = parse(view._repr_html_())
     record, executions = root.find_all("table")[:2]
     assert [name for name, _ in rows(record)] == ["messages", "created", "updated", "metadata"]

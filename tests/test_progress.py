@@ -60,7 +60,7 @@ def test_progress_true_writes_a_line_per_step_where_the_output_is_not_a_terminal
         ("step 0/50", "0 tool calls"), ("step 1/50", "0 tool calls"), ("step 1/50", "1 tool calls"),
         ("step 2/50", "1 tool calls"), ("step 2/50", "2 tool calls"), ("step 3/50", "2 tool calls"),
         ("step 3/50", "3 tool calls")]
-    assert lines[-1].startswith("a · completed · step 3/50 · 3 tool calls · 330 tokens")
+    assert lines[-1].startswith("a · COMPLETED · step 3/50 · 3 tool calls · 330 tokens")
 
 
 def test_on_a_terminal_the_line_is_rewritten_in_place_and_ends_with_a_newline() -> None:
@@ -73,14 +73,14 @@ def test_on_a_terminal_the_line_is_rewritten_in_place_and_ends_with_a_newline() 
     _run.run(agent, ThreeSteps(), shown)
     out = tty.getvalue()
     assert out.count("\r") == 7 and out.endswith("\n") and out.count("\n") == 1
-    assert "completed" in out.rsplit("\r", 1)[1]
+    assert "COMPLETED" in out.rsplit("\r", 1)[1]
 
 
 async def test_arun_shows_progress_too(monkeypatch: pytest.MonkeyPatch) -> None:
     err = io.StringIO()
     monkeypatch.setattr("sys.stderr", err)
     await Agent("a", tools=[lookup], store=InMemoryStore()).arun("go", model=ThreeSteps(), progress=True)
-    assert "completed" in err.getvalue().splitlines()[-1]
+    assert "COMPLETED" in err.getvalue().splitlines()[-1]
 
 
 def test_in_a_notebook_one_display_is_updated_in_place(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -99,7 +99,7 @@ def test_in_a_notebook_one_display_is_updated_in_place(monkeypatch: pytest.Monke
     monkeypatch.setattr("IPython.display.display", display)
     Agent("a", tools=[lookup], store=InMemoryStore()).run("go", model=ThreeSteps())  # on by default there
     assert shown[0][0] == "display" and all(kind == "update" for kind, _ in shown[1:])
-    assert "completed" in shown[-1][1] and "<script" not in shown[-1][1]
+    assert "COMPLETED" in shown[-1][1] and "<script" not in shown[-1][1]
 
 
 def test_a_failed_run_shows_its_status() -> None:
@@ -113,7 +113,7 @@ def test_a_failed_run_shows_its_status() -> None:
     from loopline.agent import _run
 
     result = _run.run(agent, Broken(), _progress.TerminalProgress(tty))
-    assert result.status is ExecutionStatus.FAILED and "failed" in tty.getvalue().rsplit("\r", 1)[1]
+    assert result.status is ExecutionStatus.FAILED and "FAILED" in tty.getvalue().rsplit("\r", 1)[1]
 
 
 def test_an_agent_shows_its_execution_and_conversation_in_a_notebook() -> None:

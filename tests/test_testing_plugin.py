@@ -58,7 +58,7 @@ QUESTION = "Weather in Oslo?"
 def test_weather():
     agent = Agent("a", tools=[get_weather], store=InMemoryStore())
     result = agent.run(QUESTION, model="gpt-4o-mini", client=client())
-    assert (result.status.value, result.result) == ("completed", "sunny")
+    assert (result.status.value, result.result) == ("COMPLETED", "sunny")
 '''
 
 
@@ -239,7 +239,7 @@ def test_a_re_record_replaces_the_cassette_only_when_the_test_passes(pytester: p
     good = path.read_text()
     monkeypatch.setenv("OPENAI_API_KEY", SECRETS[0])
     fails = INNER.replace('QUESTION = "Weather in Oslo?"', 'QUESTION = "Weather in Rome?"').replace(
-        '    assert (result.status.value, result.result) == ("completed", "sunny")',
+        '    assert (result.status.value, result.result) == ("COMPLETED", "sunny")',
         '    assert result.result == "rainy", "the test fails after the requests were recorded"')
     pytester.makepyfile(test_inner=fails)
     result = pytester.runpytest("--record", "-rA")

@@ -172,7 +172,7 @@ def test_assert_result_reports_every_mismatch_and_the_whole_result() -> None:
     assert lines[:4] == ["execution result does not match:", "  ok: expected True, got False",
                          "  value: expected 'sunny', got None", "  error: expected a match for /budget/, got "
                          + repr(agent.retrieve_execution_result().error)]
-    assert lines[4].startswith("the execution: status=failed, result=None, error=")
+    assert lines[4].startswith("the execution: status=FAILED, result=None, error=")
     assert "error_code='max_steps'" in lines[4]
     assert_result(events, status="failed", error_code="max_steps", error="step")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from store_helpers import (
-    FIRST_MIGRATION,
+    MIGRATION_NAMES,
     finished_record,
     new_execution,
     new_record,
@@ -89,11 +89,11 @@ def test_sqlite_two_stores_on_one_file_see_each_others_writes(db_path: Path) -> 
 def test_sqlite_records_the_migration_once_after_reopening_twice(db_path: Path) -> None:
     for _ in range(3):
         SQLiteStore(db_path).close()
-    assert raw_sql(db_path, "SELECT name FROM loopline_migrations") == [(FIRST_MIGRATION,)]
-    assert [m.name for m in MIGRATIONS] == [FIRST_MIGRATION]
+    assert raw_sql(db_path, "SELECT name FROM loopline_migrations ORDER BY name") == [(n,) for n in MIGRATION_NAMES]
+    assert [m.name for m in MIGRATIONS] == MIGRATION_NAMES
     reopened = SQLiteStore(db_path)
     try:
-        assert reopened.applied_migrations() == [FIRST_MIGRATION]
+        assert reopened.applied_migrations() == MIGRATION_NAMES
     finally:
         reopened.close()
 
@@ -101,7 +101,7 @@ def test_sqlite_records_the_migration_once_after_reopening_twice(db_path: Path) 
 def test_sqlite_in_memory_records_its_migration() -> None:
     store = SQLiteStore(":memory:")
     try:
-        assert store.applied_migrations() == [FIRST_MIGRATION]
+        assert store.applied_migrations() == MIGRATION_NAMES
     finally:
         store.close()
 
@@ -114,8 +114,8 @@ def test_sqlite_refuses_a_database_with_an_unknown_migration(db_path: Path) -> N
     with pytest.raises(StoredDataError, match="9999_from_the_future"):
         SQLiteStore(db_path)
     # refusing changed nothing: the row is still there and the data untouched
-    assert sorted(raw_sql(db_path, "SELECT name FROM loopline_migrations")) == [(FIRST_MIGRATION,),
-                                                                            ("9999_from_the_future",)]
+    assert sorted(raw_sql(db_path, "SELECT name FROM loopline_migrations")) == [
+        *((n,) for n in MIGRATION_NAMES), ("9999_from_the_future",)]
     assert raw_sql(db_path, "SELECT id FROM threads") == [(thread_id,)]
 
 

@@ -477,9 +477,13 @@ class Agent(Decisions, ClaimHolder):
         """The neutral messages of the current thread (a copy)."""
         return list(self._messages)
 
-    def retrieve_execution_result(self) -> ExecutionResult:
-        """Status, result, error, ids and usage of the current (or last) execution."""
-        return self._apply(lambda m: m.check_clock(time.time())).execution.to_result()
+    def retrieve_execution_result(self, *, execution_id: str | None = None) -> ExecutionResult:
+        """Status, result, error, ids and usage of the current (or last) execution, or of any execution
+        in the agent's store by `execution_id` (one a past process ran, for instance); raises
+        `UnknownExecutionError` for an unknown id."""
+        if execution_id is None or (self._machine is not None and self._machine.execution.id == execution_id):
+            return self._apply(lambda m: m.check_clock(time.time())).execution.to_result()
+        return self.store.get_execution(execution_id).to_result()
 
     def get_execution_status(self) -> Execution:
         """A snapshot of the current (or last) execution's record."""

@@ -57,7 +57,7 @@ It prints text as it streams, reasoning after `[reasoning] `, and a line for eac
 
 then, after a blank line, a summary (all that `--no-stream` prints), one field a line:
 
-    status     completed
+    status     COMPLETED
     result     RESULT           text as it is (its further lines indented), else JSON; `-` for none
     error      CODE: MESSAGE    only when there is an error
     awaiting   approval: NAME(ARGUMENTS)   only when paused: a line per held call (or decision: ...)

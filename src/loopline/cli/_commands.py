@@ -53,7 +53,8 @@ def add_executions(commands: Subcommands, common: argparse.ArgumentParser) -> No
     listing = actions.add_parser("list", parents=[common], help="executions, newest first")
     listing.add_argument("--agent", metavar="NAME", help="only those of this agent")
     listing.add_argument("--thread", metavar="ID", help="only those on this thread")
-    listing.add_argument("--status", choices=[s.value for s in ExecutionStatus], help="only those in this status")
+    listing.add_argument("--status", type=_status, metavar="STATUS",
+                         help=f"only those in this status: {', '.join(ExecutionStatus)} (any case)")
     _add_paging(listing)
     listing.set_defaults(handler=_executions_list)
     show = actions.add_parser("show", parents=[common],
@@ -81,8 +82,7 @@ def _threads_show(store: Store, args: argparse.Namespace) -> str:
 
 
 def _executions_list(store: Store, args: argparse.Namespace) -> str:
-    status = None if args.status is None else ExecutionStatus(args.status)
-    page = _paged(lambda: store.list_executions(agent_name=args.agent, thread_id=args.thread, status=status,
+    page = _paged(lambda: store.list_executions(agent_name=args.agent, thread_id=args.thread, status=args.status,
                                                 limit=args.limit, cursor=args.cursor))
     if args.json:
         return _json.dump(_json.execution_page(page))
@@ -114,6 +114,14 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
     return value
+
+
+def _status(text: str) -> ExecutionStatus:
+    """A status as a person types it: `completed` and `COMPLETED` are the same."""
+    try:
+        return ExecutionStatus(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"no status {text!r}: choose one of {', '.join(ExecutionStatus)}") from None
 
 
 def _paged(read: Callable[[], Page[T]]) -> Page[T]:

@@ -15,20 +15,30 @@ __all__ = ["Execution", "ExecutionError", "ExecutionResult", "ExecutionStatus", 
 
 
 class ExecutionStatus(str, enum.Enum):
-    """Where an execution is; the same vocabulary everywhere (store, API, events)."""
+    """Where an execution is; the same vocabulary everywhere (store, API, events, CLI).
 
-    PENDING = "pending"
+    The values are the upper-case words, so `execution.status == "COMPLETED"` holds for a completed
+    execution. Reading accepts any case (`ExecutionStatus("completed")` is COMPLETED): records that
+    earlier versions wrote in lower case, and what a person types, read as the same statuses.
+    """
+
+    PENDING = "PENDING"
     """Created, not started (queued work)."""
-    RUNNING = "running"
+    RUNNING = "RUNNING"
     """Active: waiting for the model or for tool results."""
-    PAUSED = "paused"
+    PAUSED = "PAUSED"
     """Waiting for a decision from outside (approval, an interrupted call)."""
-    COMPLETED = "completed"
+    COMPLETED = "COMPLETED"
     """Ended with a result."""
-    FAILED = "failed"
+    FAILED = "FAILED"
     """Ended with an error (a limit, the model reported failure, a refusal, ...)."""
-    CANCELLED = "cancelled"
+    CANCELLED = "CANCELLED"
     """Ended on request."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> ExecutionStatus | None:
+        """The status whose word `value` is in another case; `None` (a ValueError) for any other value."""
+        return cls.__members__.get(value.upper()) if isinstance(value, str) else None
 
     @property
     def is_terminal(self) -> bool:

@@ -51,14 +51,14 @@ __all__ = [
 MAX_HISTORY = 50
 """Status changes listed in an execution's history; older ones are counted."""
 
-_TONES = {"completed": "ok", "failed": "bad", "cancelled": "neutral", "paused": "warn", "running": "info",
-          "pending": "neutral"}
+_TONES = {"COMPLETED": "ok", "FAILED": "bad", "CANCELLED": "neutral", "PAUSED": "warn", "RUNNING": "info",
+          "PENDING": "neutral"}
 
 
 def status_badge(status: ExecutionStatus) -> str:
     """The status as a tinted label: green completed, red failed, amber paused, blue running."""
-    value = getattr(status, "value", status)
-    return badge(str(value).upper(), _TONES.get(str(value), "neutral"))
+    value = str(getattr(status, "value", status)).upper()
+    return badge(value, _TONES.get(value, "neutral"))
 
 
 def cost_text(cost_usd: float) -> str:
@@ -72,7 +72,7 @@ def cost_text(cost_usd: float) -> str:
 
 def execution_duration(execution: Execution) -> float | None:
     """Seconds from the first RUNNING status to the last change; `None` if it never ran."""
-    started = next((when for status, when in execution.status_history if status.value == "running"), None)
+    started = next((when for status, when in execution.status_history if status == "RUNNING"), None)
     return None if started is None else execution.updated_at - started
 
 

@@ -120,11 +120,12 @@ class InMemoryStore:
     def list_executions(self, *, agent_name: str | None = None, thread_id: str | None = None,
                         status: ExecutionStatus | None = None, limit: int | None = 50,
                         cursor: str | None = None) -> Page[Execution]:
+        wanted = None if status is None else ExecutionStatus(status)
         with self._lock:
             found = [e for e in self._executions.values()
                      if (agent_name is None or e.agent_name == agent_name)
                      and (thread_id is None or e.thread_id == thread_id)
-                     and (status is None or e.status == status)]
+                     and (wanted is None or e.status == wanted)]
         page = _page(found, limit, cursor)
         return Page([_deep(e) for e in page], page.next_cursor)
 

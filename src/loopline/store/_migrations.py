@@ -1,13 +1,16 @@
 """Named schema migrations, applied once each and recorded in the database.
 
-Each migration has one name and one body per SQL dialect. Opening a database applies what it lacks,
-in order; opening one that records a migration this loopline does not know (written by a newer
-version) is refused rather than guessed at.
+Each migration has one name and one body per SQL dialect, and, when the JSON stored inside execution
+rows changes, one function over it. Opening a database applies what it lacks, in order; opening one
+that records a migration this loopline does not know (written by a newer version) is refused rather
+than guessed at.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import StoredDataError
 
@@ -21,7 +24,13 @@ class Migration:
     name: str
     sqlite: str
     postgres: str
+    rewrite_execution: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    """Applied, after the SQL, to each stored execution's JSON object (rows that hold no JSON object are
+    left as they are): changes inside it are written once, in Python, rather than with each dialect's
+    JSON functions (PostgreSQL's refuse any text holding a `\\u0000` escape, which a result may)."""
 
+
+_UPPER_STATUS_COLUMN = "UPDATE executions SET status = upper(status)"
 
 _TABLES = """
 CREATE TABLE threads (
@@ -83,11 +92,25 @@ CREATE TABLE memory (
 );
 """
 
+
+def _upper_case_statuses(record: dict[str, Any]) -> dict[str, Any]:
+    """Execution statuses became the upper-case words (`COMPLETED`, not `completed`): the record's
+    `status` and the status that starts each `status_history` entry."""
+    if isinstance(record.get("status"), str):
+        record["status"] = record["status"].upper()
+    for entry in record.get("status_history") or ():
+        if isinstance(entry, list) and entry and isinstance(entry[0], str):
+            entry[0] = entry[0].upper()
+    return record
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     # Keys compare bytewise in both dialects (SQLite's default; "C" on PostgreSQL), so ties in
     # created_at page in the same order whatever the database's locale.
     Migration("0001_threads_executions_memory", sqlite=_TABLES.format(real="REAL", key="TEXT"),
               postgres=_TABLES.format(real="DOUBLE PRECISION", key='TEXT COLLATE "C"')),
+    Migration("0002_upper_case_execution_statuses", sqlite=_UPPER_STATUS_COLUMN, postgres=_UPPER_STATUS_COLUMN,
+              rewrite_execution=_upper_case_statuses),
 )
 """Every migration, oldest first. Never edit a released one: add another."""
 

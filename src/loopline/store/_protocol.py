@@ -175,7 +175,7 @@ class Store(Protocol):
     def list_executions(self, *, agent_name: str | None = None, thread_id: str | None = None,
                         status: ExecutionStatus | None = None, limit: int | None = 50,
                         cursor: str | None = None) -> Page[Execution]:
-        """Executions, newest first, filtered by whatever is given."""
+        """Executions, newest first, filtered by whatever is given (a `status` also as its word, in any case)."""
         ...
 
     def claim_execution(self, execution_id: str, *, owner: str, lease_seconds: float = 60.0,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Protocol
 
 from ..errors import ConcurrentUpdateError, ExecutionClaimedError, UnknownExecutionError, UnknownThreadError
@@ -79,8 +79,24 @@ class SqlStore:
                     continue
                 for statement in filter(str.strip, getattr(migration, self.dialect).split(";")):
                     cur.execute(statement)
+                if migration.rewrite_execution is not None:
+                    self._rewrite_executions(cur, migration.rewrite_execution)
                 cur.execute(self._sql("INSERT INTO loopline_migrations (name, applied_at) VALUES (?, ?)"),
                             (migration.name, time.time()))
+
+    def _rewrite_executions(self, cur: Cursor, rewrite: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+        """Pass every stored execution's JSON through `rewrite`, a page of rows at a time (by id)."""
+        last = ""
+        while True:
+            cur.execute(self._sql("SELECT id, data FROM executions WHERE id > ? ORDER BY id LIMIT 500"), (last,))
+            rows = cur.fetchall()
+            if not rows:
+                return
+            for execution_id, data in rows:
+                text = _rewritten(data, rewrite)
+                if text is not None:
+                    cur.execute(self._sql("UPDATE executions SET data = ? WHERE id = ?"), (text, execution_id))
+            last = rows[-1][0]
 
     def applied_migrations(self) -> list[str]:
         """The names of the migrations this database has, in the order they were applied."""
@@ -235,7 +251,7 @@ class SqlStore:
                         cursor: str | None = None) -> Page[Execution]:
         clauses, params = [], []
         for column, value in (("agent_name", agent_name), ("thread_id", thread_id),
-                              ("status", status.value if status is not None else None)):
+                              ("status", None if status is None else ExecutionStatus(status).value)):
             if value is not None:
                 clauses.append(f"{column} = ?")
                 params.append(value)
@@ -313,6 +329,18 @@ class SqlStore:
             cur.execute(self._sql("SELECT key, value FROM memory WHERE scope = ? AND owner = ? ORDER BY key"),
                         (scope, owner))
             return {k: json.loads(v) for k, v in cur.fetchall()}
+
+
+def _rewritten(data: str, rewrite: Callable[[dict[str, Any]], dict[str, Any]]) -> str | None:
+    """A stored execution's JSON after `rewrite`; `None` for a row that holds no JSON object (reading it
+    reports it as it did before, so a migration never fails on it)."""
+    try:
+        record = json.loads(data)
+    except ValueError:
+        return None
+    if not isinstance(record, dict):
+        return None
+    return json.dumps(rewrite(record), ensure_ascii=False, separators=(",", ":"))
 
 
 def _thread(row: Sequence[Any]) -> ThreadInfo:
