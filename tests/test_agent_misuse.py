@@ -16,7 +16,7 @@ import pytest
 import loopline
 import loopline.errors
 from chat_responses import assistant_message, call, completion, finish_call, tool_message
-from loopline import Agent, ExecutionStatus, InMemoryStore, RunConfig, Tool, tool
+from loopline import Agent, ExecutionStatus, InMemoryStore, LLMProvider, RunConfig, Tool, tool
 from loopline.errors import (
     ControlSignal,
     ExecutionFinishedError,
@@ -359,7 +359,7 @@ def test_anthropic_response_given_to_an_openai_agent(store: InMemoryStore, respo
     assert agent.is_finished() is False
 
     with pytest.raises(ProviderMismatchError):
-        Agent.extract_tool_calls(response)
+        Agent.extract_tool_calls(response, llm_provider=LLMProvider.OPEN_AI)
 
 
 def test_responses_api_response_given_to_an_openai_chat_agent(store: InMemoryStore) -> None:

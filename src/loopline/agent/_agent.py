@@ -60,6 +60,7 @@ from . import _run
 from ._claims import ClaimHolder
 from ._decisions import CLAIM_SECONDS, Decisions
 from ._events import RunEvent
+from ._extract import ExtractToolCalls
 from ._files import FileInput, to_file_parts
 from ._index import CallIds
 from ._memory import AgentMemory
@@ -362,13 +363,9 @@ class Agent(Decisions, ClaimHolder):
         self._apply(feed)
         return added
 
-    @staticmethod
-    def extract_tool_calls(llm_response: Any,
-                           llm_provider: LLMProvider | str = LLMProvider.OPEN_AI) -> list[ToolCall]:
-        """The tool calls in a model response, with arguments parsed (bad arguments are recorded on
-        the call, never raised: running it produces an error result the model can react to)."""
-        messages = get_adapter(llm_provider).parse(llm_response)
-        return [ToolCall.from_part(p) for m in messages if m.role == "assistant" for p in m.tool_calls]
+    extract_tool_calls = ExtractToolCalls()
+    """`(response, llm_provider=None)`: the tool calls in a response, read as the agent's provider's
+    (on the class: as the API its shape shows). See `ToolCallExtractor`."""
 
     def run_tools(self, tool_calls: Sequence[ToolCall]) -> list[ToolCallResult]:
         """Run the calls (concurrently), append their results, and return them in call order.
