@@ -66,7 +66,8 @@ def snapshot(agent: Agent) -> tuple[Any, ...]:
     assert execution is not None
     return (
         agent.store.get_messages(execution.thread_id),
-        copy.deepcopy(agent.messages),
+        # The rendering, unless calls wait for results (then no provider accepts it): the calls waiting.
+        copy.deepcopy(agent.messages) if not execution.pending_tool_calls else agent.pending_tool_calls,
         agent.store.get_execution(execution.id),
         execution.id,
     )

@@ -65,7 +65,7 @@ from ._files import FileInput, to_file_parts
 from ._index import CallIds
 from ._memory import AgentMemory
 from ._progress import progress_for
-from ._requests import RequestBuilder
+from ._requests import RequestBuilder, check_answered, check_results_known
 
 __all__ = ["Agent", "CLAIM_SECONDS"]
 
@@ -274,7 +274,8 @@ class Agent(Decisions, ClaimHolder):
         """The conversation rendered for the agent's provider, system prompt first.
 
         Rendering is incremental: only messages added since the last call are converted. Treat the
-        returned dicts as read-only; they are reused between calls.
+        returned dicts as read-only; they are reused between calls. `PendingToolCallsError` while
+        the last response's tool calls have no results (`run_tools` first).
         """
         return self.get_messages()
 
@@ -316,7 +317,8 @@ class Agent(Decisions, ClaimHolder):
 
         With `model` (e.g. `"gpt-4o"`) the conversation is fitted into its context window by
         `config.context`, with room for `max_tokens` (the reply limit you send), the stored thread
-        unchanged; `ContextOverflowError` when even the task and the newest turn do not fit.
+        unchanged; `ContextOverflowError` when even the task and the newest turn do not fit, and
+        `PendingToolCallsError` while the last response's tool calls have no results.
         """
         return self._render(LLMProvider.of(llm_provider or self.llm_provider), include_tools=include_tools, warn=True,
                             model=model, max_tokens=max_tokens)
@@ -327,6 +329,7 @@ class Agent(Decisions, ClaimHolder):
         if ex.status is ExecutionStatus.PAUSED:
             raise UsageError(f"execution {ex.id} is PAUSED: decide its held calls first (approve / reject, or "
                              "rerun_tool_calls / record_tool_result); no provider accepts the thread as it is")
+        check_answered(ex)
         tools = self.get_tools(provider) if include_tools else []
         definitions = [t.definition for t in self._all_tools().values()] if include_tools and model else []
         return self._requests.build(provider, self._messages, system=self.instructions or None, tools=tools,
@@ -546,6 +549,7 @@ class Agent(Decisions, ClaimHolder):
         checked (output schema included) exactly as `run_tools` would.
         """
         pending = {c.id: c for c in machine.execution.pending_tool_calls}
+        check_results_known(machine.execution, message, answered=self._call_ids.of(self._messages))
         results = []
         for part in message.tool_results:
             call = pending.get(part.tool_call_id)

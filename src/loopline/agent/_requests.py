@@ -6,6 +6,9 @@ even tokenised); past that, the fitter keeps the task message and the newest
 turns, and the renderer starts over once on the new window, then appends again (the fitter leaves
 room, so a refit is rare). Without a model name (the manual loop's `request_kwargs()` as before),
 nothing is fitted. The stored thread is never changed.
+
+The manual loop sends `agent.messages` itself, so what those carry decides what reaches the server:
+a request is never rendered while tool calls wait for results (every API refuses it).
 """
 
 from __future__ import annotations
@@ -13,17 +16,22 @@ from __future__ import annotations
 import dataclasses
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from typing import Any
 
 from ..context import IMAGE_TOKENS, ContextFitter, ContextPolicy, TokenCounter, context_window
-from ..errors import ContextOverflowError
+from ..errors import ContextOverflowError, PendingToolCallsError, UnknownToolCallError
 from ..loop import Execution
 from ..messages import FilePart, Message, message_to_json
 from ..providers import LLMProvider, LossyRenderingWarning, Renderer, get_adapter
 from ..tools import ToolDefinition
 
-__all__ = ["RequestBuilder", "task_index"]
+__all__ = [
+    "RequestBuilder",
+    "check_answered",
+    "check_results_known",
+    "task_index",
+]
 
 _COUNTERS: dict[str, TokenCounter] = {}
 _COUNTERS_LOCK = threading.Lock()
@@ -47,6 +55,33 @@ def task_index(messages: Sequence[Message], execution: Execution) -> int | None:
         if message.role == "user" and message.text == execution.input:
             return index
     return None
+
+
+def check_answered(execution: Execution) -> None:
+    """Refuses to render a request while calls of the last response have no result: every API
+    rejects a call without its result (a 400), so the mistake is named here instead."""
+    if execution.pending_tool_calls and not execution.is_finished:
+        ids = list(execution.pending_ids)
+        raise PendingToolCallsError(
+            f"execution {execution.id}: tool calls {ids} have no results yet, and no provider accepts a request "
+            "until they do; call run_tools(...) first (agent.pending_tool_calls lists them)", tool_call_ids=ids)
+
+
+def check_results_known(execution: Execution, message: Message, *, answered: Set[str]) -> None:
+    """Refuses tool results (added as wire messages) that answer no waiting call: most often the
+    response that made the call was never given to `add_messages`. (A finished execution refuses
+    them anyway, as finished.)"""
+    waiting = execution.pending_ids
+    unknown = [p.tool_call_id for p in message.tool_results if p.tool_call_id not in waiting]
+    if not unknown or execution.is_finished:
+        return
+    known = [i for i in unknown if i in answered]
+    why = (f"call(s) {known} are in the thread but no longer waiting (answered already?)" if known else
+           "add_messages may have been skipped for the response that made the call: add that response "
+           "first, then its results (or let run_tools add them)")
+    raise UnknownToolCallError(
+        f"execution {execution.id} is not waiting for tool call(s) {unknown} (waiting for "
+        f"{list(waiting) or 'none'}); {why}", tool_call_id=unknown[0])
 
 
 class RequestBuilder:
