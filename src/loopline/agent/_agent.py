@@ -65,7 +65,7 @@ from ._files import FileInput, to_file_parts
 from ._index import CallIds
 from ._memory import AgentMemory
 from ._progress import progress_for
-from ._requests import RequestBuilder, check_answered, check_results_known
+from ._requests import InstructionsWatch, RequestBuilder, check_answered, check_results_known, conversation_of
 
 __all__ = ["Agent", "CLAIM_SECONDS"]
 
@@ -121,6 +121,7 @@ class Agent(Decisions, ClaimHolder):
         self._finish: Tool | None = make_finish_tool() if finish_tool else None
         self._messages: list[Message] = []
         self._requests = RequestBuilder()
+        self._instructions_watch = InstructionsWatch()
         self._call_ids = CallIds()
         self._task_index: int | None = None
         self._rendered_tools: dict[LLMProvider, list[dict[str, Any]]] = {}
@@ -271,13 +272,22 @@ class Agent(Decisions, ClaimHolder):
 
     @property
     def messages(self) -> list[dict[str, Any]]:
-        """The conversation rendered for the agent's provider, system prompt first.
+        """The conversation rendered for the agent's provider, system prompt first (Chat Completions'
+        system message, the Responses API's first input item); Anthropic takes it apart, as
+        `system=agent.system`.
 
         Rendering is incremental: only messages added since the last call are converted. Treat the
         returned dicts as read-only; they are reused between calls. `PendingToolCallsError` while
         the last response's tool calls have no results (`run_tools` first).
         """
         return self.get_messages()
+
+    @property
+    def system(self) -> list[dict[str, Any]]:
+        """The instructions as Anthropic's `system` argument (text blocks), which Anthropic messages
+        cannot carry: its manual loop sends `system=agent.system, messages=agent.messages` (a response
+        to messages sent without it gets an `InstructionsNotSentWarning`)."""
+        return self._instructions_watch.system(self.instructions)
 
     @overload
     def get_messages(self, llm_provider: LLMProvider | str | None = None, *,
@@ -289,15 +299,17 @@ class Agent(Decisions, ClaimHolder):
                      report: bool = False) -> list[dict[str, Any]] | tuple[list[dict[str, Any]], RenderReport]:
         """The conversation rendered for `llm_provider` (the agent's own by default).
 
-        For Chat Completions the system prompt comes first; Anthropic and the Responses API take it
-        apart (see `request_kwargs`). A thread written on another provider may hold what this one
+        For Chat Completions the system prompt comes first, for the Responses API it is the first input
+        item (send these as `input` without `instructions`); Anthropic takes it apart (`agent.system`,
+        or `request_kwargs`). A thread written on another provider may hold what this one
         cannot take (reasoning only its author reads, provider-private blocks): it is dropped or
         converted, and never silently: with `report=True` the `RenderReport` is returned alongside,
         otherwise a `LossyRenderingWarning` says what happened.
         """
         provider = LLMProvider.of(llm_provider or self.llm_provider)
         kwargs = self._render(provider, include_tools=False, warn=not report)
-        messages: list[dict[str, Any]] = kwargs[get_adapter(provider).messages_key]
+        messages = conversation_of(provider, kwargs)
+        self._instructions_watch.read_messages(provider, self.instructions, sending=not report)
         return (messages, self._requests.report_renderer(provider).report) if report else messages
 
     def get_tools(self, llm_provider: LLMProvider | str | None = None) -> list[dict[str, Any]]:
@@ -320,6 +332,7 @@ class Agent(Decisions, ClaimHolder):
         unchanged; `ContextOverflowError` when even the task and the newest turn do not fit, and
         `PendingToolCallsError` while the last response's tool calls have no results.
         """
+        self._instructions_watch.read_system()  # every provider's arguments carry the instructions
         return self._render(LLMProvider.of(llm_provider or self.llm_provider), include_tools=include_tools, warn=True,
                             model=model, max_tokens=max_tokens)
 
@@ -344,7 +357,9 @@ class Agent(Decisions, ClaimHolder):
         execution with its text (unless the finish tool is required). Returns the neutral messages
         that were appended.
         """
-        parsed = get_adapter(LLMProvider.of(llm_provider or self.llm_provider)).parse(response)
+        provider = LLMProvider.of(llm_provider or self.llm_provider)
+        parsed = get_adapter(provider).parse(response)
+        self._instructions_watch.check(provider, self.name)
         added: list[Message] = []
 
         def feed(machine: ExecutionMachine) -> list[Message]:
