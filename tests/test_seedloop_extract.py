@@ -5,9 +5,13 @@ mismatched one is refused."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
+import anthropic
+import openai
 import pytest
+from tests.readme_server import ReadmeServer
 
 from loopline import Agent, InMemoryStore, LLMProvider, ToolCall, tool
 from loopline.errors import ProviderMismatchError
@@ -95,6 +99,36 @@ def test_a_list_of_message_dicts_on_the_class_is_read_as_chat_completions_as_bef
         {"id": "call_7", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'}}]}
     assert Agent.extract_tool_calls([message]) == [ToolCall(id="call_7", name="get_weather", arguments={
         "city": "Oslo"}, raw_arguments='{"city":"Oslo"}')]
+
+
+SDK_CALLS: dict[LLMProvider, Callable[[str, Agent, bool], Any]] = {
+    LLMProvider.OPEN_AI: lambda url, a, stream: openai.OpenAI(base_url=url + "/v1", api_key="sk-seed").chat.completions
+    .create(model="gpt-4o", messages=a.messages, tools=a.get_tools(), stream=stream),
+    LLMProvider.OPEN_AI_RESPONSES: lambda url, a, stream: openai.OpenAI(base_url=url + "/v1", api_key="sk-seed")
+    .responses.create(model="gpt-5-mini", input=a.messages, tools=a.get_tools(), stream=stream),
+    LLMProvider.ANTHROPIC: lambda url, a, stream: anthropic.Anthropic(base_url=url, api_key="sk-ant-seed").messages
+    .create(model="claude-sonnet-4-6", max_tokens=1024, system=a.system, messages=a.messages, tools=a.get_tools(),
+            stream=stream),
+}
+
+
+@pytest.mark.parametrize("provider", APIS, ids=str)
+@pytest.mark.parametrize("stream", [False, True], ids=["object", "stream"])
+@pytest.mark.parametrize("extract_first", [False, True], ids=["added-first", "extracted-first"])
+def test_sdk_objects_are_read_on_the_class_too(provider: LLMProvider, stream: bool, extract_first: bool) -> None:
+    """What the official clients return is told apart without a provider, and read once: an SDK
+    stream (which can be read only once) by the URL it came from, before add_messages reads it or after."""
+    agent = Agent("seed", tools=[get_weather], llm_provider=provider, store=InMemoryStore())
+    agent.add_task(input="Weather in Oslo?")
+    with ReadmeServer() as server:
+        response = SDK_CALLS[provider](server.url, agent, stream)
+        if extract_first:
+            calls = Agent.extract_tool_calls(response)
+        added = agent.add_messages(response)
+    if not extract_first:
+        calls = Agent.extract_tool_calls(response)
+    assert [c.name for c in calls] == ["get_weather"]
+    assert calls == agent.extract_tool_calls(response) == [ToolCall.from_part(p) for p in added[0].tool_calls]
 
 
 def _format_name(provider: LLMProvider) -> str:

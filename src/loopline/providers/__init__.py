@@ -76,12 +76,16 @@ def detect_provider(response: Any) -> LLMProvider | None:
     """The wire API `response` came from, told by its shape, or `None` when nothing tells.
 
     Takes what `AdapterBase.parse` takes. A response, a stream event, a list of events and raw
-    stream text say which API wrote them; an SDK stream object is told by the URL it was read from
+    stream text say which API wrote them; an SDK object an adapter has just parsed is that adapter's
+    (nothing is parsed twice); an SDK stream object is otherwise told by the URL it was read from
     (it is not read here: that would use it up). A list of message dicts does not say (Chat
     Completions and Anthropic messages look alike).
     """
-    if not isinstance(response, (dict, list, str, bytes)) and not callable(getattr(response, "model_dump", None)):
-        return _stream_provider(response)
+    if not isinstance(response, (dict, list, str, bytes)):
+        # The seed loop hands the SDK object it just gave add_messages: the adapter that parsed it knows it.
+        known = next((a.provider for a in _WIRE_APIS if a._last is not None and a._last[0] is response), None)
+        if known is not None or not callable(getattr(response, "model_dump", None)):
+            return known or _stream_provider(response)
     data = to_plain(response)
     if isinstance(data, (str, bytes)):
         data = parse_sse(data, provider="unknown")
