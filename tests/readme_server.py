@@ -80,6 +80,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)))
+        getattr(self.server, "received", []).append((self.path, body))
         provider = (LLMProvider.ANTHROPIC if self.path.endswith("/messages") else
                     LLMProvider.OPEN_AI_RESPONSES if self.path.endswith("/responses") else LLMProvider.OPEN_AI)
         type(self).turns += 1
@@ -105,12 +106,20 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class ReadmeServer:
-    """The server, on a free port, in a daemon thread."""
+    """The server, on a free port, in a daemon thread; `received` holds each request's path and JSON
+    body, in order."""
 
     def __init__(self) -> None:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.received: list[tuple[str, dict[str, Any]]] = []
+        self._server.received = self.received  # type: ignore[attr-defined]  # read by the handler
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def sdk_environment(self) -> dict[str, str]:
+        """The environment variables that point the official SDK clients here."""
+        return {"OPENAI_BASE_URL": self.url + "/v1", "OPENAI_API_KEY": "sk-readme", "ANTHROPIC_BASE_URL": self.url,
+                "ANTHROPIC_API_KEY": "sk-ant-readme"}
 
     def __enter__(self) -> ReadmeServer:
         self._thread.start()

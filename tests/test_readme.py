@@ -32,10 +32,8 @@ def test_the_readme_has_python_examples() -> None:
 
 def test_every_python_block_in_the_readme_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with ReadmeServer() as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.url + "/v1")
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-readme")
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
-        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-readme")
+        for name, value in server.sdk_environment().items():
+            monkeypatch.setenv(name, value)
         monkeypatch.setenv("LOOPLINE_DB", str(tmp_path / "readme.db"))
         monkeypatch.chdir(tmp_path)
         namespace: dict[str, Any] = {"__name__": "readme"}

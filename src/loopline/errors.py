@@ -93,7 +93,9 @@ class ExecutionFinishedError(UsageError):
 
 
 class PendingToolCallsError(UsageError):
-    """A new model response arrived while tool calls of the previous one still have no result."""
+    """Tool calls of the last response still have no result, and a new response arrived or a
+    request was to be rendered (`messages`, `request_kwargs`): every API rejects a call without its
+    result. `tool_call_ids` names the waiting calls; `run_tools` answers them."""
 
     def __init__(self, message: str, *, tool_call_ids: list[str]) -> None:
         super().__init__(message)
@@ -101,7 +103,8 @@ class PendingToolCallsError(UsageError):
 
 
 class UnknownToolCallError(UsageError):
-    """`run_tools` got a call that the current execution is not waiting for."""
+    """`run_tools`, or a tool result given to `add_messages`, names a call the current execution is
+    not waiting for (most often: the response that made it was never given to `add_messages`)."""
 
     def __init__(self, message: str, *, tool_call_id: str) -> None:
         super().__init__(message)

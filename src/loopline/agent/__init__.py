@@ -5,5 +5,7 @@ below imports it."""
 from ._agent import Agent
 from ._events import Finished, RunEvent, StatusChanged, ToolResult, UsageReport
 from ._files import FileInput
+from ._requests import InstructionsNotSentWarning
 
-__all__ = ["Agent", "FileInput", "Finished", "RunEvent", "StatusChanged", "ToolResult", "UsageReport"]
+__all__ = ["Agent", "FileInput", "Finished", "InstructionsNotSentWarning", "RunEvent", "StatusChanged", "ToolResult",
+           "UsageReport"]

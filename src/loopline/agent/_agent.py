@@ -60,11 +60,12 @@ from . import _run
 from ._claims import ClaimHolder
 from ._decisions import CLAIM_SECONDS, Decisions
 from ._events import RunEvent
+from ._extract import ExtractToolCalls
 from ._files import FileInput, to_file_parts
 from ._index import CallIds
 from ._memory import AgentMemory
 from ._progress import progress_for
-from ._requests import RequestBuilder
+from ._requests import InstructionsWatch, RequestBuilder, check_answered, check_results_known, conversation_of
 
 __all__ = ["Agent", "CLAIM_SECONDS"]
 
@@ -120,6 +121,7 @@ class Agent(Decisions, ClaimHolder):
         self._finish: Tool | None = make_finish_tool() if finish_tool else None
         self._messages: list[Message] = []
         self._requests = RequestBuilder()
+        self._instructions_watch = InstructionsWatch()
         self._call_ids = CallIds()
         self._task_index: int | None = None
         self._rendered_tools: dict[LLMProvider, list[dict[str, Any]]] = {}
@@ -270,12 +272,22 @@ class Agent(Decisions, ClaimHolder):
 
     @property
     def messages(self) -> list[dict[str, Any]]:
-        """The conversation rendered for the agent's provider, system prompt first.
+        """The conversation rendered for the agent's provider, system prompt first (Chat Completions'
+        system message, the Responses API's first input item); Anthropic takes it apart, as
+        `system=agent.system`.
 
         Rendering is incremental: only messages added since the last call are converted. Treat the
-        returned dicts as read-only; they are reused between calls.
+        returned dicts as read-only; they are reused between calls. `PendingToolCallsError` while
+        the last response's tool calls have no results (`run_tools` first).
         """
         return self.get_messages()
+
+    @property
+    def system(self) -> list[dict[str, Any]]:
+        """The instructions as Anthropic's `system` argument (text blocks), which Anthropic messages
+        cannot carry: its manual loop sends `system=agent.system, messages=agent.messages` (a response
+        to messages sent without it gets an `InstructionsNotSentWarning`)."""
+        return self._instructions_watch.system(self.instructions)
 
     @overload
     def get_messages(self, llm_provider: LLMProvider | str | None = None, *,
@@ -287,15 +299,17 @@ class Agent(Decisions, ClaimHolder):
                      report: bool = False) -> list[dict[str, Any]] | tuple[list[dict[str, Any]], RenderReport]:
         """The conversation rendered for `llm_provider` (the agent's own by default).
 
-        For Chat Completions the system prompt comes first; Anthropic and the Responses API take it
-        apart (see `request_kwargs`). A thread written on another provider may hold what this one
+        For Chat Completions the system prompt comes first, for the Responses API it is the first input
+        item (send these as `input` without `instructions`); Anthropic takes it apart (`agent.system`,
+        or `request_kwargs`). A thread written on another provider may hold what this one
         cannot take (reasoning only its author reads, provider-private blocks): it is dropped or
         converted, and never silently: with `report=True` the `RenderReport` is returned alongside,
         otherwise a `LossyRenderingWarning` says what happened.
         """
         provider = LLMProvider.of(llm_provider or self.llm_provider)
         kwargs = self._render(provider, include_tools=False, warn=not report)
-        messages: list[dict[str, Any]] = kwargs[get_adapter(provider).messages_key]
+        messages = conversation_of(provider, kwargs)
+        self._instructions_watch.read_messages(provider, self.instructions, sending=not report)
         return (messages, self._requests.report_renderer(provider).report) if report else messages
 
     def get_tools(self, llm_provider: LLMProvider | str | None = None) -> list[dict[str, Any]]:
@@ -315,8 +329,10 @@ class Agent(Decisions, ClaimHolder):
 
         With `model` (e.g. `"gpt-4o"`) the conversation is fitted into its context window by
         `config.context`, with room for `max_tokens` (the reply limit you send), the stored thread
-        unchanged; `ContextOverflowError` when even the task and the newest turn do not fit.
+        unchanged; `ContextOverflowError` when even the task and the newest turn do not fit, and
+        `PendingToolCallsError` while the last response's tool calls have no results.
         """
+        self._instructions_watch.read_system()  # every provider's arguments carry the instructions
         return self._render(LLMProvider.of(llm_provider or self.llm_provider), include_tools=include_tools, warn=True,
                             model=model, max_tokens=max_tokens)
 
@@ -326,6 +342,7 @@ class Agent(Decisions, ClaimHolder):
         if ex.status is ExecutionStatus.PAUSED:
             raise UsageError(f"execution {ex.id} is PAUSED: decide its held calls first (approve / reject, or "
                              "rerun_tool_calls / record_tool_result); no provider accepts the thread as it is")
+        check_answered(ex)
         tools = self.get_tools(provider) if include_tools else []
         definitions = [t.definition for t in self._all_tools().values()] if include_tools and model else []
         return self._requests.build(provider, self._messages, system=self.instructions or None, tools=tools,
@@ -340,7 +357,9 @@ class Agent(Decisions, ClaimHolder):
         execution with its text (unless the finish tool is required). Returns the neutral messages
         that were appended.
         """
-        parsed = get_adapter(LLMProvider.of(llm_provider or self.llm_provider)).parse(response)
+        provider = LLMProvider.of(llm_provider or self.llm_provider)
+        parsed = get_adapter(provider).parse(response)
+        self._instructions_watch.check(provider, self.name)
         added: list[Message] = []
 
         def feed(machine: ExecutionMachine) -> list[Message]:
@@ -362,13 +381,9 @@ class Agent(Decisions, ClaimHolder):
         self._apply(feed)
         return added
 
-    @staticmethod
-    def extract_tool_calls(llm_response: Any,
-                           llm_provider: LLMProvider | str = LLMProvider.OPEN_AI) -> list[ToolCall]:
-        """The tool calls in a model response, with arguments parsed (bad arguments are recorded on
-        the call, never raised: running it produces an error result the model can react to)."""
-        messages = get_adapter(llm_provider).parse(llm_response)
-        return [ToolCall.from_part(p) for m in messages if m.role == "assistant" for p in m.tool_calls]
+    extract_tool_calls = ExtractToolCalls()
+    """`(response, llm_provider=None)`: the tool calls in a response, read as the agent's provider's
+    (on the class: as the API its shape shows). See `ToolCallExtractor`."""
 
     def run_tools(self, tool_calls: Sequence[ToolCall]) -> list[ToolCallResult]:
         """Run the calls (concurrently), append their results, and return them in call order.
@@ -553,6 +568,7 @@ class Agent(Decisions, ClaimHolder):
         checked (output schema included) exactly as `run_tools` would.
         """
         pending = {c.id: c for c in machine.execution.pending_tool_calls}
+        check_results_known(machine.execution, message, answered=self._call_ids.of(self._messages))
         results = []
         for part in message.tool_results:
             call = pending.get(part.tool_call_id)

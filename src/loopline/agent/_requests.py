@@ -6,6 +6,10 @@ even tokenised); past that, the fitter keeps the task message and the newest
 turns, and the renderer starts over once on the new window, then appends again (the fitter leaves
 room, so a refit is rare). Without a model name (the manual loop's `request_kwargs()` as before),
 nothing is fitted. The stored thread is never changed.
+
+The manual loop sends `agent.messages` itself, so what those carry decides what reaches the server:
+a request is never rendered while tool calls wait for results (every API refuses it), and the
+instructions travel in the shape each API takes (see `conversation_of`, `InstructionsWatch`).
 """
 
 from __future__ import annotations
@@ -13,17 +17,25 @@ from __future__ import annotations
 import dataclasses
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from typing import Any
 
 from ..context import IMAGE_TOKENS, ContextFitter, ContextPolicy, TokenCounter, context_window
-from ..errors import ContextOverflowError
+from ..errors import ContextOverflowError, PendingToolCallsError, UnknownToolCallError
 from ..loop import Execution
-from ..messages import FilePart, Message, message_to_json
+from ..messages import FilePart, Message, TextPart, message_to_json
 from ..providers import LLMProvider, LossyRenderingWarning, Renderer, get_adapter
 from ..tools import ToolDefinition
 
-__all__ = ["RequestBuilder", "task_index"]
+__all__ = [
+    "InstructionsNotSentWarning",
+    "InstructionsWatch",
+    "RequestBuilder",
+    "check_answered",
+    "check_results_known",
+    "conversation_of",
+    "task_index",
+]
 
 _COUNTERS: dict[str, TokenCounter] = {}
 _COUNTERS_LOCK = threading.Lock()
@@ -47,6 +59,94 @@ def task_index(messages: Sequence[Message], execution: Execution) -> int | None:
         if message.role == "user" and message.text == execution.input:
             return index
     return None
+
+
+def check_answered(execution: Execution) -> None:
+    """Refuses to render a request while calls of the last response have no result: every API
+    rejects a call without its result (a 400), so the mistake is named here instead."""
+    if execution.pending_tool_calls and not execution.is_finished:
+        ids = list(execution.pending_ids)
+        raise PendingToolCallsError(
+            f"execution {execution.id}: tool calls {ids} have no results yet, and no provider accepts a request "
+            "until they do; call run_tools(...) first (agent.pending_tool_calls lists them)", tool_call_ids=ids)
+
+
+def check_results_known(execution: Execution, message: Message, *, answered: Set[str]) -> None:
+    """Refuses tool results (added as wire messages) that answer no waiting call: most often the
+    response that made the call was never given to `add_messages`. (A finished execution refuses
+    them anyway, as finished.)"""
+    waiting = execution.pending_ids
+    unknown = [p.tool_call_id for p in message.tool_results if p.tool_call_id not in waiting]
+    if not unknown or execution.is_finished:
+        return
+    known = [i for i in unknown if i in answered]
+    why = (f"call(s) {known} are in the thread but no longer waiting (answered already?)" if known else
+           "add_messages may have been skipped for the response that made the call: add that response "
+           "first, then its results (or let run_tools add them)")
+    raise UnknownToolCallError(
+        f"execution {execution.id} is not waiting for tool call(s) {unknown} (waiting for "
+        f"{list(waiting) or 'none'}); {why}", tool_call_id=unknown[0])
+
+
+def conversation_of(provider: LLMProvider, request: dict[str, Any]) -> list[dict[str, Any]]:
+    """What `agent.messages` holds for `provider`: the request's conversation, with the instructions
+    first wherever the API takes them there.
+
+    Chat Completions' messages already start with them. The Responses API takes them as
+    `instructions` or as a system item first in `input` (the same to the model): the item goes first,
+    so a loop that sends `input=agent.messages` alone sends them. Anthropic takes no system turn in
+    `messages` at all; `agent.system` (`InstructionsWatch.system`) is for its `system` argument.
+    """
+    adapter = get_adapter(provider)
+    messages: list[dict[str, Any]] = request[adapter.messages_key]
+    instructions = request.get("instructions") if provider is LLMProvider.OPEN_AI_RESPONSES else None
+    if not instructions:
+        return messages
+    return [*adapter.render_message(Message(role="system", parts=(TextPart(text=instructions),))), *messages]
+
+
+class InstructionsNotSentWarning(UserWarning):
+    """A manual loop on Anthropic sent `agent.messages` without `system=agent.system`: the model did
+    not see the agent's instructions."""
+
+
+class InstructionsWatch:
+    """Notices a manual loop on Anthropic that sends `agent.messages` without the instructions.
+
+    Anthropic takes the system prompt beside the messages, so `agent.messages` cannot carry it, and a
+    loop written after the Chat Completions one (`messages=agent.messages` alone) sends none. Which
+    arguments went out is not visible here, so the watch goes by what was read: when a response
+    comes back after the messages were read and the instructions never were (`agent.system`, or
+    `request_kwargs()`, which holds them), it warns.
+    """
+
+    __slots__ = ("_messages_read", "_system_read")
+
+    def __init__(self) -> None:
+        self._messages_read = self._system_read = False
+
+    def read_messages(self, provider: LLMProvider, instructions: str, *, sending: bool) -> None:
+        """The messages were read for `provider`; `sending`: for a request (not a report)."""
+        if provider is LLMProvider.ANTHROPIC and instructions.strip() and sending:
+            self._messages_read = True
+
+    def read_system(self) -> None:
+        self._system_read = True
+
+    def system(self, instructions: str) -> list[dict[str, Any]]:
+        """The instructions as Anthropic's `system` argument, read for a request: text blocks, none
+        without instructions (the API refuses an empty or blank text block, and a `null` system)."""
+        self._system_read = True
+        return [{"type": "text", "text": instructions}] if instructions.strip() else []
+
+    def check(self, provider: LLMProvider, agent_name: str) -> None:
+        """A response arrived: warn if the request it answers went out without the instructions."""
+        if provider is LLMProvider.ANTHROPIC and self._messages_read and not self._system_read:
+            warnings.warn(InstructionsNotSentWarning(
+                f"agent {agent_name!r}: agent.messages for Anthropic cannot carry the instructions, and "
+                "agent.system was never read, so the model did not see them; pass system=agent.system "
+                "to messages.create (or splat **agent.request_kwargs())"), stacklevel=3)
+        self._messages_read = False
 
 
 class RequestBuilder:
