@@ -445,7 +445,11 @@ def test_a_file_that_is_not_a_database_exits_1(tmp_path: Path, capsys: pytest.Ca
     junk = tmp_path / "notes.txt"
     junk.write_text("not a database, just some text that is long enough to have a header " * 10)
     assert main(["--db", str(junk), "threads", "list"]) == 1
-    assert capsys.readouterr() == ("", f"loopline: error: cannot read {junk}: file is not a database\n")
+    assert capsys.readouterr() == ("", f"loopline: error: cannot read {junk}: SQLite database {junk} could not be "
+                                       "opened (DatabaseError: file is not a database): the file is not a SQLite "
+                                       "database, or is damaged or cut short: move it away (loopline then starts a "
+                                       "new one there) or pass another path (the default store's is set by "
+                                       "LOOPLINE_DB)\n")
 
 
 @pytest.mark.parametrize(("argv", "complaint"), [

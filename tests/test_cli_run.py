@@ -525,7 +525,11 @@ def test_a_store_that_cannot_be_opened_exits_1(tmp_path: Path, capsys: pytest.Ca
     junk = tmp_path / "notes.txt"
     junk.write_text("not a database, just some text that is long enough to have a header " * 10)
     assert main(["run", f"{path}:agent", "q", "--db", str(junk)]) == 1
-    assert capsys.readouterr() == ("", f"loopline: error: cannot open {junk}: file is not a database\n")
+    assert capsys.readouterr() == ("", f"loopline: error: cannot open {junk}: SQLite database {junk} could not be "
+                                       "opened (DatabaseError: file is not a database): the file is not a SQLite "
+                                       "database, or is damaged or cut short: move it away (loopline then starts a "
+                                       "new one there) or pass another path (the default store's is set by "
+                                       "LOOPLINE_DB)\n")
 
 
 # --- other processes ------------------------------------------------------------------------------------

@@ -263,15 +263,15 @@ def test_concurrent_requests_are_bounded_across_agents_and_event_loop_tasks() ->
     assert (len(endpoint.bodies), endpoint.peak) == (24, 3)
 
 
-def test_concurrent_requests_are_bounded_across_threads_and_agents_with_no_limit_of_their_own() -> None:
+def test_concurrent_requests_are_bounded_across_threads_and_agents_asking_the_same_limit() -> None:
     endpoint = Endpoint(latency=0.02)
     url = "https://threads.test/v1"
     client = endpoint.client(url)
     results: list[Any] = []
 
     def work(i: int) -> None:
-        # Half the agents set the limit; the others share it because they call the same endpoint.
-        config = RunConfig(max_concurrent_requests=2) if i % 2 else RunConfig()
+        # Every agent asks for the same limit on the same endpoint, so they share one budget.
+        config = RunConfig(max_concurrent_requests=2)
         results.append(agent(config).run(f"task {i}", model="gpt-4o-mini", client=client))
 
     agent(RunConfig(max_concurrent_requests=2)).run("first", model="gpt-4o-mini", client=client)
@@ -299,14 +299,15 @@ def test_requests_per_second_spaces_the_starts_of_requests() -> None:
     assert min(b - a for a, b in zip(endpoint.starts, endpoint.starts[1:], strict=False)) >= 1 / 40 * 0.5
 
 
-def test_a_shared_limiter_takes_the_strictest_setting_and_none_when_nothing_is_set() -> None:
+def test_a_shared_limiter_is_one_per_endpoint_and_limits_and_none_when_nothing_is_set() -> None:
     assert shared_limiter("nothing-set.test", None, None) is None
     limiter = shared_limiter("strict.test", 10, 8)
-    assert limiter is not None and shared_limiter("strict.test", None, 3) is limiter
-    assert (limiter.requests_per_second, limiter.max_concurrent) == (10, 3)
-    shared_limiter("strict.test", 5, None)
-    assert (limiter.requests_per_second, limiter.max_concurrent) == (5, 3)
-    assert shared_limiter("strict.test", None, None) is limiter  # once set, every agent on it shares it
+    assert limiter is not None and shared_limiter("strict.test", 10.0, 8) is limiter
+    others = [shared_limiter("strict.test", None, 3), shared_limiter("strict.test", 5, 8),
+              shared_limiter("other.test", 10, 8)]
+    assert len({id(limiter), *map(id, others)}) == 4 and None not in others
+    assert (limiter.requests_per_second, limiter.max_concurrent) == (10, 8)  # other limits never change it
+    assert shared_limiter("strict.test", None, None) is None  # asking for none: nothing to wait for
 
 
 def test_a_task_cancelled_while_waiting_for_a_slot_gives_nothing_away() -> None:

@@ -27,6 +27,7 @@ __all__ = [
     "ExecutionFinishedError",
     "InterruptedCallError",
     "LooplineError",
+    "MemoryValueError",
     "MissingExtraError",
     "ModelRequestBlockedError",
     "NoActiveTaskError",
@@ -202,6 +203,16 @@ class ModelRequestBlockedError(UsageError):
         super().__init__(message)
         self.url = url
         self.test = test
+
+
+class MemoryValueError(UsageError, ValueError):
+    """A memory key or value that not every store keeps alike: a key that is not a string (or holds a NUL),
+    a value that is not plain JSON (a set, bytes, an object, a dict key that is not a string, NaN or
+    Infinity, ...). Nothing was written."""
+
+    def __init__(self, message: str, *, key: str) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 class ScriptError(UsageError, ValueError):

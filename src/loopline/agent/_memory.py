@@ -4,34 +4,42 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..errors import NoActiveTaskError
-from ..store import MemoryScope
+from ..errors import ExecutionFinishedError, NoActiveTaskError
+from ..store import MemoryScope, memory_scope
 
 if TYPE_CHECKING:
     from ._agent import Agent
 
 __all__ = ["AgentMemory"]
 
+_MISSING: Any = object()
+
 
 class AgentMemory:
-    """`agent.memory`: JSON values by key in one of three scopes.
+    """`agent.memory`: JSON values by key, in one of three scopes (two of them with a second name).
 
-    - `agent` (the default): permanent, shared by every agent with this name.
+    - `agent`, alias `permanent` (the default): kept for good, across tasks and threads, shared by
+      every agent with this name.
     - `thread`: the current conversation, seen by every agent that continues it.
-    - `execution`: the current task only.
+    - `execution`, alias `session`: the current task only; deleted when the task ends (its execution
+      COMPLETED, FAILED or CANCELLED; a PAUSED one keeps it).
+
+    Values are JSON (a tuple comes back as a list); anything else raises `MemoryValueError` and
+    writes nothing. Like a dict, `memory[key]` raises `KeyError` for a missing key, `key in memory`
+    tells a stored `None` from a missing key, and `get(key, default)` returns `default` only when the
+    key is missing; the operators use the `agent` scope.
     """
 
     def __init__(self, agent: Agent) -> None:
         self._agent = agent
 
     def get(self, key: str, default: Any = None, *, scope: MemoryScope = "agent") -> Any:
-        """The value stored under `key`, or `default`."""
-        value = self._agent.store.memory_get(scope, self._owner(scope), key)
-        return default if value is None else value
+        """The value stored under `key` (`None` too, when that was stored), or `default` if there is none."""
+        return self._agent.store.memory_get(scope, self._owner(scope), key, default)
 
     def set(self, key: str, value: Any, *, scope: MemoryScope = "agent") -> None:
         """Store a JSON value under `key` (replacing any)."""
-        self._agent.store.memory_set(scope, self._owner(scope), key, value)
+        self._agent.store.memory_set(scope, self._owner(scope, writing=True), key, value)
 
     def delete(self, key: str, *, scope: MemoryScope = "agent") -> None:
         """Forget `key` (no error if it is not there)."""
@@ -41,10 +49,35 @@ class AgentMemory:
         """Every key and value of the scope."""
         return self._agent.store.memory_list(scope, self._owner(scope))
 
-    def _owner(self, scope: MemoryScope) -> str:
-        if scope == "agent":
+    def __getitem__(self, key: str) -> Any:
+        value = self.get(key, _MISSING)
+        if value is _MISSING:
+            raise KeyError(key)
+        return value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.set(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        if key not in self:
+            raise KeyError(key)
+        self.delete(key)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.get(key, _MISSING) is not _MISSING
+
+    def _owner(self, scope: MemoryScope, *, writing: bool = False) -> str:
+        stored = memory_scope(scope)
+        if stored == "agent":
             return self._agent.name
         execution = self._agent.execution
         if execution is None:
             raise NoActiveTaskError(f"{scope}-scoped memory needs a task: call add_task (or resume) first")
-        return execution.thread_id if scope == "thread" else execution.id
+        if stored == "thread":
+            return execution.thread_id
+        if writing and execution.status.is_terminal:
+            raise ExecutionFinishedError(f"execution {execution.id} has ended ({execution.status}), and its "
+                                         f"{scope}-scoped memory with it; use scope='thread' or 'agent' for what "
+                                         "must outlive the task", execution_id=execution.id,
+                                         status=execution.status.value)
+        return execution.id

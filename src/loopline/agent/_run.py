@@ -105,24 +105,26 @@ def _failed(agent: Agent, code: str, message: str) -> None:
 
 
 def _limiter(agent: Agent, model: Model) -> RequestLimiter | None:
-    """The process-wide request limiter for the model's endpoint, if any limit applies to it."""
+    """The limiter of the agent's own limits on the model's endpoint (shared with agents asking the same),
+    or None when it asks for none. Looked up for every request, so a new `agent.config` applies at once."""
     config = agent.config
     endpoint = getattr(model, "endpoint", None) or model.provider.value
     return shared_limiter(str(endpoint), config.requests_per_second, config.max_concurrent_requests)
 
 
-def _slot(limiter: RequestLimiter | None) -> contextlib.AbstractContextManager[None]:
+def _slot(agent: Agent, model: Model) -> contextlib.AbstractContextManager[None]:
+    limiter = _limiter(agent, model)
     return limiter.slot() if limiter is not None else contextlib.nullcontext()
 
 
-def _aslot(limiter: RequestLimiter | None) -> contextlib.AbstractAsyncContextManager[None]:
+def _aslot(agent: Agent, model: Model) -> contextlib.AbstractAsyncContextManager[None]:
+    limiter = _limiter(agent, model)
     return limiter.aslot() if limiter is not None else contextlib.nullcontext()
 
 
 def run(agent: Agent, model: Model, progress: Progress | None = None) -> ExecutionResult:
     """The sync driver."""
     flow = _flow(agent, model, progress)
-    limiter = _limiter(agent, model)
     outcome: Any = None
     while True:
         try:
@@ -133,14 +135,13 @@ def run(agent: Agent, model: Model, progress: Progress | None = None) -> Executi
         if isinstance(step, _Tools):
             agent.run_tools(step.calls)
             continue
-        with _provider_errors(agent), _slot(limiter):
+        with _provider_errors(agent), _slot(agent, model):
             outcome = model.complete(step.request)
 
 
 async def arun(agent: Agent, model: Model, progress: Progress | None = None) -> ExecutionResult:
     """The async driver; cancelling its task ends the execution CANCELLED at that point."""
     flow = _flow(agent, model, progress)
-    limiter = _limiter(agent, model)
     outcome: Any = None
     try:
         while True:
@@ -153,7 +154,7 @@ async def arun(agent: Agent, model: Model, progress: Progress | None = None) -> 
                 await agent.arun_tools(step.calls)
                 continue
             with _provider_errors(agent):
-                async with _aslot(limiter):
+                async with _aslot(agent, model):
                     outcome = await model.acomplete(step.request)
     except asyncio.CancelledError:
         agent.cancel()
@@ -199,7 +200,6 @@ def stream(agent: Agent, model: Model) -> Iterator[RunEvent]:
     if not isinstance(model, StreamingModel):
         raise cannot_stream(model)
     flow = _flow(agent, model)
-    limiter = _limiter(agent, model)
     outcome: Any = None
     asked: tuple[ExecutionStatus, int] | None = None  # the state before the response just streamed
     while True:
@@ -217,7 +217,7 @@ def stream(agent: Agent, model: Model) -> Iterator[RunEvent]:
             continue
         translate = translator(model.provider)
         events: list[dict[str, Any]] = []
-        with _provider_errors(agent), _slot(limiter):  # the slot is held until the stream has been read
+        with _provider_errors(agent), _slot(agent, model):  # the slot is held until the stream has been read
             for raw in model.stream(step.request):
                 events.append(to_plain(raw))
                 yield from translate(events[-1])
@@ -229,7 +229,6 @@ async def astream(agent: Agent, model: Model) -> AsyncIterator[RunEvent]:
     if not isinstance(model, StreamingModel):
         raise cannot_stream(model)
     flow = _flow(agent, model)
-    limiter = _limiter(agent, model)
     outcome: Any = None
     asked: tuple[ExecutionStatus, int] | None = None
     try:
@@ -250,7 +249,7 @@ async def astream(agent: Agent, model: Model) -> AsyncIterator[RunEvent]:
                     yield event
                 continue
             received = _Received()
-            async with _aslot(limiter):
+            async with _aslot(agent, model):
                 async for delta in _astream_response(agent, model, step.request, received):
                     yield delta
             outcome = received.events if received.complete else None

@@ -21,8 +21,9 @@ class RunConfig:
 
     Retries belong to the SDK clients (`openai`, `anthropic`): they retry 429, 5xx and connection
     errors with exponential backoff and jitter and honour `Retry-After`; `max_retries` and
-    `request_timeout` are handed to them. The request rate and concurrency limits are shared by all
-    agents of the process that call the same provider endpoint (the strictest setting applies).
+    `request_timeout` are handed to them. The request rate and concurrency limits hold for the agents
+    that set them: agents of the process that set the same limits on the same provider endpoint share
+    one budget, and an agent that sets none is never paced.
     """
 
     # --- budgets of one execution -------------------------------------------------------------------
@@ -56,9 +57,11 @@ class RunConfig:
     request_timeout: float | None = None
     """Seconds one request may take (the SDK client's timeout); `None` keeps the client's own."""
     requests_per_second: float | None = None
-    """Requests started per second, over every agent of the process on the same endpoint."""
+    """Requests started per second, over the agents of the process with the same limits on the same
+    endpoint; `None` for no pacing. A new config on the agent applies from its next request."""
     max_concurrent_requests: int | None = None
-    """Requests in flight at once, over every agent of the process on the same endpoint."""
+    """Requests in flight at once, over the agents of the process with the same limits on the same
+    endpoint; `None` for no bound. A new config on the agent applies from its next request."""
 
     # --- context fitting ----------------------------------------------------------------------------
     context: ContextPolicy = field(default_factory=ContextPolicy)

@@ -1,9 +1,15 @@
-"""Request rate and concurrency limits shared by every agent of the process.
+"""Request rate and concurrency limits, shared by the agents that ask for the same ones.
 
-One `RequestLimiter` per provider endpoint, found by `shared_limiter`. It serves threads (the sync
-`run`, tools calling agents, several agents in a thread pool) and event loops (`arun`, any number of
-loops in any threads) at once, so it is built on a plain lock rather than on one loop's primitives:
-sync waiters block on an `Event`, async waiters await a future woken through their own loop.
+`shared_limiter` hands out one `RequestLimiter` per provider endpoint and settings: every agent of
+the process that asks for the same limits on the same endpoint shares one budget, an agent that asks
+for other limits has a budget of its own, and an agent that asks for none is never held back by
+anyone's. A limiter's settings never change; an agent whose limits change simply takes another
+limiter for its next request (none, once it has no limit).
+
+A limiter serves threads (the sync `run`, tools calling agents, several agents in a thread pool) and
+event loops (`arun`, any number of loops in any threads) at once, so it is built on a plain lock
+rather than on one loop's primitives: sync waiters block on an `Event`, async waiters await a future
+woken through their own loop.
 
 Two limits, each optional: requests started per second (spaced evenly: every request reserves the
 next free slot, so a burst of 200 requests at 10/s takes 20 s, never 200 at once), and requests in
@@ -77,13 +83,16 @@ class RequestLimiter:
     """
 
     def __init__(self, requests_per_second: float | None = None, max_concurrent: int | None = None) -> None:
+        if requests_per_second is not None and requests_per_second <= 0:
+            raise ValueError("requests_per_second must be positive (or None)")
+        if max_concurrent is not None and max_concurrent < 1:
+            raise ValueError("max_concurrent must be at least 1 (or None)")
         self._lock = threading.Lock()
-        self._settings = _Settings(None, None)
+        self._settings = _Settings(requests_per_second, max_concurrent)
         self._next_start = 0.0  # monotonic time of the next free start slot
         self._active = 0
         self._waiters: deque[_Waiter] = deque()
         self._holders: dict[int, int] = {}  # event loop id -> async requests of that loop holding a slot
-        self.tighten(requests_per_second, max_concurrent)
 
     @property
     def requests_per_second(self) -> float | None:
@@ -97,18 +106,6 @@ class RequestLimiter:
     def in_flight(self) -> int:
         """Requests holding a slot now."""
         return self._active
-
-    def tighten(self, requests_per_second: float | None, max_concurrent: int | None) -> None:
-        """Apply the stricter of the current and the given limits (`None` sets no limit)."""
-        if requests_per_second is not None and requests_per_second <= 0:
-            raise ValueError("requests_per_second must be positive (or None)")
-        if max_concurrent is not None and max_concurrent < 1:
-            raise ValueError("max_concurrent must be at least 1 (or None)")
-        with self._lock:
-            old = self._settings
-            concurrent = _stricter(old.concurrent, max_concurrent)
-            self._settings = _Settings(_stricter(old.per_second, requests_per_second),
-                                       None if concurrent is None else int(concurrent))
 
     # --- sync ---------------------------------------------------------------------------------------
 
@@ -213,26 +210,19 @@ class RequestLimiter:
             return start - now
 
 
-def _stricter(current: float | None, wanted: float | None) -> float | None:
-    if current is None:
-        return wanted
-    return current if wanted is None else min(current, wanted)
-
-
-_SHARED: dict[str, RequestLimiter] = {}
+_SHARED: dict[tuple[str, float | None, int | None], RequestLimiter] = {}
 _SHARED_LOCK = threading.Lock()
 
 
 def shared_limiter(endpoint: str, requests_per_second: float | None,
                    max_concurrent: int | None) -> RequestLimiter | None:
-    """The process-wide limiter of `endpoint` (a provider and base URL), made stricter if these
-    limits are; `None` when neither limit is set and none was set before."""
+    """The process-wide limiter of these limits on `endpoint` (a provider and base URL), shared by
+    every caller asking for the same; `None` when neither limit is set (nothing to wait for)."""
+    if requests_per_second is None and max_concurrent is None:
+        return None
+    key = (endpoint, None if requests_per_second is None else float(requests_per_second), max_concurrent)
     with _SHARED_LOCK:
-        limiter = _SHARED.get(endpoint)
+        limiter = _SHARED.get(key)
         if limiter is None:
-            if requests_per_second is None and max_concurrent is None:
-                return None
-            limiter = _SHARED[endpoint] = RequestLimiter(requests_per_second, max_concurrent)
-            return limiter
-    limiter.tighten(requests_per_second, max_concurrent)
-    return limiter
+            limiter = _SHARED[key] = RequestLimiter(requests_per_second, max_concurrent)
+        return limiter

@@ -9,6 +9,7 @@ from ._memory import InMemoryStore
 from ._migrations import MIGRATIONS
 from ._protocol import MemoryScope, Page, Store, ThreadInfo, ToolCallRecord
 from ._sqlite import SQLiteStore
+from ._values import memory_scope
 
 
 def __getattr__(name: str) -> object:
@@ -32,6 +33,7 @@ __all__ = [
     "ToolCallRecord",
     "default_db_path",
     "default_store",
+    "memory_scope",
     "open_store",
     "set_default_store",
 ]

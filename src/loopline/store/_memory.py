@@ -13,6 +13,7 @@ from ..errors import ConcurrentUpdateError, ExecutionClaimedError, UnknownExecut
 from ..loop import Execution, ExecutionStatus
 from ..messages import Message, new_id
 from ._protocol import MemoryScope, Page, ThreadInfo, ToolCallRecord, decode_cursor, encode_cursor
+from ._values import decode_value, encode_value, memory_key, memory_scope
 
 __all__ = ["InMemoryStore"]
 
@@ -27,7 +28,7 @@ class InMemoryStore:
         self._executions: dict[str, Execution] = {}
         self._tool_calls: dict[str, dict[str, ToolCallRecord]] = {}
         self._claims: dict[str, tuple[str, float]] = {}
-        self._memory: dict[tuple[str, str, str], Any] = {}
+        self._memory: dict[tuple[str, str, str], str] = {}  # (scope, owner, key) -> JSON text
 
     def __repr__(self) -> str:
         return f"InMemoryStore(threads={len(self._threads)}, executions={len(self._executions)})"
@@ -109,6 +110,7 @@ class InMemoryStore:
             records = self._tool_calls.setdefault(execution.id, {})
             for record in tool_calls:
                 records[record.tool_call_id] = record
+            self._forget_execution_memory(execution)
 
     def get_execution(self, execution_id: str) -> Execution:
         with self._lock:
@@ -156,21 +158,33 @@ class InMemoryStore:
 
     # --- memory ---------------------------------------------------------------------------------
 
-    def memory_get(self, scope: MemoryScope, owner: str, key: str) -> Any:
+    def memory_get(self, scope: MemoryScope, owner: str, key: str, default: Any = None) -> Any:
+        where = (memory_scope(scope), owner, memory_key(key))
         with self._lock:
-            return copy.deepcopy(self._memory.get((scope, owner, key)))
+            text = self._memory.get(where)
+        return default if text is None else decode_value(text)
 
     def memory_set(self, scope: MemoryScope, owner: str, key: str, value: Any) -> None:
+        stored = memory_scope(scope)
+        text = encode_value(memory_key(key), value)
         with self._lock:
-            self._memory[(scope, owner, key)] = copy.deepcopy(value)
+            self._memory[(stored, owner, key)] = text
 
     def memory_delete(self, scope: MemoryScope, owner: str, key: str) -> None:
+        where = (memory_scope(scope), owner, memory_key(key))
         with self._lock:
-            self._memory.pop((scope, owner, key), None)
+            self._memory.pop(where, None)
 
     def memory_list(self, scope: MemoryScope, owner: str) -> dict[str, Any]:
+        stored = memory_scope(scope)
         with self._lock:
-            return {k[2]: copy.deepcopy(v) for k, v in self._memory.items() if k[:2] == (scope, owner)}
+            found = {k[2]: text for k, text in self._memory.items() if k[:2] == (stored, owner)}
+        return {key: decode_value(text) for key, text in sorted(found.items())}
+
+    def _forget_execution_memory(self, execution: Execution) -> None:
+        """An ended execution's own memory goes with it (called under the lock)."""
+        if execution.status.is_terminal:
+            self._memory = {k: v for k, v in self._memory.items() if k[:2] != ("execution", execution.id)}
 
     def close(self) -> None:
         """Nothing to release."""

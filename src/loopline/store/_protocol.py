@@ -19,9 +19,11 @@ from ..messages import Message
 from ..messages._html import card, code, esc, fields_html, guarded, preview, timestamp
 
 __all__ = [
+    "MEMORY_SCOPES",
     "MemoryScope",
     "Page",
     "Store",
+    "StoredScope",
     "ThreadInfo",
     "ToolCallRecord",
     "decode_cursor",
@@ -30,8 +32,17 @@ __all__ = [
 
 T = TypeVar("T")
 
-MemoryScope: TypeAlias = Literal["execution", "thread", "agent"]
-"""How long a memory value lives: one execution, one thread (a session), or an agent (permanent)."""
+MemoryScope: TypeAlias = Literal["execution", "thread", "agent", "session", "permanent"]
+"""How long a memory value lives: `execution` (alias `session`) until its execution ends, that is until it
+is committed COMPLETED, FAILED or CANCELLED; `thread` as long as the thread; `agent` (alias `permanent`)
+for good, across tasks and threads. Any other name is a `UsageError`."""
+
+StoredScope: TypeAlias = Literal["execution", "thread", "agent"]
+"""The scopes a store keeps; the aliases of `MemoryScope` are stored as the scope they stand for."""
+
+MEMORY_SCOPES: dict[str, StoredScope] = {"execution": "execution", "thread": "thread", "agent": "agent",
+                                         "session": "execution", "permanent": "agent"}
+"""Every scope name and the scope it is stored as."""
 
 
 class Page(list[T], Generic[T]):
@@ -194,9 +205,13 @@ class Store(Protocol):
         ...
 
     # --- memory ---------------------------------------------------------------------------------
+    # Every store keeps and refuses the same keys and values and reads them back alike (see
+    # `loopline.store._values`): JSON, a tuple read back as a list; anything else is a
+    # `MemoryValueError` and writes nothing. An unknown scope name is a `UsageError`. Execution-scoped
+    # values are deleted by the `commit` that ends their execution.
 
-    def memory_get(self, scope: MemoryScope, owner: str, key: str) -> Any:
-        """A stored JSON value, or `None`."""
+    def memory_get(self, scope: MemoryScope, owner: str, key: str, default: Any = None) -> Any:
+        """A stored JSON value, or `default` when the key is missing (a stored `None` is returned as such)."""
         ...
 
     def memory_set(self, scope: MemoryScope, owner: str, key: str, value: Any) -> None:

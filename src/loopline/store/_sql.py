@@ -18,6 +18,7 @@ from ..loop import Execution, ExecutionStatus, execution_from_json, execution_to
 from ..messages import SCHEMA_VERSION, Message, message_from_json, message_to_json, new_id
 from ._migrations import MIGRATIONS, check_known
 from ._protocol import MemoryScope, Page, ThreadInfo, ToolCallRecord, decode_cursor, encode_cursor
+from ._values import decode_value, encode_value, memory_key, memory_scope
 
 __all__ = ["Cursor", "SqlStore"]
 
@@ -228,6 +229,7 @@ class SqlStore:
                     "duration = excluded.duration"),
                     (r.execution_id, r.tool_call_id, r.name, r.arguments, r.status, r.started_at, r.finished_at,
                      r.result, r.is_error, r.duration))
+            self._forget_execution_memory(cur, execution)
 
     def _fence(self, cur: Cursor, execution_id: str, owner: str) -> None:
         """Refuse a writer that lost its claim (another owner holds an unexpired one)."""
@@ -306,29 +308,38 @@ class SqlStore:
 
     # --- memory ---------------------------------------------------------------------------------
 
-    def memory_get(self, scope: MemoryScope, owner: str, key: str) -> Any:
+    def memory_get(self, scope: MemoryScope, owner: str, key: str, default: Any = None) -> Any:
+        where = (memory_scope(scope), owner, memory_key(key))
         with self._read() as cur:
-            cur.execute(self._sql("SELECT value FROM memory WHERE scope = ? AND owner = ? AND key = ?"),
-                        (scope, owner, key))
+            cur.execute(self._sql("SELECT value FROM memory WHERE scope = ? AND owner = ? AND key = ?"), where)
             row = cur.fetchone()
-        return None if row is None else json.loads(row[0])
+        return default if row is None else decode_value(row[0])
 
     def memory_set(self, scope: MemoryScope, owner: str, key: str, value: Any) -> None:
+        stored = memory_scope(scope)
+        text = encode_value(memory_key(key), value)
         with self._write() as cur:
             cur.execute(self._sql("INSERT INTO memory (scope, owner, key, value, updated_at) VALUES (?, ?, ?, ?, ?) "
                                   "ON CONFLICT (scope, owner, key) DO UPDATE SET value = excluded.value, "
                                   "updated_at = excluded.updated_at"),
-                        (scope, owner, key, json.dumps(value), time.time()))
+                        (stored, owner, key, text, time.time()))
 
     def memory_delete(self, scope: MemoryScope, owner: str, key: str) -> None:
+        where = (memory_scope(scope), owner, memory_key(key))
         with self._write() as cur:
-            cur.execute(self._sql("DELETE FROM memory WHERE scope = ? AND owner = ? AND key = ?"), (scope, owner, key))
+            cur.execute(self._sql("DELETE FROM memory WHERE scope = ? AND owner = ? AND key = ?"), where)
 
     def memory_list(self, scope: MemoryScope, owner: str) -> dict[str, Any]:
+        stored = memory_scope(scope)
         with self._read() as cur:
             cur.execute(self._sql("SELECT key, value FROM memory WHERE scope = ? AND owner = ? ORDER BY key"),
-                        (scope, owner))
-            return {k: json.loads(v) for k, v in cur.fetchall()}
+                        (stored, owner))
+            return {k: decode_value(v) for k, v in cur.fetchall()}
+
+    def _forget_execution_memory(self, cur: Cursor, execution: Execution) -> None:
+        """An ended execution's own memory goes with it, in the transaction that ends it."""
+        if execution.status.is_terminal:
+            cur.execute(self._sql("DELETE FROM memory WHERE scope = 'execution' AND owner = ?"), (execution.id,))
 
 
 def _rewritten(data: str, rewrite: Callable[[dict[str, Any]], dict[str, Any]]) -> str | None:
