@@ -80,6 +80,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)))
+        self.server.received.append((self.path, body))  # type: ignore[attr-defined]
         provider = (LLMProvider.ANTHROPIC if self.path.endswith("/messages") else
                     LLMProvider.OPEN_AI_RESPONSES if self.path.endswith("/responses") else LLMProvider.OPEN_AI)
         type(self).turns += 1
@@ -105,10 +106,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class ReadmeServer:
-    """The server, on a free port, in a daemon thread."""
+    """The server, on a free port, in a daemon thread; `received` holds each request's path and body."""
 
     def __init__(self) -> None:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.received: list[tuple[str, dict[str, Any]]] = []
+        self._server.received = self.received  # type: ignore[attr-defined]
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
