@@ -20,7 +20,13 @@ from tests.fault_server import FaultServer, Json
 from tests.readme_server import ReadmeServer
 
 from loopline import Agent, ExecutionResult, SQLiteStore
-from loopline.errors import ClientMismatchError, InvalidInputError, MissingAPIKeyError, UsageError
+from loopline.errors import (
+    ClientMismatchError,
+    InvalidInputError,
+    MissingAPIKeyError,
+    ModelRequestBlockedError,
+    UsageError,
+)
 from loopline.testing import assert_result
 
 WAYS = ("run", "arun", "stream", "astream")
@@ -175,3 +181,16 @@ def test_a_failure_after_the_first_request_ends_the_execution_failed_with_its_ca
     [stored] = store.list_executions(agent_name="starter")
     assert (stored.id, stored.status.value, stored.is_finished) == (result.execution_id, "failed", True)
     assert len(fault.requests) == 1
+
+
+@pytest.mark.parametrize("way", WAYS)
+def test_a_request_blocked_in_a_test_is_refused_before_a_task_starts(way: str, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-real-looking")
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)  # the real API, which tests never reach
+    store = SQLiteStore(tmp_path / "start.db")
+    agent = Agent("starter", store=store)
+    with pytest.raises(ModelRequestBlockedError, match=r"api\.openai\.com"):
+        drive(agent, way, "Weather in Oslo?", model="gpt-4o")
+    assert agent.execution is None
+    assert (list(store.list_executions()), list(store.list_threads())) == ([], [])

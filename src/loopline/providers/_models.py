@@ -116,15 +116,14 @@ class _SDKModel:
 
     def connect(self, *, asynchronous: bool) -> None:
         """Check (and, when none was given, build from the environment) the client that sync calls
-        (`run`, `stream`) or async calls (`arun`, `astream`) will use, so that another vendor's client,
-        one of the wrong kind or a missing key is refused before a task starts, not at its first request."""
+        (`run`, `stream`) or async calls (`arun`, `astream`) will use, so that another vendor's client, one
+        of the wrong kind, a missing key or (in tests) a blocked request is refused before a task starts,
+        not at its first request."""
         for given in (self.client, self.async_client):
             if given is not None:
                 self._check_vendor(given)
-        if asynchronous:
-            self._async()
-        else:
-            self._sync()
+        client = self._async() if asynchronous else self._sync()
+        check_model_request(self, _base_url(client))
 
     def _check_vendor(self, client: Any) -> None:
         """A client of the other SDK (or with no resource for this API) cannot send this model's requests."""
