@@ -90,6 +90,9 @@ BAD_FILES: list[tuple[Any, str]] = [  # files=, what the error says
     ([b"\x00\x01\x02\xff"], r"files\[0\]: bytes of an unknown kind"),
     ([None], r"files\[0\] is None"),
     ([42], r"files\[0\] is of type int"),
+    ([FilePart(media_type="text/csv", data="a,b", filename="data.csv")],
+     r"file 'data.csv' \(files\[0\]\): FilePart.data is not valid base64"),
+    ([FilePart(media_type="image/png")], r"files\[0\] is a FilePart with no data, url or file id"),
     (["missing.csv"], r"file 'missing.csv' \(files\[0\]\) does not exist"),
     (42, "files is of type int"),
 ]

@@ -80,6 +80,7 @@ REFUSED: list[tuple[Any, str]] = [  # input, what the message says it is
     ([{"no": "type"}], r"input\[0\] is a None block"),
     ([TextPart(text=None)], "cannot be stored as given"),  # type: ignore[arg-type]
     ([FilePart(media_type=None, data=PNG)], "cannot be stored as given"),  # type: ignore[arg-type]
+    (["see", FilePart(media_type="image/png", data="not base64!")], r"input\[1\]: FilePart.data is not valid base64"),
 ]
 
 

@@ -18,7 +18,7 @@ from typing import Any, TypeAlias
 from ..errors import InvalidInputError
 from ..messages import FilePart
 
-__all__ = ["FileInput", "kind_of", "to_file_parts"]
+__all__ = ["FileInput", "checked_part", "kind_of", "to_file_parts"]
 
 FileInput: TypeAlias = FilePart | str | os.PathLike[str] | bytes | Mapping[str, Any]
 """A `FilePart`; a local path or an `http(s)://` URL; raw bytes (an image or PDF, told by its first
@@ -44,9 +44,24 @@ def to_file_parts(files: Iterable[FileInput] | FileInput | None) -> tuple[FilePa
     return tuple(_one(f, f"files[{i}]") for i, f in enumerate(files))
 
 
+def checked_part(part: FilePart, where: str) -> FilePart:
+    """A `FilePart` built by the caller, refused if no provider could be sent it: no content at all, or
+    inline data that is not base64."""
+    label = f"file {part.filename!r} ({where})" if isinstance(part.filename, str) else where
+    if part.data is None and part.url is None and "file_id" not in (part.provider_details or {}):
+        raise InvalidInputError(f"{label} is a FilePart with no data, url or file id", field=where)
+    if isinstance(part.data, str):
+        try:
+            base64.b64decode(part.data, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidInputError(f"{label}: FilePart.data is not valid base64 ({exc}); encode the file's bytes "
+                                    "with base64.b64encode", field=where) from None
+    return part
+
+
 def _one(item: Any, where: str) -> FilePart:
     if isinstance(item, FilePart):
-        return item
+        return checked_part(item, where)
     if isinstance(item, (bytes, bytearray, memoryview)):
         return _inline(bytes(item), None, None, where)
     if isinstance(item, Mapping):

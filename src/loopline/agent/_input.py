@@ -15,7 +15,7 @@ from typing import Any, TypeAlias
 from ..errors import InvalidInputError, LooplineError
 from ..messages import FilePart, Message, Part, TextPart, message_from_json, message_to_json
 from ..providers import LLMProvider, get_adapter
-from ._files import FileInput, kind_of, to_file_parts
+from ._files import FileInput, checked_part, kind_of, to_file_parts
 
 __all__ = ["TaskInput", "TaskPart", "task_message", "task_text"]
 
@@ -57,7 +57,9 @@ def _input_parts(input: Any, provider: LLMProvider) -> tuple[Part, ...]:
 def _part(item: Any, where: str, provider: LLMProvider) -> Part:
     if isinstance(item, str):
         return TextPart(text=item)
-    if isinstance(item, (TextPart, FilePart)):
+    if isinstance(item, FilePart):
+        return checked_part(item, where)
+    if isinstance(item, TextPart):
         return item
     if isinstance(item, Mapping):
         return _block(dict(item), where, provider)
