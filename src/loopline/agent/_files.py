@@ -11,18 +11,21 @@ import base64
 import binascii
 import mimetypes
 import os
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 from ..errors import InvalidInputError
-from ..messages import FilePart
+from ..messages import FilePart, Message, TextPart, message_from_json, message_to_json
 
 __all__ = ["FileInput", "checked_part", "kind_of", "to_file_parts"]
 
 FileInput: TypeAlias = FilePart | str | os.PathLike[str] | bytes | Mapping[str, Any]
 """A `FilePart`; a local path or an `http(s)://` URL; raw bytes (an image or PDF, told by its first
 bytes, or UTF-8 text); or `{"name": "data.csv", "content": "<base64>"}` (optionally with `"media_type"`)."""
+
+P = TypeVar("P", TextPart, FilePart)
 
 _KEYS = frozenset({"name", "content", "media_type"})
 _FORMS = ("files= takes paths, http(s) URLs, bytes, FilePart objects or {'name': 'data.csv', 'content': "
@@ -44,9 +47,21 @@ def to_file_parts(files: Iterable[FileInput] | FileInput | None) -> tuple[FilePa
     return tuple(_one(f, f"files[{i}]") for i, f in enumerate(files))
 
 
-def checked_part(part: FilePart, where: str) -> FilePart:
-    """A `FilePart` built by the caller, refused if no provider could be sent it: no content at all, or
-    inline data that is not base64."""
+def checked_part(part: P, where: str) -> P:
+    """A part built by the caller, refused if it would be stored but not read back (a field of the wrong
+    type), or, for a `FilePart`, if no provider could be sent it (no content, or data that is not base64)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pydantic warns while serialising a mistyped field
+            message_from_json(message_to_json(Message(role="user", parts=(part,))))
+    except ValueError as exc:  # StoredDataError, or pydantic's serialisation error
+        raise InvalidInputError(f"{where} cannot be stored as given: {exc}", field=where) from None
+    if isinstance(part, FilePart):
+        _check_file(part, where)
+    return part
+
+
+def _check_file(part: FilePart, where: str) -> None:
     label = f"file {part.filename!r} ({where})" if isinstance(part.filename, str) else where
     if part.data is None and part.url is None and "file_id" not in (part.provider_details or {}):
         raise InvalidInputError(f"{label} is a FilePart with no data, url or file id", field=where)
@@ -56,7 +71,6 @@ def checked_part(part: FilePart, where: str) -> FilePart:
         except (binascii.Error, ValueError) as exc:
             raise InvalidInputError(f"{label}: FilePart.data is not valid base64 ({exc}); encode the file's bytes "
                                     "with base64.b64encode", field=where) from None
-    return part
 
 
 def _one(item: Any, where: str) -> FilePart:

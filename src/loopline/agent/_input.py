@@ -8,12 +8,11 @@ vendor format beyond the `type` of a text block.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeAlias
 
 from ..errors import InvalidInputError, LooplineError
-from ..messages import FilePart, Message, Part, TextPart, message_from_json, message_to_json
+from ..messages import FilePart, Message, Part, TextPart
 from ..providers import LLMProvider, get_adapter
 from ._files import FileInput, checked_part, kind_of, to_file_parts
 
@@ -33,7 +32,6 @@ _FORMS = ("input= takes text, or a list of content parts: strings, TextPart / Fi
 def task_message(input: TaskInput, files: Iterable[FileInput] | None, provider: LLMProvider) -> Message:
     """The task's user message: `input`'s parts, then `files`; refused whole if any piece is bad."""
     message = Message(role="user", parts=(*_input_parts(input, provider), *to_file_parts(files)))
-    _check_round_trip(message)
     if not any(isinstance(p, FilePart) or (isinstance(p, TextPart) and p.text.strip()) for p in message.parts):
         raise InvalidInputError("input is empty: the task has no text and no file (Anthropic refuses an empty turn); "
                                 "give the task's text", field="input")
@@ -57,10 +55,10 @@ def _input_parts(input: Any, provider: LLMProvider) -> tuple[Part, ...]:
 def _part(item: Any, where: str, provider: LLMProvider) -> Part:
     if isinstance(item, str):
         return TextPart(text=item)
+    if isinstance(item, TextPart):
+        return checked_part(item, where)
     if isinstance(item, FilePart):
         return checked_part(item, where)
-    if isinstance(item, TextPart):
-        return item
     if isinstance(item, Mapping):
         return _block(dict(item), where, provider)
     raise InvalidInputError(f"{where} is {kind_of(item)}; {_FORMS}", field=where)
@@ -83,14 +81,4 @@ def _block(block: dict[str, Any], where: str, provider: LLMProvider) -> Part:
             return parts[0]
     raise InvalidInputError(f"{where} is a {kind!r} block, which is no text, image or file block of a known API; "
                             f"{_FORMS}", field=where)
-
-
-def _check_round_trip(message: Message) -> None:
-    """Refuse a message that would be stored but not read back (a part built with a wrong field type)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pydantic warns while serialising a mistyped field
-            message_from_json(message_to_json(message))
-    except ValueError as exc:  # StoredDataError, or pydantic's serialisation error
-        raise InvalidInputError(f"the task cannot be stored as given: {exc}", field="input") from None
 
