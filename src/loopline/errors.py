@@ -19,6 +19,7 @@ from __future__ import annotations
 
 __all__ = [
     "ApprovalRequiredError",
+    "ClientMismatchError",
     "ConcurrentUpdateError",
     "ContextOverflowError",
     "ControlSignal",
@@ -26,8 +27,10 @@ __all__ = [
     "ExecutionClaimedError",
     "ExecutionFinishedError",
     "InterruptedCallError",
+    "InvalidInputError",
     "LooplineError",
     "MemoryValueError",
+    "MissingAPIKeyError",
     "MissingExtraError",
     "ModelRequestBlockedError",
     "NoActiveTaskError",
@@ -194,6 +197,36 @@ class MissingExtraError(UsageError, ImportError):
         super().__init__(f"{package!r} is not installed; install it with: pip install 'loopline[{extra}]'")
         self.package = package
         self.extra = extra
+
+
+class InvalidInputError(UsageError, ValueError):
+    """A task's `input` or `files` is not something loopline can send and store (`None`, a number, a
+    malformed block, bad base64); `field` names which (`input`, `input[2]`, `files[0]`). Nothing was
+    created."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class MissingAPIKeyError(UsageError):
+    """A client was to be built from the environment for a model, and the variable holding its key is
+    not set; `variable` names it. Raised before a task starts, so nothing was created."""
+
+    def __init__(self, message: str, *, provider: str, variable: str) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.variable = variable
+
+
+class ClientMismatchError(UsageError, TypeError):
+    """The client given to `run` / `arun` / `stream` / `astream` cannot serve the model: another
+    vendor's SDK, or a sync client where an async one is needed (or the reverse)."""
+
+    def __init__(self, message: str, *, provider: str, client_type: str) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.client_type = client_type
 
 
 class ModelRequestBlockedError(UsageError):

@@ -31,7 +31,7 @@ from ..errors import (
 )
 from ..loop import Execution, ExecutionMachine, ExecutionResult, ExecutionStatus, RunConfig
 from ..loop._html import execution_html
-from ..messages import Message, Part, TextPart, ToolCallPart, new_id
+from ..messages import Message, Part, ToolCallPart, new_id
 from ..messages._html import guarded
 from ..providers import (
     LLMProvider,
@@ -61,8 +61,9 @@ from ._claims import ClaimHolder
 from ._decisions import CLAIM_SECONDS, Decisions
 from ._events import RunEvent
 from ._extract import ExtractToolCalls
-from ._files import FileInput, to_file_parts
+from ._files import FileInput
 from ._index import CallIds
+from ._input import TaskInput, task_message, task_text
 from ._memory import AgentMemory
 from ._progress import progress_for
 from ._requests import InstructionsWatch, RequestBuilder, check_answered, check_results_known, conversation_of
@@ -144,7 +145,7 @@ class Agent(Decisions, ClaimHolder):
 
     def add_task(
         self,
-        input: str,
+        input: TaskInput,
         thread_id: str | None = None,
         files: Iterable[FileInput] | None = None,
         output_schema: OutputSchema | None = None,
@@ -152,15 +153,20 @@ class Agent(Decisions, ClaimHolder):
         """Start an execution of `input`, on a new thread or continuing `thread_id`.
 
         Args:
-            input: The task, sent as a user message.
+            input: The task, sent as a user message: text, or a list of content parts (strings,
+                `TextPart` / `FilePart`, or text and image blocks as a provider's API writes them, such
+                as `{"type": "text", "text": ...}` and `{"type": "image_url", "image_url": {"url": ...}}`).
             thread_id: Continue this thread (for example another agent's `ExecutionResult.thread_id`);
                 the agent sees every earlier message, under its own instructions.
-            files: Files or images to attach: local paths, `http(s)` URLs or `FilePart` objects.
+            files: Files or images to attach: local paths, `http(s)` URLs, bytes, `FilePart` objects, or
+                `{"name": "data.csv", "content": "<base64>"}`. A text file (CSV, JSON, Markdown, code) goes
+                to a provider that has no file part for it as text naming the file.
             output_schema: A pydantic model or JSON Schema the result must match; the finish tool's
                 `result` takes this shape and the execution's result is the parsed value.
 
         Raises:
             TaskAlreadyRunningError: The current execution has not ended.
+            InvalidInputError: `input` or `files` cannot be sent and stored (`None`, a number, bad base64, ...).
             UnknownThreadError: `thread_id` is not in this agent's store.
         """
         current = self._machine.execution if self._machine else None
@@ -171,11 +177,12 @@ class Agent(Decisions, ClaimHolder):
         if output_schema is not None and not self.use_finish_tool:
             raise UsageError("output_schema needs the finish tool; create the agent with finish_tool=True")
         # Everything that can fail on the caller's input is checked before anything is created.
-        first = Message(role="user", parts=(TextPart(text=input), *to_file_parts(files)))
+        first = task_message(input, files, self.llm_provider)
         finish = make_finish_tool(output_schema) if self.use_finish_tool else None
         history = self._history_to_continue(thread_id) if thread_id is not None else []
         thread = thread_id if thread_id is not None else self.store.create_thread()
-        execution = Execution(thread_id=thread, agent_name=self.name, input=input, limits=self.config.limits(),
+        execution = Execution(thread_id=thread, agent_name=self.name, input=task_text(first),
+                              limits=self.config.limits(),
                               finish_tool_name=finish.name if finish else None,
                               require_finish=self.require_finish_tool or output_schema is not None,
                               output_schema=json_schema_of(output_schema))
@@ -217,7 +224,7 @@ class Agent(Decisions, ClaimHolder):
 
     # --- loopline drives the loop --------------------------------------------------------------
 
-    def run(self, input: str | None = None, *, model: Model | str, client: Any = None,
+    def run(self, input: TaskInput | None = None, *, model: Model | str, client: Any = None,
             params: Mapping[str, Any] | None = None, progress: bool | None = None) -> ExecutionResult:
         """Run the task to its end: call the model, run its tools, repeat until it finishes.
 
@@ -236,32 +243,34 @@ class Agent(Decisions, ClaimHolder):
         resolved = self._prepare_run(input, model, client, params)
         return _run.run(self, resolved, progress_for(progress))
 
-    async def arun(self, input: str | None = None, *, model: Model | str, client: Any = None,
+    async def arun(self, input: TaskInput | None = None, *, model: Model | str, client: Any = None,
                    params: Mapping[str, Any] | None = None, progress: bool | None = None) -> ExecutionResult:
         """`run` for asyncio; cancelling the task ends the execution CANCELLED with nothing lost."""
-        resolved = self._prepare_run(input, model, client, params)
+        resolved = self._prepare_run(input, model, client, params, asynchronous=True)
         return await _run.arun(self, resolved, progress_for(progress))
 
-    def stream(self, input: str | None = None, *, model: Model | str, client: Any = None,
+    def stream(self, input: TaskInput | None = None, *, model: Model | str, client: Any = None,
                params: Mapping[str, Any] | None = None) -> Iterator[RunEvent]:
         """`run`, streaming: yields text and tool-call deltas as the model writes them, then tool
         results, status changes and usage, and last `Finished` with the result."""
         return _run.stream(self, self._prepare_run(input, model, client, params, streaming=True))
 
-    def astream(self, input: str | None = None, *, model: Model | str, client: Any = None,
+    def astream(self, input: TaskInput | None = None, *, model: Model | str, client: Any = None,
                 params: Mapping[str, Any] | None = None) -> AsyncIterator[RunEvent]:
         """`stream` for asyncio (`async for event in agent.astream(...)`)."""
-        return _run.astream(self, self._prepare_run(input, model, client, params, streaming=True))
+        return _run.astream(self, self._prepare_run(input, model, client, params, streaming=True, asynchronous=True))
 
-    def _prepare_run(self, input: str | None, model: Model | str, client: Any,
-                     params: Mapping[str, Any] | None, *, streaming: bool = False) -> Model:
+    def _prepare_run(self, input: TaskInput | None, model: Model | str, client: Any,
+                     params: Mapping[str, Any] | None, *, streaming: bool = False, asynchronous: bool = False) -> Model:
+        """The model to run with, checked as far as it can be before a task is added: a failure here
+        (a wrong client, a missing key, bad input) leaves no execution and no thread behind."""
         resolved = resolve_model(model, client=client, default_provider=self.llm_provider, params=params)
         configure = getattr(resolved, "configured", None)  # the SDK-backed models take retries and timeout
         if configure is not None:
             resolved = configure(max_retries=self.config.max_retries, timeout=self.config.request_timeout)
         if streaming and not isinstance(resolved, StreamingModel):  # before a task is added, not after
             raise _run.cannot_stream(resolved)
-        _run.check_input(self, input)
+        _run.check_input(self, input, resolved, asynchronous=asynchronous)
         return resolved
 
     # --- the manual loop --------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from ._progress import Progress
 
 if TYPE_CHECKING:
     from ._agent import Agent
+    from ._input import TaskInput
 
 __all__ = ["arun", "astream", "run", "stream"]
 
@@ -161,12 +162,20 @@ async def arun(agent: Agent, model: Model, progress: Progress | None = None) -> 
         raise
 
 
-def check_input(agent: Agent, input: str | None) -> None:
-    """`run(input)` starts a task; `run()` continues the one `add_task` (or `resume`) set up."""
+def check_input(agent: Agent, input: TaskInput | None, model: Model, *, asynchronous: bool) -> None:
+    """`run(input)` starts a task; `run()` continues the one `add_task` (or `resume`) set up.
+
+    The model's client is built (or checked) after the arguments and before the task is added, and
+    `add_task` checks the input before it creates anything: a failure before the first request (a
+    missing key, another vendor's client, bad input) leaves no execution and no thread behind.
+    """
+    if input is None and agent.execution is None:
+        raise UsageError("run() without input needs a task: pass input=..., or call add_task first")
+    connect = getattr(model, "connect", None)  # the SDK-backed models build or check their client
+    if connect is not None:
+        connect(asynchronous=asynchronous)
     if input is not None:
         agent.add_task(input)
-    elif agent.execution is None:
-        raise UsageError("run() without input needs a task: pass input=..., or call add_task first")
 
 
 def cannot_stream(model: Model) -> UsageError:

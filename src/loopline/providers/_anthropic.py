@@ -9,6 +9,7 @@ This module does not import the SDK: it reads SDK objects through `model_dump`.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Sequence
@@ -36,6 +37,7 @@ from ._base import LLMProvider
 from ._common import AdapterBase, json_dumps, safe_id
 from ._detect import ANTHROPIC_EVENT, ANTHROPIC_MESSAGE
 from ._report import RenderNote
+from ._text_files import file_text
 
 __all__ = ["AnthropicAdapter"]
 
@@ -171,6 +173,11 @@ class AnthropicAdapter(AdapterBase):
                                   {"type": "base64", "media_type": part.media_type, "data": part.data or ""})
         if part.media_type.startswith("image/"):
             return [{"type": "image", "source": source}]
+        text = file_text(part)  # Anthropic reads text files as plain-text documents only
+        if text is not None:
+            title = {"title": part.filename} if part.filename else {}
+            return [{"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": text},
+                     **title}]
         if part.media_type in _DOCUMENT_TYPES:
             return [{"type": "document", "source": source}]
         _note(notes, message, part, "dropped", f"Anthropic takes no {part.media_type} files")
@@ -288,6 +295,9 @@ def _parse_file(block: dict[str, Any]) -> FilePart:
     default = "image/*" if block["type"] == "image" else "application/pdf"
     if source.get("type") == "url":
         return FilePart(media_type=default, url=source.get("url"))
+    if source.get("type") == "text":  # a plain-text document holds its text, not base64
+        data = base64.b64encode(str(source.get("data", "")).encode()).decode("ascii")
+        return FilePart(media_type=source.get("media_type") or "text/plain", data=data, filename=block.get("title"))
     return FilePart(media_type=source.get("media_type") or default, data=source.get("data"))
 
 

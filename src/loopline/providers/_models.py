@@ -17,7 +17,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Ma
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from ..errors import MissingExtraError, UsageError
+from ..errors import ClientMismatchError, MissingAPIKeyError, MissingExtraError, UsageError
 from ._base import LLMProvider
 from ._guard import check_model_request
 
@@ -114,6 +114,29 @@ class _SDKModel:
         return dataclasses.replace(self, max_retries=_first(max_retries, self.max_retries),
                                    timeout=_first(timeout, self.timeout))
 
+    def connect(self, *, asynchronous: bool) -> None:
+        """Check (and, when none was given, build from the environment) the client that sync calls
+        (`run`, `stream`) or async calls (`arun`, `astream`) will use, so that another vendor's client, one
+        of the wrong kind, a missing key or (in tests) a blocked request is refused before a task starts,
+        not at its first request."""
+        for given in (self.client, self.async_client):
+            if given is not None:
+                self._check_vendor(given)
+        client = self._async() if asynchronous else self._sync()
+        check_model_request(self, _base_url(client))
+
+    def _check_vendor(self, client: Any) -> None:
+        """A client of the other SDK (or with no resource for this API) cannot send this model's requests."""
+        wanted = "anthropic" if self.provider is LLMProvider.ANTHROPIC else "openai"
+        vendor = type(client).__module__.partition(".")[0]
+        if (vendor in ("openai", "anthropic") and vendor != wanted) or not _has_resource(self, client):
+            kind = f"{vendor}.{type(client).__name__}" if vendor in ("openai", "anthropic") else type(client).__name__
+            raise ClientMismatchError(
+                f"model {self.name!r} speaks {self.provider.value} and needs an {wanted} client, but client= is "
+                f"{kind}; pass an {wanted} client (e.g. {wanted}.{'Anthropic' if wanted == 'anthropic' else 'OpenAI'}"
+                "()), or name a model of that client's provider (e.g. 'anthropic:claude-sonnet-4-5', "
+                "'openai:gpt-4o')", provider=self.provider.value, client_type=type(client).__name__)
+
     def _sync(self) -> Any:
         if self.client is None:
             self._refuse_to_replace(self.async_client, wanted="a sync client (OpenAI / Anthropic) for run() and "
@@ -128,14 +151,14 @@ class _SDKModel:
             self.async_client = self._env_client(asynchronous=True)
         return self._with_settings(self.async_client)
 
-    @staticmethod
-    def _refuse_to_replace(given: Any, *, wanted: str, instead: str) -> None:
+    def _refuse_to_replace(self, given: Any, *, wanted: str, instead: str) -> None:
         """A client the user gave is never quietly swapped for one built from the environment, which may
         reach another server with another key."""
         if given is not None and not _is_env_client(given):
-            raise UsageError(f"this model was given a {type(given).__name__} client only, and needs {wanted}; "
-                             f"use {instead} with it, or give both (e.g. OpenAIChatModel(name, client=..., "
-                             "async_client=...))")
+            raise ClientMismatchError(f"this model was given one client, {type(given).__name__}, and needs "
+                                      f"{wanted}; use {instead} with it, or give both (e.g. OpenAIChatModel(name, "
+                                      "client=..., async_client=...))", provider=self.provider.value,
+                                      client_type=type(given).__name__)
 
     def _env_client(self, *, asynchronous: bool) -> Any:
         """The process's client for this provider built from the environment (made once, then shared)."""
@@ -160,8 +183,10 @@ class _SDKModel:
 
         base_url, key = self._env_settings()
         if key is None:
-            raise UsageError(f"no API key for {self.provider.value}: set {_KEY_VARIABLES[self.provider]}, or pass "
-                             "client=... (an openai client for that server)")
+            variable = _KEY_VARIABLES[self.provider]
+            raise MissingAPIKeyError(f"no API key for {self.provider.value}: set {variable}, or pass client=... "
+                                     "(an openai client for that server)", provider=self.provider.value,
+                                     variable=variable)
         cls = openai.AsyncOpenAI if asynchronous else openai.OpenAI
         return cls(api_key=key, base_url=base_url)
 
@@ -293,6 +318,11 @@ class AnthropicModel(_SDKModel):
         return client.messages
 
     def _make_client(self, *, asynchronous: bool) -> Any:
+        if self._env_settings()[1] is None and not os.environ.get("ANTHROPIC_AUTH_TOKEN"):
+            # The SDK itself would only fail at the first request, after the task had started.
+            raise MissingAPIKeyError("no API key for anthropic: set ANTHROPIC_API_KEY, or pass client=... (an "
+                                     "anthropic.Anthropic or AsyncAnthropic client)", provider=self.provider.value,
+                                     variable="ANTHROPIC_API_KEY")
         return _anthropic(asynchronous=asynchronous)
 
     def _env_settings(self) -> tuple[str | None, str | None]:
@@ -308,6 +338,12 @@ def resolve_model(model: Model | str, *, client: Any = None, default_provider: L
     provider), `"openai:gpt-4o"`, `"anthropic:claude-sonnet-4-5"`, `"openai_responses:gpt-5-mini"` or
     `"ollama:qwen2.5"`. `client` is an SDK client (sync or async) to use instead of one built from the
     environment (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, `ANTHROPIC_API_KEY`)."""
+    if params is not None and not isinstance(params, Mapping):
+        raise UsageError(f"params= takes a mapping of request arguments (e.g. {{'temperature': 0}}), got "
+                         f"{type(params).__name__}")
+    if not isinstance(model, (str, Model)):
+        raise UsageError(f"model= takes a model name such as 'gpt-4o' or 'anthropic:claude-sonnet-4-5', or a Model "
+                         f"object, got {type(model).__name__}")
     if not isinstance(model, str):
         if client is not None:
             raise UsageError("client= goes with a model name; a model object brings its own client")
@@ -328,6 +364,14 @@ def resolve_model(model: Model | str, *, client: Any = None, default_provider: L
         cls = OpenAIResponsesModel
     sync_client, async_client = (client, None) if not _is_async_client(client) else (None, client)
     return cls(name=name, client=sync_client, async_client=async_client, params=dict(params or {}), provider=kind)
+
+
+def _has_resource(model: _SDKModel, client: Any) -> bool:
+    try:
+        model._resource(client)
+    except AttributeError:
+        return False
+    return True
 
 
 def _is_async_client(client: Any) -> bool:

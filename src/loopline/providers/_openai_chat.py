@@ -35,6 +35,7 @@ from ._common import AdapterBase, content_parts, json_dumps, safe_id, stable_id,
 from ._detect import CHAT_CHUNK, CHAT_COMPLETION
 from ._openai_chat_stream import reassemble_chat
 from ._report import RenderNote
+from ._text_files import file_text, named_text
 
 __all__ = ["ChatProfile", "OpenAIChatAdapter", "PROFILES"]
 
@@ -327,6 +328,9 @@ def _render_file(part: FilePart, message: Message, notes: list[RenderNote]) -> l
         return [{"type": "input_audio", "input_audio": {"data": part.data, "format": part.media_type.split("/")[1]}}]
     if "file_id" in details:
         return [{"type": "file", "file": {"file_id": details["file_id"]}}]
+    text = file_text(part)  # Chat Completions takes only PDFs inline: a CSV, JSON or code file goes as its text
+    if text is not None:
+        return [{"type": "text", "text": named_text(part, text)}]
     if part.data is None:
         _drop(notes, message, part, "Chat Completions takes files other than images only inline or by file id")
         return []

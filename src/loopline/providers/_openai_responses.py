@@ -39,6 +39,7 @@ from ._common import AdapterBase, content_parts, error_response, json_dumps, saf
 from ._detect import RESPONSES_EVENT, RESPONSES_RESPONSE
 from ._openai_responses_stream import reassemble_responses
 from ._report import RenderNote
+from ._text_files import file_text, named_text
 
 __all__ = ["OpenAIResponsesAdapter"]
 
@@ -401,6 +402,9 @@ def _render_file(part: FilePart, details: dict[str, Any]) -> dict[str, Any]:
     if part.media_type.startswith("image/"):
         source = {"file_id": file_id} if file_id else {"image_url": part.url or inline}
         return {"type": "input_image", "detail": details.get("detail", "auto"), **source}
+    text = None if file_id else file_text(part)  # input_file is for PDFs: a CSV, JSON or code file goes as text
+    if text is not None:
+        return {"type": "input_text", "text": named_text(part, text)}
     source = {"file_id": file_id} if file_id else {"file_url": part.url} if part.url else {"file_data": inline}
     return {"type": "input_file", **source, **({"filename": part.filename} if part.filename else {})}
 
