@@ -39,7 +39,7 @@ class RunConfig:
     max_finish_reminders: int = 2
     """When the finish tool is required: reminders after a text-only reply before giving up."""
     final_turn: bool = False
-    """When a budget (tokens, cost, tool calls) runs out, give the model one last turn to call the
+    """When a budget (steps, tokens, cost, tool calls) runs out, give the model one last turn to call the
     finish tool with what it has, instead of failing at once."""
 
     # --- tools --------------------------------------------------------------------------------------

@@ -59,7 +59,7 @@ class Limits:
     max_tool_calls: int | None = None
     """Tool calls run; a response that would go past the bound does not run; `None` for no bound."""
     final_turn: bool = False
-    """When a budget (tokens, cost, tool calls) runs out, give the model one last turn to call the
+    """When a budget (steps, tokens, cost, tool calls) runs out, give the model one last turn to call the
     finish tool with what it has, instead of failing at once."""
 
     def __post_init__(self) -> None:
