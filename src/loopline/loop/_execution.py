@@ -81,7 +81,8 @@ class ExecutionError:
 
     code: str
     """One of `max_steps`, `max_duration`, `finish_required`, `refusal`, `truncated`, `content_filter`,
-    `empty_reply`, `model_failure`, `provider_error`, `context_overflow`, `max_total_tokens`, `max_cost_usd`,
+    `empty_reply`, `model_reported_failure` (the model called the finish tool with
+    `is_success=false`), `provider_error`, `context_overflow`, `max_total_tokens`, `max_cost_usd`,
     `max_tool_calls`, or a later addition."""
     message: str
     """What happened and, where it helps, what to do."""

@@ -7,6 +7,7 @@ none of them decides anything the machine decides.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -381,8 +382,8 @@ class ExecutionMachine:
                 if r.payload.get("is_success", True):
                     self._complete(r.result, now)
                 else:
-                    self._fail("model_failure", f"the model reported that the task failed: {r.result}", now,
-                               result=r.result)
+                    self._fail("model_reported_failure", "the model reported that it could not finish: "
+                               f"{_said(r.result)}", now, result=r.result)
                 return
 
     def _unpause(self, now: float) -> None:
@@ -447,3 +448,13 @@ class ExecutionMachine:
                 "start a new task with add_task(...), passing thread_id to continue the conversation",
                 execution_id=ex.id, status=ex.status.value,
             )
+
+
+def _said(result: object) -> str:
+    """What the model said, as it said it: text as is, anything else as JSON."""
+    if isinstance(result, str):
+        return result or "(no explanation)"
+    try:
+        return json.dumps(result, ensure_ascii=False, default=str)
+    except ValueError:
+        return repr(result)
