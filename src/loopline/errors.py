@@ -20,6 +20,7 @@ from __future__ import annotations
 __all__ = [
     "ApprovalRequiredError",
     "ConcurrentUpdateError",
+    "ConfigError",
     "ContextOverflowError",
     "ControlSignal",
     "DuplicateToolCallError",
@@ -156,6 +157,10 @@ class UnknownExecutionError(UsageError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class ConfigError(UsageError, ValueError):
+    """A `RunConfig` setting is out of range; the message names the setting and what it takes."""
 
 
 class ToolDefinitionError(UsageError, ValueError):

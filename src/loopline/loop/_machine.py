@@ -297,10 +297,9 @@ class ExecutionMachine:
     def check_clock(self, now: float) -> list[Message]:
         """Ends the execution FAILED when its time is up; returns the messages to append then."""
         ex = self.execution
-        limit = ex.limits.max_duration
-        if ex.is_finished or limit is None or now - ex.created_at <= limit:
+        if ex.is_finished or ex.time_left(now) != 0:  # None: no limit
             return []
-        self._fail("max_duration", f"the execution ran longer than its limit of {limit:g} seconds "
+        self._fail("max_duration", f"the execution ran longer than its limit of {ex.limits.max_duration:g} seconds "
                    "(Limits.max_duration)", now)
         return self._close_if_finished()
 
@@ -333,7 +332,7 @@ class ExecutionMachine:
         return CallModel()
 
     def provider_failed(self, message: str, now: float) -> list[Message]:
-        """The model could not be reached or answered with an error (after the client's own retries)."""
+        """The model could not be reached or answered with an error (after the retries)."""
         return self.request_failed("provider_error", message, now)
 
     def request_failed(self, code: str, message: str, now: float) -> list[Message]:
