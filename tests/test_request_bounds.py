@@ -94,6 +94,15 @@ def test_the_time_limit_cuts_a_request_in_flight(server: FaultServer, kind: str,
     assert [m.role for m in agent.thread] == ["user"]  # nothing half-received is written
 
 
+def test_the_time_limit_tightens_the_sdks_default_timeout(server: FaultServer) -> None:
+    server.script = [Slow(10.0, ok("openai", "run", FINISH))]
+    client = openai.OpenAI(api_key="sk-test", base_url=f"{server.url}/v1")  # the SDK's httpx.Timeout(600, ...)
+    result, elapsed = _run(_agent(RunConfig(max_duration=1)), "run", MODEL["openai"], client)
+    assert (result.status, result.error_code) == (ExecutionStatus.FAILED, "max_duration"), result.error
+    assert elapsed < 5.0, elapsed
+    client.close()
+
+
 def test_the_time_limit_bounds_the_waits_between_retries(server: FaultServer) -> None:
     unavailable = Json(error_body("openai", 500, "Unavailable."), status=503)
     server.script = [unavailable, ok("openai", "run", FINISH)]
