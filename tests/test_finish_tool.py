@@ -267,7 +267,8 @@ def test_dict_valid_result_is_returned_as_is() -> None:
 def test_dict_plain_string_with_success_lists_the_validation_error() -> None:
     arguments = {"result": "42 km", "is_success": True}
     _assert_error(_finish(finish_tool(_ANSWER_SCHEMA), arguments), arguments,
-                  "does not match the output schema", "'42 km' is not of type 'object'")
+                  "does not match the output schema",
+                  '`result` should be object {answer: integer, unit: one of "m", "km"}, got "42 km" (string)')
 
 
 @pytest.mark.parametrize(
@@ -275,7 +276,7 @@ def test_dict_plain_string_with_success_lists_the_validation_error() -> None:
     [
         ({"answer": -1, "unit": "km"}, "-1 is less than the minimum of 0"),
         ({"answer": 1, "unit": "miles"}, "'miles' is not one of ['m', 'km']"),
-        ({"answer": 1}, "'unit' is a required property"),
+        ({"answer": 1}, 'field `unit` is missing (expected one of "m", "km")'),
     ],
 )
 def test_dict_invalid_result_lists_the_validation_error(bad_result: Any, problem: str) -> None:

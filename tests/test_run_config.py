@@ -200,9 +200,12 @@ def test_a_given_client_keeps_its_own_settings_when_the_config_sets_none() -> No
     client = openai.OpenAI(api_key="sk-test", max_retries=5, timeout=9.0)
     model = resolve_model("gpt-4o-mini", client=client)
     configured = model.configured(max_retries=None, timeout=None)  # type: ignore[attr-defined]
-    assert configured is model and configured._sync() is client
+    assert configured is model
+    sdk = configured._sync()  # loopline retries (as often as the client would): the SDK itself does not
+    assert (sdk.max_retries, sdk.timeout, configured._policy(client, sdk, {}).retries) == (0, 9.0, 5)
     changed = model.configured(max_retries=1, timeout=2.0)  # type: ignore[attr-defined]
-    assert (changed._sync().max_retries, changed._sync().timeout) == (1, 2.0)
+    sdk = changed._sync()
+    assert (sdk.max_retries, sdk.timeout, changed._policy(client, sdk, {}).retries) == (0, 2.0, 1)
     assert changed._sync() is changed._sync()  # the configured copy is made once
     assert (client.max_retries, client.timeout) == (5, 9.0)  # the caller's client is untouched
 

@@ -21,6 +21,7 @@ __all__ = [
     "ApprovalRequiredError",
     "ClientMismatchError",
     "ConcurrentUpdateError",
+    "ConfigError",
     "ContextOverflowError",
     "ControlSignal",
     "DuplicateToolCallError",
@@ -163,6 +164,10 @@ class UnknownExecutionError(UsageError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class ConfigError(UsageError, ValueError):
+    """A `RunConfig` setting is out of range; the message names the setting and what it takes."""
 
 
 class ToolDefinitionError(UsageError, ValueError):

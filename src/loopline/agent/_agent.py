@@ -238,7 +238,7 @@ class Agent(Decisions, ClaimHolder):
                 only inside Jupyter, `True` also on a terminal (stderr), `False` nowhere.
 
         Works in plain scripts and inside Jupyter (it never needs an event loop). An error the
-        client raises after its own retries ends the execution FAILED with `error_code` `provider_error`.
+        client raises after the retries ends the execution FAILED with `error_code` `provider_error`.
         """
         resolved = self._prepare_run(input, model, client, params)
         return _run.run(self, resolved, progress_for(progress))
@@ -267,7 +267,8 @@ class Agent(Decisions, ClaimHolder):
         resolved = resolve_model(model, client=client, default_provider=self.llm_provider, params=params)
         configure = getattr(resolved, "configured", None)  # the SDK-backed models take retries and timeout
         if configure is not None:
-            resolved = configure(max_retries=self.config.max_retries, timeout=self.config.request_timeout)
+            resolved = configure(max_retries=self.config.max_retries, timeout=self.config.request_timeout,
+                                 retry_delay=self.config.retry_delay_seconds)
         if streaming and not isinstance(resolved, StreamingModel):  # before a task is added, not after
             raise _run.cannot_stream(resolved)
         _run.check_input(self, input, resolved, asynchronous=asynchronous)
@@ -408,7 +409,8 @@ class Agent(Decisions, ClaimHolder):
             return []
         with self._running(tool_calls):
             results = run_calls(tool_calls, self._all_tools(), self._context,
-                                default_timeout=self.config.tool_timeout, parallel=self.config.parallel_tool_calls)
+                                default_timeout=self.config.tool_timeout, parallel=self.config.parallel_tool_calls,
+                                time_left=self._require_machine().execution.time_left(time.time()))
         self._finish_tools(results, started)
         return results
 
@@ -421,7 +423,8 @@ class Agent(Decisions, ClaimHolder):
         with self._running(tool_calls):
             results = await arun_calls(tool_calls, self._all_tools(), self._context,
                                        default_timeout=self.config.tool_timeout,
-                                       parallel=self.config.parallel_tool_calls)
+                                       parallel=self.config.parallel_tool_calls,
+                                       time_left=self._require_machine().execution.time_left(time.time()))
         self._finish_tools(results, started)
         return results
 

@@ -13,7 +13,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import ContextOverflowError, LooplineError, ProviderErrorResponse, ResponseParseError, UsageError
 from ..loop import CallModel, Done, ExecutionResult, ExecutionStatus, RunTools
@@ -40,6 +40,7 @@ class _Tools:
 
 
 _Step = _Ask | _Tools
+_M = TypeVar("_M", bound=Model)
 
 
 def _flow(agent: Agent, model: Model, progress: Progress | None = None) -> Generator[_Step, Any, ExecutionResult]:
@@ -87,14 +88,16 @@ def _reply_limit(model: Model) -> int | None:
 
 @contextlib.contextmanager
 def _provider_errors(agent: Agent) -> Iterator[None]:
-    """An error the client raises after its own retries (or a failed, cut stream) ends the execution
-    FAILED with `provider_error`; nothing half-received is written. loopline's own errors propagate."""
+    """An error the client raises after the retries (or a failed, cut stream) ends the execution FAILED
+    with `provider_error`, or with `max_duration` when the execution's time ran out meanwhile (the
+    deadline cut the request short); nothing half-received is written. loopline's own errors propagate."""
     try:
         yield
     except LooplineError:
         raise
     except Exception as exc:
-        _provider_failed(agent, exc)
+        if not agent._apply(lambda m: m.check_clock(time.time())).execution.is_finished:
+            _provider_failed(agent, exc)
 
 
 def _provider_failed(agent: Agent, exc: Exception) -> None:
@@ -103,6 +106,14 @@ def _provider_failed(agent: Agent, exc: Exception) -> None:
 
 def _failed(agent: Agent, code: str, message: str) -> None:
     agent._apply(lambda m: m.request_failed(code, message, time.time()))
+
+
+def _within_deadline(agent: Agent, model: _M) -> _M:
+    """The model bounded by the execution's deadline (`max_duration`), so that a request in flight and
+    its retries end when the time does; models that take no settings are bounded between steps only."""
+    deadline = agent._require_machine().execution.deadline
+    configure = getattr(model, "configured", None)
+    return configure(deadline=deadline) if configure is not None and deadline is not None else model
 
 
 def _limiter(agent: Agent, model: Model) -> RequestLimiter | None:
@@ -125,6 +136,7 @@ def _aslot(agent: Agent, model: Model) -> contextlib.AbstractAsyncContextManager
 
 def run(agent: Agent, model: Model, progress: Progress | None = None) -> ExecutionResult:
     """The sync driver."""
+    model = _within_deadline(agent, model)
     flow = _flow(agent, model, progress)
     outcome: Any = None
     while True:
@@ -142,6 +154,7 @@ def run(agent: Agent, model: Model, progress: Progress | None = None) -> Executi
 
 async def arun(agent: Agent, model: Model, progress: Progress | None = None) -> ExecutionResult:
     """The async driver; cancelling its task ends the execution CANCELLED at that point."""
+    model = _within_deadline(agent, model)
     flow = _flow(agent, model, progress)
     outcome: Any = None
     try:
@@ -208,6 +221,7 @@ def stream(agent: Agent, model: Model) -> Iterator[RunEvent]:
     """The sync streaming driver."""
     if not isinstance(model, StreamingModel):
         raise cannot_stream(model)
+    model = _within_deadline(agent, model)
     flow = _flow(agent, model)
     outcome: Any = None
     asked: tuple[ExecutionStatus, int] | None = None  # the state before the response just streamed
@@ -237,6 +251,7 @@ async def astream(agent: Agent, model: Model) -> AsyncIterator[RunEvent]:
     """The async streaming driver; cancelling it ends the execution CANCELLED."""
     if not isinstance(model, StreamingModel):
         raise cannot_stream(model)
+    model = _within_deadline(agent, model)
     flow = _flow(agent, model)
     outcome: Any = None
     asked: tuple[ExecutionStatus, int] | None = None

@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from ..context import ContextPolicy
+from ..errors import ConfigError
 from ._execution import Limits
 
 __all__ = ["RunConfig"]
@@ -19,18 +20,21 @@ class RunConfig:
     budgets it started with). Exceeding one ends the execution FAILED with an error that names it,
     or, with `final_turn`, first gives the model one last turn to call the finish tool.
 
-    Retries belong to the SDK clients (`openai`, `anthropic`): they retry 429, 5xx and connection
-    errors with exponential backoff and jitter and honour `Retry-After`; `max_retries` and
-    `request_timeout` are handed to them. The request rate and concurrency limits hold for the agents
-    that set them: agents of the process that set the same limits on the same provider endpoint share
-    one budget, and an agent that sets none is never paced.
+    A failed request is retried by loopline, once for both SDKs (their own retries are turned off, so
+    the two never multiply): connection errors and timeouts, 408, 409, 429 and 5xx, after
+    `Retry-After` when the server sends one, else after `retry_delay_seconds` (or the SDKs' backoff);
+    `max_duration` bounds the request in flight and its retries. `request_timeout` is handed to the
+    SDK client. The request rate and concurrency limits hold for the agents that set them: agents of
+    the process that set the same limits on the same provider endpoint share one budget, and an agent
+    that sets none is never paced.
     """
 
     # --- budgets of one execution -------------------------------------------------------------------
     max_steps: int | None = 50
     """Model responses one execution may take; `None` for no bound."""
     max_duration: float | None = None
-    """Wall-clock seconds from the task's start; `None` for no bound."""
+    """Wall-clock seconds from the task's start, a model request or tool in flight included (it is cut
+    off when the time runs out); `None` for no bound."""
     max_total_tokens: int | None = None
     """Input plus output tokens over all model responses; `None` for no bound."""
     max_cost_usd: float | None = None
@@ -40,7 +44,7 @@ class RunConfig:
     max_finish_reminders: int = 2
     """When the finish tool is required: reminders after a text-only reply before giving up."""
     final_turn: bool = False
-    """When a budget (tokens, cost, tool calls) runs out, give the model one last turn to call the
+    """When a budget (steps, tokens, cost, tool calls) runs out, give the model one last turn to call the
     finish tool with what it has, instead of failing at once."""
 
     # --- tools --------------------------------------------------------------------------------------
@@ -52,8 +56,11 @@ class RunConfig:
 
     # --- requests to the model ----------------------------------------------------------------------
     max_retries: int | None = None
-    """Retries of a failed request (429, 5xx, connection errors) by the SDK client; `None` keeps the
-    client's own setting (2 for both SDKs)."""
+    """Retries of a failed request (connection errors and timeouts, 408, 409, 429, 5xx); `None` keeps the
+    SDK client's own setting (2 for both SDKs)."""
+    retry_delay_seconds: float | None = None
+    """Seconds between retries when the server sends no `Retry-After` (a `Retry-After` of up to a minute
+    wins, as in the SDKs); `None` for the SDKs' backoff (0.5 s doubling to 8 s, with jitter)."""
     request_timeout: float | None = None
     """Seconds one request may take (the SDK client's timeout); `None` keeps the client's own."""
     requests_per_second: float | None = None
@@ -75,7 +82,10 @@ class RunConfig:
         if self.tool_timeout is not None and self.tool_timeout <= 0:
             raise ValueError("tool_timeout must be positive seconds (or None)")
         if self.max_retries is not None and self.max_retries < 0:
-            raise ValueError("max_retries must be zero or more (or None)")
+            raise ConfigError(f"max_retries must be zero or more (or None), got {self.max_retries}")
+        if self.retry_delay_seconds is not None and not self.retry_delay_seconds >= 0:
+            raise ConfigError("retry_delay_seconds must be zero or more seconds (or None), "
+                              f"got {self.retry_delay_seconds}")
         for name in ("request_timeout", "requests_per_second"):
             value = getattr(self, name)
             if value is not None and value <= 0:

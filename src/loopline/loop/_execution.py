@@ -59,7 +59,8 @@ class Limits:
     max_steps: int | None = 50
     """Model responses the execution may take; `None` for no bound."""
     max_duration: float | None = None
-    """Wall-clock seconds from the task's start; `None` for no bound."""
+    """Wall-clock seconds from the task's start, a model request or tool in flight included (it is cut
+    off when the time runs out); `None` for no bound."""
     max_finish_reminders: int = 2
     """When the finish tool is required: reminders sent after a text-only reply before giving up."""
     max_total_tokens: int | None = None
@@ -69,7 +70,7 @@ class Limits:
     max_tool_calls: int | None = None
     """Tool calls run; a response that would go past the bound does not run; `None` for no bound."""
     final_turn: bool = False
-    """When a budget (tokens, cost, tool calls) runs out, give the model one last turn to call the
+    """When a budget (steps, tokens, cost, tool calls) runs out, give the model one last turn to call the
     finish tool with what it has, instead of failing at once."""
 
     def __post_init__(self) -> None:
@@ -91,7 +92,8 @@ class ExecutionError:
 
     code: str
     """One of `max_steps`, `max_duration`, `finish_required`, `refusal`, `truncated`, `content_filter`,
-    `empty_reply`, `model_failure`, `provider_error`, `context_overflow`, `max_total_tokens`, `max_cost_usd`,
+    `empty_reply`, `model_reported_failure` (the model called the finish tool with
+    `is_success=false`), `provider_error`, `context_overflow`, `max_total_tokens`, `max_cost_usd`,
     `max_tool_calls`, or a later addition."""
     message: str
     """What happened and, where it helps, what to do."""
@@ -182,6 +184,18 @@ class Execution:
     def pending_ids(self) -> tuple[str, ...]:
         """Ids of the pending tool calls."""
         return tuple(c.id for c in self.pending_tool_calls)
+
+    @property
+    def deadline(self) -> float | None:
+        """Unix time at which `Limits.max_duration` runs out (`None` without one): requests and tools
+        in flight are bounded by it, not only the gaps between steps."""
+        limit = self.limits.max_duration
+        return None if limit is None else self.created_at + limit
+
+    def time_left(self, now: float) -> float | None:
+        """Seconds until the deadline (0 once past it); `None` without a time limit."""
+        deadline = self.deadline
+        return None if deadline is None else max(0.0, deadline - now)
 
     @property
     def is_finished(self) -> bool:

@@ -7,6 +7,7 @@ none of them decides anything the machine decides.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -117,7 +118,13 @@ class ExecutionMachine:
         if limits.max_tool_calls is not None and ex.tool_calls + new_calls > limits.max_tool_calls:
             return "max_tool_calls", (f"the model asked for {ex.tool_calls + new_calls} tool calls in all, over the "
                                       f"budget of {limits.max_tool_calls} (Limits.max_tool_calls)")
+        if limits.max_steps is not None and ex.steps > limits.max_steps:  # only the final turn goes past it
+            return self._steps_breach()
         return None
+
+    def _steps_breach(self) -> tuple[str, str]:
+        return "max_steps", (f"the execution reached its limit of {self.execution.limits.max_steps} model "
+                             "responses without finishing (Limits.max_steps)")
 
     def _on_budget(self, message: Message, breach: tuple[str, str], now: float) -> list[Message]:
         """A budget ran out: fail, or (Limits.final_turn) let the model call the finish tool once more."""
@@ -128,15 +135,24 @@ class ExecutionMachine:
             skipped = tuple(c for c in message.tool_calls if c is not finishing[0])
             return self._not_run(skipped, f"the budget ran out: {breach[1]}")
         ex.pending_tool_calls = message.tool_calls
-        if not ex.limits.final_turn or ex.final_turn_given or self.finish_tool_name is None:
+        if not self._final_turn_left():
             self._fail(*breach, now)
             return self._close_if_finished()
-        ex.final_turn_given = True
         closing = self._not_run(message.tool_calls, f"the budget ran out: {breach[1]}")
         ex.pending_tool_calls = ()
+        return [*closing, self._give_final_turn(breach)]
+
+    def _final_turn_left(self) -> bool:
+        """Whether a budget that ran out gives the model one last turn (Limits.final_turn) first."""
+        ex = self.execution
+        return ex.limits.final_turn and not ex.final_turn_given and self.finish_tool_name is not None
+
+    def _give_final_turn(self, breach: tuple[str, str]) -> Message:
+        """The last turn: the model is asked to call the finish tool with what it has."""
+        self.execution.final_turn_given = True
         prompt = (f"Your budget ran out ({breach[1]}). Call the `{self.finish_tool_name}` tool now with the "
                   "best result you have; no other tool will run.")
-        return [*closing, Message(role="user", parts=(TextPart(text=prompt),))]
+        return Message(role="user", parts=(TextPart(text=prompt),))
 
     def _not_run(self, calls: Sequence[ToolCallPart], why: str) -> list[Message]:
         if not calls:
@@ -178,9 +194,8 @@ class ExecutionMachine:
         if late:
             return [Message(role="tool", parts=parts)]
         self._apply_finish(results, now)
-        if not ex.is_finished and not ex.pending_tool_calls:
-            self._check_steps(now)
-        return [Message(role="tool", parts=parts), *self._close_if_finished()]
+        last_turn = self._check_steps(now) if not ex.is_finished and not ex.pending_tool_calls else []
+        return [Message(role="tool", parts=parts), *self._close_if_finished(), *last_turn]
 
     def begin_tools(self, calls: Sequence[ToolCall], now: float) -> None:
         """These pending calls start running now (checked first: nothing runs that should not)."""
@@ -282,10 +297,9 @@ class ExecutionMachine:
     def check_clock(self, now: float) -> list[Message]:
         """Ends the execution FAILED when its time is up; returns the messages to append then."""
         ex = self.execution
-        limit = ex.limits.max_duration
-        if ex.is_finished or limit is None or now - ex.created_at <= limit:
+        if ex.is_finished or ex.time_left(now) != 0:  # None: no limit
             return []
-        self._fail("max_duration", f"the execution ran longer than its limit of {limit:g} seconds "
+        self._fail("max_duration", f"the execution ran longer than its limit of {ex.limits.max_duration:g} seconds "
                    "(Limits.max_duration)", now)
         return self._close_if_finished()
 
@@ -318,7 +332,7 @@ class ExecutionMachine:
         return CallModel()
 
     def provider_failed(self, message: str, now: float) -> list[Message]:
-        """The model could not be reached or answered with an error (after the client's own retries)."""
+        """The model could not be reached or answered with an error (after the retries)."""
         return self.request_failed("provider_error", message, now)
 
     def request_failed(self, code: str, message: str, now: float) -> list[Message]:
@@ -350,7 +364,7 @@ class ExecutionMachine:
         elif not self.require_finish:
             self._complete(message.text, now)
         elif self._steps_exhausted():
-            self._check_steps(now)
+            return self._check_steps(now)
         elif ex.finish_reminders >= ex.limits.max_finish_reminders:
             self._fail("finish_required", f"the model replied {ex.finish_reminders + 1} times without calling the "
                        f"`{self.finish_tool_name}` tool, which this agent requires (Limits.max_finish_reminders)",
@@ -367,8 +381,8 @@ class ExecutionMachine:
                 if r.payload.get("is_success", True):
                     self._complete(r.result, now)
                 else:
-                    self._fail("model_failure", f"the model reported that the task failed: {r.result}", now,
-                               result=r.result)
+                    self._fail("model_reported_failure", "the model reported that it could not finish: "
+                               f"{_said(r.result)}", now, result=r.result)
                 return
 
     def _unpause(self, now: float) -> None:
@@ -396,10 +410,14 @@ class ExecutionMachine:
         limit = self.execution.limits.max_steps
         return limit is not None and self.execution.steps >= limit
 
-    def _check_steps(self, now: float) -> None:
-        if self._steps_exhausted():
-            self._fail("max_steps", f"the execution reached its limit of {self.execution.limits.max_steps} model "
-                       "responses without finishing (Limits.max_steps)", now)
+    def _check_steps(self, now: float) -> list[Message]:
+        """When the step budget is used up: the final turn's prompt (Limits.final_turn), or FAILED."""
+        if not self._steps_exhausted():
+            return []
+        if self._final_turn_left():
+            return [self._give_final_turn(self._steps_breach())]
+        self._fail(*self._steps_breach(), now)
+        return []
 
     def _complete(self, result: object, now: float) -> None:
         self.execution.result = result
@@ -429,3 +447,13 @@ class ExecutionMachine:
                 "start a new task with add_task(...), passing thread_id to continue the conversation",
                 execution_id=ex.id, status=ex.status.value,
             )
+
+
+def _said(result: object) -> str:
+    """What the model said, as it said it: text as is, anything else as JSON."""
+    if isinstance(result, str):
+        return result or "(no explanation)"
+    try:
+        return json.dumps(result, ensure_ascii=False, default=str)
+    except ValueError:
+        return repr(result)

@@ -1,9 +1,10 @@
 """Model objects: what `agent.run()` calls to get a response, one per wire API, over the official SDKs.
 
 A model object takes the request arguments an adapter rendered and returns the SDK's response (which
-the same adapter parses). The SDK clients are wrapped here and only here; their own retry machinery
-(429, 5xx, connection errors, `Retry-After`) is used as it is. Test doubles implement the same small
-protocol. The SDKs are imported when a model is made, so `loopline` imports without them.
+the same adapter parses). The SDK clients are wrapped here and only here; a failed request is retried
+by loopline's one policy (`_retry`: the SDKs' own retries are turned off), within the execution's
+deadline. Test doubles implement the same small protocol. The SDKs are imported when a model is made,
+so `loopline` imports without them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 from ..errors import ClientMismatchError, MissingAPIKeyError, MissingExtraError, UsageError
 from ._base import LLMProvider
 from ._guard import check_model_request
+from ._retry import RetryPolicy, retry_async, retry_sync
 
 __all__ = ["AnthropicModel", "Model", "OpenAIChatModel", "OpenAIResponsesModel", "StreamingModel", "resolve_model"]
 
@@ -89,8 +91,8 @@ class _SDKModel:
     (`extra_body`) instead of as typed parameters: the SDK would otherwise walk the whole growing
     history on every call to transform it, for the same bytes on the wire. Likewise a whole response
     comes back as the decoded body (`with_raw_response`), which the adapter parses directly, instead
-    of as a typed object built only to be taken apart. Everything else (auth, retries with backoff
-    and `Retry-After`, typed errors, streams) is the SDK's own.
+    of as a typed object built only to be taken apart. Retries are loopline's (`_retry`); everything
+    else (auth, typed errors, streams) is the SDK's own.
     """
 
     name: str
@@ -103,16 +105,21 @@ class _SDKModel:
     """Extra request arguments sent with every request (temperature, max_tokens, ...)."""
     provider: LLMProvider = LLMProvider.OPEN_AI
     max_retries: int | None = None
-    """Retries the SDK client makes on 429, 5xx and connection errors; `None` keeps the client's."""
+    """Retries of a request after connection errors, timeouts, 408, 409, 429 and 5xx; `None` takes the
+    client's own `max_retries` (the client itself is used with none: loopline retries)."""
     timeout: float | None = None
     """Seconds a request may take; `None` keeps the client's own timeout."""
+    retry_delay: float | None = None
+    """Seconds between retries when the server sends no `Retry-After`; `None` for the SDKs' backoff."""
+    deadline: float | None = None
+    """Unix time by which a request, its retries included, must be over (the execution's `max_duration`)."""
 
-    def configured(self, *, max_retries: int | None, timeout: float | None) -> _SDKModel:
-        """This model with these retry and timeout settings (unset ones keep the current)."""
-        if max_retries is None and timeout is None:
-            return self
-        return dataclasses.replace(self, max_retries=_first(max_retries, self.max_retries),
-                                   timeout=_first(timeout, self.timeout))
+    def configured(self, *, max_retries: int | None = None, timeout: float | None = None,
+                   retry_delay: float | None = None, deadline: float | None = None) -> _SDKModel:
+        """This model with these retry, timeout and deadline settings (unset ones keep the current)."""
+        changes = {"max_retries": max_retries, "timeout": timeout, "retry_delay": retry_delay, "deadline": deadline}
+        changes = {k: v for k, v in changes.items() if v is not None}
+        return dataclasses.replace(self, **changes) if changes else self  # type: ignore[arg-type]
 
     def connect(self, *, asynchronous: bool) -> None:
         """Check (and, when none was given, build from the environment) the client that sync calls
@@ -191,9 +198,9 @@ class _SDKModel:
         return cls(api_key=key, base_url=base_url)
 
     def _with_settings(self, client: Any) -> Any:
-        options = {k: v for k, v in (("max_retries", self.max_retries), ("timeout", self.timeout)) if v is not None}
-        if not options:
-            return client
+        """The client with loopline's settings: no retries of its own (loopline's policy retries), and the
+        configured timeout."""
+        options = {"max_retries": 0, **({"timeout": self.timeout} if self.timeout is not None else {})}
         with _CONFIGURED_LOCK:
             cached = _CONFIGURED.get(client)
             if cached is None or cached[0] != options:
@@ -239,24 +246,45 @@ class _SDKModel:
         args.update((name, []) for name in self._EMPTY)
         return args
 
+    def _errors(self) -> tuple[type[BaseException], type[BaseException]]:
+        """The SDK's connection error (timeouts included) and HTTP status error classes."""
+        import openai
+
+        return openai.APIConnectionError, openai.APIStatusError
+
+    def _policy(self, given: Any, client: Any, args: Mapping[str, Any]) -> RetryPolicy:
+        """The retry policy of one request: the retries configured (or the `given` client's own), the
+        delay, and the deadline tightening each attempt's timeout."""
+        retries = self.max_retries if self.max_retries is not None else int(getattr(given, "max_retries", 2))
+        return RetryPolicy(retries=retries, delay=self.retry_delay, errors=self._errors(), deadline=self.deadline,
+                           timeout=args.get("timeout", getattr(client, "timeout", None)))
+
     # --- the Model protocol -------------------------------------------------------------------------
 
     def complete(self, request: dict[str, Any]) -> Any:
         client = self._sync()
-        return _body(self._resource(client).with_raw_response.create(**self._args(client, request)))
+        args, create = self._args(client, request), self._resource(client).with_raw_response.create
+        policy = self._policy(self.client, client, args)
+        return _body(retry_sync(policy, lambda options: create(**_with(args, options))))
 
     async def acomplete(self, request: dict[str, Any]) -> Any:
         client = self._async()
-        return _body(await self._resource(client).with_raw_response.create(**self._args(client, request)))
+        args, create = self._args(client, request), self._resource(client).with_raw_response.create
+        policy = self._policy(self.async_client, client, args)
+        return _body(await retry_async(policy, lambda options: create(**_with(args, options))))
 
     def stream(self, request: dict[str, Any]) -> Iterator[Any]:
         client = self._sync()
-        with self._resource(client).create(**self._args(client, request, stream=True)) as events:
-            yield from events
+        args, create = self._args(client, request, stream=True), self._resource(client).create
+        policy = self._policy(self.client, client, args)
+        with retry_sync(policy, lambda options: create(**_with(args, options))) as events:
+            yield from events  # a stream that fails once it has begun is not retried (nor is it by the SDKs)
 
     async def astream(self, request: dict[str, Any]) -> AsyncIterator[Any]:
         client = self._async()
-        events = await self._resource(client).create(**self._args(client, request, stream=True))
+        args, create = self._args(client, request, stream=True), self._resource(client).create
+        events = await retry_async(self._policy(self.async_client, client, args),
+                                   lambda options: create(**_with(args, options)))
         async with events:
             async for event in events:
                 yield event
@@ -271,12 +299,14 @@ _CONFIGURED_LOCK = threading.Lock()
 def _body(raw: Any) -> Any:
     """The response body as the server sent it, decoded once: the adapter reads the dict directly, so
     the SDK's typed object would only be built to be taken apart again. The SDK has already raised its
-    own error for a failed request (after its retries)."""
+    own error for a failed request."""
     return json.loads(raw.http_response.content)
 
 
-def _first(value: Any, default: Any) -> Any:
-    return default if value is None else value
+def _with(args: Mapping[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
+    """The SDK call's arguments with one attempt's options (its headers added to the request's own)."""
+    headers = {**(args.get("extra_headers") or {}), **options.get("extra_headers", {})}
+    return {**args, **options, "extra_headers": headers}
 
 
 def _base_url(client: Any) -> str | None:
@@ -324,6 +354,11 @@ class AnthropicModel(_SDKModel):
                                      "anthropic.Anthropic or AsyncAnthropic client)", provider=self.provider.value,
                                      variable="ANTHROPIC_API_KEY")
         return _anthropic(asynchronous=asynchronous)
+
+    def _errors(self) -> tuple[type[BaseException], type[BaseException]]:
+        import anthropic
+
+        return anthropic.APIConnectionError, anthropic.APIStatusError
 
     def _env_settings(self) -> tuple[str | None, str | None]:
         return os.environ.get("ANTHROPIC_BASE_URL") or None, os.environ.get("ANTHROPIC_API_KEY")

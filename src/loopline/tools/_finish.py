@@ -16,8 +16,8 @@ import jsonschema
 from pydantic import BaseModel, StrictBool, StrictStr, TypeAdapter, ValidationError
 
 from ..errors import ToolDefinitionError
-from ..messages._validation import describe_problems
 from ._call import ToolContext
+from ._problems import from_jsonschema, from_pydantic, mismatch_message
 from ._schema import ArgsModel, clean_schema
 from ._tool import Tool, ToolDefinition
 
@@ -119,23 +119,24 @@ def _result_schema(output_schema: OutputSchema | None) -> tuple[dict[str, Any], 
         return {"type": "string"}, lambda value: value
     if isinstance(output_schema, type) and issubclass(output_schema, BaseModel):
         adapter = TypeAdapter(output_schema)
+        schema = clean_schema(output_schema.model_json_schema())
+        described = copy.deepcopy(schema)  # the tool's parameters take the $defs out of `schema`
 
         def convert(value: Any) -> Any:
             try:
                 return adapter.validate_python(value)
             except ValidationError as exc:
-                raise ValueError("result does not match the output schema: "
-                                 + describe_problems(exc, root="result")) from None
+                raise ValueError(mismatch_message(from_pydantic(exc), described, name=output_schema.__name__)) from None
 
-        return clean_schema(output_schema.model_json_schema()), convert
+        return schema, convert
     if isinstance(output_schema, dict):
         validator = jsonschema.validators.validator_for(output_schema)(output_schema)
+        given = copy.deepcopy(output_schema)
 
         def check(value: Any) -> Any:
-            problems = [f"{'/'.join(str(p) for p in e.absolute_path) or 'result'}: {e.message}"
-                        for e in validator.iter_errors(value)]
+            problems = from_jsonschema(validator.iter_errors(value))
             if problems:
-                raise ValueError("result does not match the output schema: " + "; ".join(problems[:5]))
+                raise ValueError(mismatch_message(problems, given, name=given.get("title")))
             return value
 
         return copy.deepcopy(output_schema), check

@@ -44,6 +44,8 @@ class _Prepared:
     kwargs: dict[str, Any] | None
     error: str | None
     timeout: float | None
+    by_time_left: bool = False
+    """Whether `timeout` is the time the execution has left (shorter than the tool's own timeout)."""
     checking: float = 0.0
     """Seconds spent finding the tool and checking its arguments."""
     started: float = 0.0
@@ -62,11 +64,22 @@ class _ToolTimeout(Exception):
 
 
 def _prepare(call: ToolCall, tools: Mapping[str, Tool], context: ToolContext,
-             default_timeout: float | None) -> _Prepared:
+             default_timeout: float | None, time_left: float | None = None) -> _Prepared:
     began = time.perf_counter()
     prepared = _check(call, tools, context, default_timeout)
+    _bound(prepared, time_left)
     prepared.checking = time.perf_counter() - began
     return prepared
+
+
+def _bound(prepared: _Prepared, time_left: float | None) -> None:
+    """The execution's time left bounds the call's timeout; with none left, the call does not start."""
+    if time_left is None or prepared.error is not None:
+        return
+    if time_left <= 0:
+        prepared.error = "not run; the execution's time limit (max_duration) ran out"
+    elif prepared.timeout is None or time_left < prepared.timeout:
+        prepared.timeout, prepared.by_time_left = time_left, True
 
 
 def _check(call: ToolCall, tools: Mapping[str, Tool], context: ToolContext,
@@ -97,7 +110,10 @@ def _result(prepared: _Prepared, *, value: Any = None, exc: BaseException | None
     duration = prepared.checking + ran
     error = prepared.error
     if error is None and isinstance(exc, _ToolTimeout):
-        error = f"tool {call.name!r} did not finish within {prepared.timeout or 0:g} seconds"
+        seconds = round(prepared.timeout or 0, 2) if prepared.by_time_left else prepared.timeout or 0
+        error = f"tool {call.name!r} did not finish within {seconds:g} seconds"
+        if prepared.by_time_left:
+            error += ", the time the execution had left (max_duration); it was cut off"
         exc = None
     elif error is None and exc is not None:
         error = f"tool {call.name!r} raised {type(exc).__name__}: {exc}"
@@ -114,15 +130,16 @@ def _result(prepared: _Prepared, *, value: Any = None, exc: BaseException | None
 
 
 def run_calls(calls: Sequence[ToolCall], tools: Mapping[str, Tool], context: ContextFactory, *,
-              default_timeout: float | None = None, parallel: bool = True) -> list[ToolCallResult]:
+              default_timeout: float | None = None, parallel: bool = True,
+              time_left: float | None = None) -> list[ToolCallResult]:
     """Run calls and return their results in the order of `calls`.
 
     Sync tools run in a shared thread pool when there are several calls (or a timeout to enforce);
     async tools run on a private event loop in a pool thread, so the caller's thread never needs one.
     A sync tool past its timeout cannot be stopped: its result becomes an error and the thread is
-    left to finish on its own.
+    left to finish on its own. `time_left` (the seconds the execution has left) bounds every call's timeout.
     """
-    prepared = [_prepare(c, tools, context(c), default_timeout) for c in calls]
+    prepared = [_prepare(c, tools, context(c), default_timeout, time_left) for c in calls]
     runnable = [p for p in prepared if p.error is None]
     if len(runnable) == 1 and _can_run_inline(runnable[0]):
         return [_invoke_inline(p.launch()) if p.error is None else _result(p) for p in prepared]
@@ -203,9 +220,10 @@ def _await_future(p: _Prepared, future: concurrent.futures.Future[Any]) -> ToolC
 
 
 async def arun_calls(calls: Sequence[ToolCall], tools: Mapping[str, Tool], context: ContextFactory, *,
-                     default_timeout: float | None = None, parallel: bool = True) -> list[ToolCallResult]:
+                     default_timeout: float | None = None, parallel: bool = True,
+                     time_left: float | None = None) -> list[ToolCallResult]:
     """Like `run_calls`, for asyncio: async tools are awaited, sync tools run in worker threads."""
-    prepared = [_prepare(c, tools, context(c), default_timeout) for c in calls]
+    prepared = [_prepare(c, tools, context(c), default_timeout, time_left) for c in calls]
     if parallel:
         return list(await asyncio.gather(*(_aone(p) for p in prepared)))
     return [await _aone(p) for p in prepared]
