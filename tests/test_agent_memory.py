@@ -73,7 +73,7 @@ def test_session_memory_ends_with_the_task_however_it_ends(store: Store, end: st
         agent.add_messages([{"role": "assistant", "content": None, "tool_calls": [
             {"id": "c1", "type": "function", "function": {"name": "nothing", "arguments": "{}"}}]}])
         agent.run_tools(agent.pending_tool_calls)
-    assert agent.execution is not None and agent.execution.status.value == end
+    assert agent.execution is not None and agent.execution.status == end.upper()
     assert agent.memory.list(scope="session") == {}
     with pytest.raises(ExecutionFinishedError, match="has ended"):
         agent.memory.set("k", 2, scope="session")  # nothing can linger past the task

@@ -179,7 +179,7 @@ def test_a_failure_after_the_first_request_ends_the_execution_failed_with_its_ca
     assert result.error_code == "provider_error"
     assert "AuthenticationError" in str(result.error) and "Incorrect API key" in str(result.error)
     [stored] = store.list_executions(agent_name="starter")
-    assert (stored.id, stored.status.value, stored.is_finished) == (result.execution_id, "failed", True)
+    assert (stored.id, stored.status, stored.is_finished) == (result.execution_id, "FAILED", True)
     assert len(fault.requests) == 1
 
 

@@ -120,7 +120,7 @@ def test_interactions_never_played_fail_the_test(pytester: pytest.Pytester, monk
     _record(pytester, monkeypatch)
     monkeypatch.setenv("INNER_OFFLINE", "1")
     stops_early = INNER.replace("    result = agent.run(QUESTION, model=\"gpt-4o-mini\", client=client())\n"
-                                "    assert (result.status.value, result.result) == (\"completed\", \"sunny\")",
+                                "    assert (result.status.value, result.result) == (\"COMPLETED\", \"sunny\")",
                                 "    agent.add_task(QUESTION)\n"
                                 "    agent.add_messages(client().chat.completions.create(model='gpt-4o-mini', "
                                 "**agent.request_kwargs()))")
