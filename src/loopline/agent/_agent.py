@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import html
-import os
-import socket
+import random
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
@@ -23,6 +23,7 @@ from time import monotonic
 from typing import Any, Literal, overload
 
 from ..errors import (
+    ConcurrentUpdateError,
     NoActiveTaskError,
     TaskAlreadyRunningError,
     ThreadBusyError,
@@ -41,7 +42,7 @@ from ..providers import (
     get_adapter,
     resolve_model,
 )
-from ..store import Page, Store, ToolCallRecord, default_store
+from ..store import Page, Store, ToolCallRecord, default_store, process_owner
 from ..tools import (
     FINISH_TOOL_NAME,
     OutputSchema,
@@ -57,7 +58,7 @@ from ..tools import (
 )
 from ..tools import finish_tool as make_finish_tool
 from . import _run
-from ._claims import ClaimHolder
+from ._claims import KEEPER, ClaimHolder
 from ._decisions import CLAIM_SECONDS, Decisions
 from ._events import RunEvent
 from ._files import FileInput, to_file_parts
@@ -124,7 +125,7 @@ class Agent(Decisions, ClaimHolder):
         self._task_index: int | None = None
         self._rendered_tools: dict[LLMProvider, list[dict[str, Any]]] = {}
         self._lock = threading.RLock()
-        self._owner = f"{socket.gethostname()}:{os.getpid()}:{new_id('agent')}"
+        self._owner = process_owner(new_id("agent"))  # host:pid:start:agent-id, see loopline.store.process_owner
         self._claimed_at: float | None = None
         self._rerun_now: tuple[str, ...] = ()
 
@@ -146,8 +147,14 @@ class Agent(Decisions, ClaimHolder):
         thread_id: str | None = None,
         files: Iterable[FileInput] | None = None,
         output_schema: OutputSchema | None = None,
+        *,
+        wait: float = 0.0,
     ) -> Execution:
         """Start an execution of `input`, on a new thread or continuing `thread_id`.
+
+        Tasks on one thread run one at a time. An execution on the thread whose process has died is
+        ended first (FAILED, `error_code` `process_died`, its running calls answered as interrupted):
+        at once when that process ran on this host, else once its claim's lease lapses (15 s).
 
         Args:
             input: The task, sent as a user message.
@@ -156,54 +163,93 @@ class Agent(Decisions, ClaimHolder):
             files: Files or images to attach: local paths, `http(s)` URLs or `FilePart` objects.
             output_schema: A pydantic model or JSON Schema the result must match; the finish tool's
                 `result` takes this shape and the execution's result is the parsed value.
+            wait: Seconds to wait for a busy thread to become free (checking again with a short
+                backoff) before `ThreadBusyError`; 0 refuses at once.
 
         Raises:
             TaskAlreadyRunningError: The current execution has not ended.
+            ThreadBusyError: Another execution holds `thread_id` (still, after `wait` seconds).
             UnknownThreadError: `thread_id` is not in this agent's store.
         """
         current = self._machine.execution if self._machine else None
         if current is not None and not current.is_finished:
             raise TaskAlreadyRunningError(
                 f"agent {self.name!r} is still running execution {current.id} ({current.status.value}); "
-                "finish it, or cancel() it, before add_task", execution_id=current.id)
+                "finish it, or cancel() it, before add_task (or use another Agent object for a task in parallel)",
+                execution_id=current.id)
         if output_schema is not None and not self.use_finish_tool:
             raise UsageError("output_schema needs the finish tool; create the agent with finish_tool=True")
         # Everything that can fail on the caller's input is checked before anything is created.
         first = Message(role="user", parts=(TextPart(text=input), *to_file_parts(files)))
         finish = make_finish_tool(output_schema) if self.use_finish_tool else None
-        history = self._history_to_continue(thread_id) if thread_id is not None else []
-        thread = thread_id if thread_id is not None else self.store.create_thread()
-        execution = Execution(thread_id=thread, agent_name=self.name, input=input, limits=self.config.limits(),
-                              finish_tool_name=finish.name if finish else None,
-                              require_finish=self.require_finish_tool or output_schema is not None,
-                              output_schema=json_schema_of(output_schema))
-        machine = ExecutionMachine(execution)
-        machine.start(time.time())
-        self.store.commit(execution, [first], expected_length=len(history))
-        self.store.claim_execution(execution.id, owner=self._owner, lease_seconds=CLAIM_SECONDS)
+        make = functools.partial(Execution, agent_name=self.name, input=input, limits=self.config.limits(),
+                                 finish_tool_name=finish.name if finish else None,
+                                 require_finish=self.require_finish_tool or output_schema is not None,
+                                 output_schema=json_schema_of(output_schema))
+        history: list[Message] = []
+        if thread_id is None:
+            machine = ExecutionMachine(make(thread_id=self.store.create_thread()))
+            self._commit_start(machine, first, 0)
+        else:
+            machine, history = self._start(make, thread_id, first, wait)
         self._claimed_at = monotonic()
+        KEEPER.hold(self, machine.execution.id)
         self._machine, self._finish, self._rendered_tools = machine, finish, {}
         self._messages = [*history, first]
         self._task_index = len(history)
-        return execution
+        return machine.execution
+
+    def _start(self, make: Callable[..., Execution], thread_id: str, first: Message,
+               wait: float) -> tuple[ExecutionMachine, list[Message]]:
+        """Start on an existing thread once it is free, trying again with a short backoff for `wait` seconds
+        (each try a fresh execution, so waiting does not count against its time limit). The thread's
+        length is the fence: of two processes that found it free, the second to commit is refused, and
+        told the thread is busy."""
+        deadline, pause = monotonic() + wait, 0.005
+        while True:
+            try:
+                history = self._history_to_continue(thread_id)
+                machine = ExecutionMachine(make(thread_id=thread_id))
+                self._commit_start(machine, first, len(history))
+                return machine, history
+            except ThreadBusyError as busy:
+                if monotonic() + pause > deadline:
+                    if wait > 0:
+                        raise ThreadBusyError(f"{busy} (waited {wait:g} s)", thread_id=busy.thread_id,
+                                              execution_id=busy.execution_id) from None
+                    raise
+            time.sleep(pause * random.uniform(0.5, 1.5))
+            pause = min(pause * 2, 0.25)
+
+    def _commit_start(self, machine: ExecutionMachine, first: Message, length: int) -> None:
+        """Commit the first message and the execution with this process's claim on it, in one transaction."""
+        machine.start(time.time())
+        try:
+            self.store.commit(machine.execution, [first], expected_length=length, owner=self._owner,
+                              claim_seconds=CLAIM_SECONDS)
+        except ConcurrentUpdateError as exc:
+            thread = machine.execution.thread_id
+            raise ThreadBusyError(f"another task started on thread {thread} while this one was starting; "
+                                  "try again, or pass wait=SECONDS to add_task to wait for the thread to be free",
+                                  thread_id=thread, execution_id=None) from exc
 
     def _history_to_continue(self, thread_id: str) -> list[Message]:
-        """The thread's messages, refusing a thread that another execution is still writing to."""
+        """The thread's messages, refusing a thread that another execution is still writing to (after
+        ending what a dead process left on it)."""
         history = self.store.get_messages(thread_id)
         executions = self.store.list_executions(thread_id=thread_id, limit=None)
+        if self._settle_abandoned(executions):
+            return self._history_to_continue(thread_id)
         active = [e for e in executions if not e.is_finished]
         if active:
-            raise ThreadBusyError(
-                f"thread {thread_id} is in use by execution {active[0].id} of agent {active[0].agent_name!r} "
-                f"({active[0].status.value}); continue it once that execution has ended (or been cancelled)",
-                thread_id=thread_id, execution_id=active[0].id)
+            raise ThreadBusyError(_busy_message(thread_id, active[0]), thread_id=thread_id,
+                                  execution_id=active[0].id)
         answered = {p.tool_call_id for m in history for p in m.tool_results}
         unanswered = [p.id for m in history for p in m.tool_calls if p.id not in answered]
-        if unanswered and self._settle_interrupted(executions, unanswered, len(history)):
-            return self._history_to_continue(thread_id)
         if unanswered:
             raise ThreadBusyError(f"thread {thread_id} ends with tool calls {unanswered} that have no results "
-                                  "(a process may still be running them); no provider accepts it as it is",
+                                  "(a live process may still be running them); no provider accepts it as it is. "
+                                  "Pass wait=SECONDS to add_task to wait for the results",
                                   thread_id=thread_id, execution_id=None)
         return history
 
@@ -533,11 +579,10 @@ class Agent(Decisions, ClaimHolder):
 
     @contextlib.contextmanager
     def _running(self, tool_calls: Sequence[ToolCall]) -> Iterator[None]:
-        """While the calls run: keep the claim alive; if they are cut off (an exception, a cancelled
+        """While the calls run (the claim keeper keeps the claim alive): if they are cut off (an exception, a cancelled
         task, Ctrl-C), record that each may or may not have had its effect, then let it propagate."""
         try:
-            with self._heartbeat():
-                yield
+            yield
         except BaseException:
             self._apply(lambda m: m.interrupt_tools(tool_calls, time.time()))
             raise
@@ -574,3 +619,15 @@ def _index_tools(tools: Sequence[Tool], *, reserved: str | None) -> dict[str, To
                                       tool_name=t.name)
         by_name[t.name] = t
     return by_name
+
+
+def _busy_message(thread_id: str, active: Execution) -> str:
+    """Why the thread is busy, and the ways out."""
+    head = (f"thread {thread_id} is in use by execution {active.id} of agent {active.agent_name!r} "
+            f"({active.status.value}); ")
+    if active.status is ExecutionStatus.PAUSED:
+        return head + ("it waits for a decision on its held tool calls: resume it and decide (Agent.resume, then "
+                       f"approve / reject or rerun_tool_calls / record_tool_result; or `loopline executions resume "
+                       f"{active.id} PATH.py:NAME`), or cancel it (`loopline executions cancel {active.id}`)")
+    return head + ("continue the thread once it has ended: pass wait=SECONDS to add_task to wait for it, or cancel "
+                   f"it (agent.cancel() in its process, or `loopline executions cancel {active.id}`)")

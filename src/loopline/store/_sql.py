@@ -17,6 +17,7 @@ from ..errors import ConcurrentUpdateError, ExecutionClaimedError, UnknownExecut
 from ..loop import Execution, ExecutionStatus, execution_from_json, execution_to_json
 from ..messages import SCHEMA_VERSION, Message, message_from_json, message_to_json, new_id
 from ._migrations import MIGRATIONS, check_known
+from ._owner import claim_is_live
 from ._protocol import MemoryScope, Page, ThreadInfo, ToolCallRecord, decode_cursor, encode_cursor
 
 __all__ = ["Cursor", "SqlStore"]
@@ -189,7 +190,7 @@ class SqlStore:
 
     def commit(self, execution: Execution, messages: Sequence[Message] = (), *,
                expected_length: int | None = None, tool_calls: Sequence[ToolCallRecord] = (),
-               owner: str | None = None) -> None:
+               owner: str | None = None, claim_seconds: float | None = None) -> None:
         with self._write() as cur:
             if owner is not None:
                 self._fence(cur, execution.id, owner)
@@ -212,13 +213,15 @@ class SqlStore:
                     "duration = excluded.duration"),
                     (r.execution_id, r.tool_call_id, r.name, r.arguments, r.status, r.started_at, r.finished_at,
                      r.result, r.is_error, r.duration))
+            if owner is not None and claim_seconds is not None:
+                self._set_claim(cur, execution.id, owner, time.time() + claim_seconds)
 
     def _fence(self, cur: Cursor, execution_id: str, owner: str) -> None:
         """Refuse a writer that lost its claim (another owner holds an unexpired one)."""
         cur.execute(self._sql(f"SELECT claimed_by, claimed_until FROM executions WHERE id = ?{self.lock_row}"),
                     (execution_id,))
         row = cur.fetchone()
-        if row is not None and row[0] not in (None, owner) and (row[1] or 0) > time.time():
+        if row is not None and claim_is_live(row[0], row[1], asker=owner, now=time.time()):
             raise ExecutionClaimedError(f"execution {execution_id} is held by {row[0]}; this writer lost its claim, "
                                         "so it must stop", execution_id=execution_id)
 
@@ -255,15 +258,19 @@ class SqlStore:
                         force: bool = False) -> bool:
         now = time.time()
         with self._write() as cur:
-            free = "" if force else " AND (claimed_by IS NULL OR claimed_by = ? OR claimed_until < ?)"
-            cur.execute(self._sql(f"UPDATE executions SET claimed_by = ?, claimed_until = ? WHERE id = ?{free}"),
-                        (owner, now + lease_seconds, execution_id, *(() if force else (owner, now))))
-            if _rowcount(cur) == 1:
-                return True
-            cur.execute(self._sql("SELECT 1 FROM executions WHERE id = ?"), (execution_id,))
-            if cur.fetchone() is None:
+            cur.execute(self._sql(f"SELECT claimed_by, claimed_until FROM executions WHERE id = ?{self.lock_row}"),
+                        (execution_id,))
+            row = cur.fetchone()
+            if row is None:
                 raise UnknownExecutionError(execution_id)
-            return False
+            if not force and claim_is_live(row[0], row[1], asker=owner, now=now):
+                return False
+            self._set_claim(cur, execution_id, owner, now + lease_seconds)
+            return True
+
+    def _set_claim(self, cur: Cursor, execution_id: str, owner: str, until: float) -> None:
+        cur.execute(self._sql("UPDATE executions SET claimed_by = ?, claimed_until = ? WHERE id = ?"),
+                    (owner, until, execution_id))
 
     def release_execution(self, execution_id: str, *, owner: str) -> None:
         with self._write() as cur:

@@ -1,0 +1,68 @@
+"""Who holds a claim on an execution: a process, named so that any process on the same host can tell
+whether it is still alive.
+
+An owner is `HOST:PID:START:TAG`: the host name, the process id, the process's start time (field 22 of
+`/proc/PID/stat`, in clock ticks since boot; empty where there is no `/proc`), and a tag that tells the
+holders of one process apart (an agent id). The start time survives pid reuse: a new process that got
+a dead one's pid started later. On the claim's own host a dead holder's claim is void at once, whoever
+asks; on another host nothing can be checked, and the claim's lease decides. Owners in any other shape
+(written by older versions) are never taken for dead.
+
+This module never writes anything; it only reads `/proc` (or signals a pid with 0 where there is none).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+__all__ = ["claim_is_live", "owner_is_gone", "process_owner"]
+
+_PROC = Path("/proc")
+
+
+def process_owner(tag: str) -> str:
+    """The owner string for a holder in this process (call it in the process that holds the claim:
+    a forked child has a pid and start time of its own)."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{_start_time(pid) or ''}:{tag}"
+
+
+def claim_is_live(holder: str | None, until: float | None, *, asker: str, now: float) -> bool:
+    """Whether `holder`'s claim keeps `asker` out: another owner's, unexpired, and not known to be dead."""
+    return holder is not None and holder != asker and (until or 0.0) > now and not owner_is_gone(holder)
+
+
+def owner_is_gone(owner: str) -> bool:
+    """True when `owner` names a process on this host that no longer runs (its pid is free, a zombie,
+    or taken by a process that started later). False when it lives, or when it cannot be told."""
+    parts = owner.split(":", 3)
+    if len(parts) != 4 or not parts[1].isdigit() or parts[0] != socket.gethostname():
+        return False
+    pid, started = int(parts[1]), parts[2]
+    if _PROC.is_dir():
+        now_started = _start_time(pid)
+        return now_started is None or (started != "" and now_started not in ("", started))
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # someone else's process: it exists
+        return False
+    return False
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time from `/proc/PID/stat`; None when it is gone or a zombie, "" without `/proc`."""
+    try:
+        stat = (_PROC / str(pid) / "stat").read_text()
+    except FileNotFoundError:
+        return None if _PROC.is_dir() else ""
+    except OSError:
+        return ""
+    # The command name (field 2) is in parentheses and may hold spaces or ")": split after the last ")".
+    fields = stat[stat.rfind(")") + 2:].split()
+    if not fields or fields[0] in ("Z", "X"):
+        return None
+    return fields[19] if len(fields) > 19 else ""
