@@ -202,16 +202,11 @@ class Agent(Decisions, ClaimHolder):
     def _start(self, make: Callable[..., Execution], thread_id: str, first: Message,
                wait: float) -> tuple[ExecutionMachine, list[Message]]:
         """Start on an existing thread once it is free, trying again with a short backoff for `wait` seconds
-        (each try a fresh execution, so waiting does not count against its time limit). The thread's
-        length is the fence: of two processes that found it free, the second to commit is refused, and
-        told the thread is busy."""
+        (each try a fresh execution, so waiting does not count against its time limit)."""
         deadline, pause = monotonic() + wait, 0.005
         while True:
             try:
-                history = self._history_to_continue(thread_id)
-                machine = ExecutionMachine(make(thread_id=thread_id))
-                self._commit_start(machine, first, len(history))
-                return machine, history
+                return self._try_start(make, thread_id, first)
             except ThreadBusyError as busy:
                 if monotonic() + pause > deadline:
                     if wait > 0:
@@ -221,17 +216,26 @@ class Agent(Decisions, ClaimHolder):
             time.sleep(pause * random.uniform(0.5, 1.5))
             pause = min(pause * 2, 0.25)
 
-    def _commit_start(self, machine: ExecutionMachine, first: Message, length: int) -> None:
-        """Commit the first message and the execution with this process's claim on it, in one transaction."""
-        machine.start(time.time())
+    def _try_start(self, make: Callable[..., Execution], thread_id: str,
+                   first: Message) -> tuple[ExecutionMachine, list[Message]]:
+        """One try. The thread's length is the fence between checking that it is free and starting: of two
+        processes that found it free, the second to commit is refused, and told that the thread is busy."""
         try:
-            self.store.commit(machine.execution, [first], expected_length=length, owner=self._owner,
-                              claim_seconds=CLAIM_SECONDS)
+            history = self._history_to_continue(thread_id)
+            machine = ExecutionMachine(make(thread_id=thread_id))
+            self._commit_start(machine, first, len(history))
         except ConcurrentUpdateError as exc:
-            thread = machine.execution.thread_id
-            raise ThreadBusyError(f"another task started on thread {thread} while this one was starting; "
-                                  "try again, or pass wait=SECONDS to add_task to wait for the thread to be free",
-                                  thread_id=thread, execution_id=None) from exc
+            raise ThreadBusyError(f"another task started on thread {thread_id} while this one was starting; try "
+                                  "again, or pass wait=SECONDS to add_task to wait for the thread to be free",
+                                  thread_id=thread_id, execution_id=None) from exc
+        return machine, history
+
+    def _commit_start(self, machine: ExecutionMachine, first: Message, length: int) -> None:
+        """Commit the first message and the execution with this process's claim on it, in one transaction
+        (so no other process ever sees it unclaimed, and takes it for abandoned)."""
+        machine.start(time.time())
+        self.store.commit(machine.execution, [first], expected_length=length, owner=self._owner,
+                          claim_seconds=CLAIM_SECONDS)
 
     def _history_to_continue(self, thread_id: str) -> list[Message]:
         """The thread's messages, refusing a thread that another execution is still writing to (after
@@ -571,7 +575,7 @@ class Agent(Decisions, ClaimHolder):
             messages = list(event(trial))
             if messages or tool_calls or trial.execution != machine.execution:
                 self.store.commit(trial.execution, messages, expected_length=len(self._messages),
-                                  tool_calls=tool_calls, owner=self._owner)
+                                  tool_calls=tool_calls, owner=self._owner, claim_seconds=self._claim_to_take(trial))
             machine.adopt(trial)
             self._messages.extend(messages)
             self._keep_claim(machine.execution)

@@ -80,7 +80,7 @@ class ClaimHolder:
     def _keep_claim(self, execution: Execution) -> None:
         """Hold this process's claim on the execution while it runs; give it up once it has ended or
         is PAUSED (waiting for a decision that any process may make: `resume` it there, no lease to wait out)."""
-        if (execution.is_finished or execution.status is ExecutionStatus.PAUSED) and not execution.running_tool_calls:
+        if not _needs_claim(execution):
             if self._claimed_at is not None:
                 KEEPER.release(self, execution.id)
                 self.store.release_execution(execution.id, owner=self._owner)
@@ -90,8 +90,20 @@ class ClaimHolder:
             self._renew_claim(execution.id)
         KEEPER.hold(self, execution.id)
 
+    def _claim_to_take(self, trial: ExecutionMachine) -> float | None:
+        """The lease to take with the commit of `trial` when it makes the execution run again without a
+        claim (a decision on a PAUSED one): in the same transaction, so that no other process sees it
+        RUNNING and unclaimed, and takes it for abandoned."""
+        return _decisions.CLAIM_SECONDS if self._claimed_at is None and _needs_claim(trial.execution) else None
+
     def _renew_claim(self, execution_id: str) -> None:
         if not self.store.claim_execution(execution_id, owner=self._owner, lease_seconds=_decisions.CLAIM_SECONDS):
             raise ExecutionClaimedError(f"execution {execution_id} was taken over by another process (this one's "
                                         "claim lapsed); stop here", execution_id=execution_id)
         self._claimed_at = monotonic()
+
+
+def _needs_claim(execution: Execution) -> bool:
+    """Whether a process is at work on the execution: it runs, or calls of it still run."""
+    waiting = execution.is_finished or execution.status is ExecutionStatus.PAUSED
+    return not waiting or bool(execution.running_tool_calls)

@@ -80,6 +80,12 @@ def close_execution(store: Store, execution: Execution, *, owner: str, reason: s
     return machine.execution
 
 
+def _abandoned(execution: Execution) -> bool:
+    """Whether, once no live process holds it, the execution is left unfinished: RUNNING, or ended
+    with calls still running (a PAUSED one waits for a decision, which any process may make)."""
+    return execution.status is ExecutionStatus.RUNNING or (execution.is_finished and bool(execution.running_tool_calls))
+
+
 class Decisions:
     """`resume`, `rerun_tool_calls`, `record_tool_result`, `approve`, `reject` and the lists they act on."""
 
@@ -111,19 +117,21 @@ class Decisions:
         is unknown. A live holder keeps its execution (it may still deliver the results). True if
         anything was settled."""
         settled = False
-        for execution in executions:
-            if execution.status is not ExecutionStatus.RUNNING and not (
-                    execution.is_finished and execution.running_tool_calls):
+        for candidate in executions:
+            if not _abandoned(candidate):
                 continue
-            if not self.store.claim_execution(execution.id, owner=self._owner, lease_seconds=CLAIM_SECONDS):
+            if not self.store.claim_execution(candidate.id, owner=self._owner, lease_seconds=CLAIM_SECONDS):
                 continue  # its process is alive
             try:
-                close_execution(self.store, execution, owner=self._owner, reason=(
-                    f"the process running execution {execution.id} died (killed or exited) before it ended; "
-                    "its thread was continued by another task"))
-                settled = True
+                # Read again under the claim: its process may have ended it (and let go) since the listing.
+                execution = self.store.get_execution(candidate.id)
+                if _abandoned(execution):
+                    close_execution(self.store, execution, owner=self._owner, reason=(
+                        f"the process running execution {execution.id} died (killed or exited) before it ended; "
+                        "its thread was continued by another task"))
+                settled = True  # either way the listing is stale: read the thread again
             finally:
-                self.store.release_execution(execution.id, owner=self._owner)
+                self.store.release_execution(candidate.id, owner=self._owner)
         return settled
 
     def resume(self, execution_id: str, *, output_schema: OutputSchema | None = None,
