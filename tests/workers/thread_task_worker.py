@@ -24,11 +24,12 @@ def main() -> None:
     location, thread_id, tag, count, mode = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
     store = open_store(location)
     agent = Agent(f"writer-{tag}", store=store)
+    waiting = {"wait": 60.0} if mode == "wait" else {}
     busy = 0
     for i in range(count):
         while True:
             try:
-                agent.add_task(f"{tag}:{i}", thread_id=thread_id, wait=60.0 if mode == "wait" else 0.0)
+                agent.add_task(f"{tag}:{i}", thread_id=thread_id, **waiting)
                 break
             except ThreadBusyError:
                 if mode == "wait":
