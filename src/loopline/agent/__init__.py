@@ -3,7 +3,9 @@
 below imports it."""
 
 from ._agent import Agent
+from ._decisions import cancel_execution
 from ._events import Finished, RunEvent, StatusChanged, ToolResult, UsageReport
 from ._files import FileInput
 
-__all__ = ["Agent", "FileInput", "Finished", "RunEvent", "StatusChanged", "ToolResult", "UsageReport"]
+__all__ = ["Agent", "FileInput", "Finished", "RunEvent", "StatusChanged", "ToolResult", "UsageReport",
+           "cancel_execution"]

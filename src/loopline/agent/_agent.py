@@ -15,7 +15,6 @@ import contextlib
 import dataclasses
 import functools
 import html
-import random
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
@@ -23,10 +22,8 @@ from time import monotonic
 from typing import Any, Literal, overload
 
 from ..errors import (
-    ConcurrentUpdateError,
     NoActiveTaskError,
     TaskAlreadyRunningError,
-    ThreadBusyError,
     ToolDefinitionError,
     UsageError,
 )
@@ -66,6 +63,7 @@ from ._index import CallIds
 from ._memory import AgentMemory
 from ._progress import progress_for
 from ._requests import RequestBuilder
+from ._turns import ThreadTurns
 
 __all__ = ["Agent", "CLAIM_SECONDS"]
 
@@ -73,7 +71,7 @@ ORIGINAL_ID = "loopline_original_id"
 """Where a call renamed for uniqueness keeps the id the provider gave it."""
 
 
-class Agent(Decisions, ClaimHolder):
+class Agent(Decisions, ClaimHolder, ThreadTurns):
     """An LLM agent: instructions, tools, and the execution of its current task.
 
     Args:
@@ -199,63 +197,12 @@ class Agent(Decisions, ClaimHolder):
         self._task_index = len(history)
         return machine.execution
 
-    def _start(self, make: Callable[..., Execution], thread_id: str, first: Message,
-               wait: float) -> tuple[ExecutionMachine, list[Message]]:
-        """Start on an existing thread once it is free, trying again with a short backoff for `wait` seconds
-        (each try a fresh execution, so waiting does not count against its time limit)."""
-        deadline, pause = monotonic() + wait, 0.005
-        while True:
-            try:
-                return self._try_start(make, thread_id, first)
-            except ThreadBusyError as busy:
-                if monotonic() + pause > deadline:
-                    if wait > 0:
-                        raise ThreadBusyError(f"{busy} (waited {wait:g} s)", thread_id=busy.thread_id,
-                                              execution_id=busy.execution_id) from None
-                    raise
-            time.sleep(pause * random.uniform(0.5, 1.5))
-            pause = min(pause * 2, 0.25)
-
-    def _try_start(self, make: Callable[..., Execution], thread_id: str,
-                   first: Message) -> tuple[ExecutionMachine, list[Message]]:
-        """One try. The thread's length is the fence between checking that it is free and starting: of two
-        processes that found it free, the second to commit is refused, and told that the thread is busy."""
-        try:
-            history = self._history_to_continue(thread_id)
-            machine = ExecutionMachine(make(thread_id=thread_id))
-            self._commit_start(machine, first, len(history))
-        except ConcurrentUpdateError as exc:
-            raise ThreadBusyError(f"another task started on thread {thread_id} while this one was starting; try "
-                                  "again, or pass wait=SECONDS to add_task to wait for the thread to be free",
-                                  thread_id=thread_id, execution_id=None) from exc
-        return machine, history
-
     def _commit_start(self, machine: ExecutionMachine, first: Message, length: int) -> None:
         """Commit the first message and the execution with this process's claim on it, in one transaction
         (so no other process ever sees it unclaimed, and takes it for abandoned)."""
         machine.start(time.time())
         self.store.commit(machine.execution, [first], expected_length=length, owner=self._owner,
                           claim_seconds=CLAIM_SECONDS)
-
-    def _history_to_continue(self, thread_id: str) -> list[Message]:
-        """The thread's messages, refusing a thread that another execution is still writing to (after
-        ending what a dead process left on it)."""
-        history = self.store.get_messages(thread_id)
-        executions = self.store.list_executions(thread_id=thread_id, limit=None)
-        if self._settle_abandoned(executions):
-            return self._history_to_continue(thread_id)
-        active = [e for e in executions if not e.is_finished]
-        if active:
-            raise ThreadBusyError(_busy_message(thread_id, active[0]), thread_id=thread_id,
-                                  execution_id=active[0].id)
-        answered = {p.tool_call_id for m in history for p in m.tool_results}
-        unanswered = [p.id for m in history for p in m.tool_calls if p.id not in answered]
-        if unanswered:
-            raise ThreadBusyError(f"thread {thread_id} ends with tool calls {unanswered} that have no results "
-                                  "(a live process may still be running them); no provider accepts it as it is. "
-                                  "Pass wait=SECONDS to add_task to wait for the results",
-                                  thread_id=thread_id, execution_id=None)
-        return history
 
     @property
     def memory(self) -> AgentMemory:
@@ -624,14 +571,3 @@ def _index_tools(tools: Sequence[Tool], *, reserved: str | None) -> dict[str, To
         by_name[t.name] = t
     return by_name
 
-
-def _busy_message(thread_id: str, active: Execution) -> str:
-    """Why the thread is busy, and the ways out."""
-    head = (f"thread {thread_id} is in use by execution {active.id} of agent {active.agent_name!r} "
-            f"({active.status.value}); ")
-    if active.status is ExecutionStatus.PAUSED:
-        return head + ("it waits for a decision on its held tool calls: resume it and decide (Agent.resume, then "
-                       f"approve / reject or rerun_tool_calls / record_tool_result; or `loopline executions resume "
-                       f"{active.id} PATH.py:NAME`), or cancel it (`loopline executions cancel {active.id}`)")
-    return head + ("continue the thread once it has ended: pass wait=SECONDS to add_task to wait for it, or cancel "
-                   f"it (agent.cancel() in its process, or `loopline executions cancel {active.id}`)")
