@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -121,3 +122,54 @@ def test_a_live_process_keeps_its_claim_through_a_long_model_request(
     assert busy.value.execution_id == holder.execution_id and "loopline executions cancel" in str(busy.value)
     holder.kill()
     make_holder(store).resume(holder.execution_id)
+
+
+def test_wait_gives_up_on_a_live_holder_and_takes_a_dead_ones_thread(
+        store: Store, start_holder: Callable[..., Holder]) -> None:
+    holder = start_holder("model")
+    writer = Agent("writer", store=store)
+    began = time.monotonic()
+    with pytest.raises(ThreadBusyError, match=r"\(waited 1 s\)"):
+        writer.add_task("Go on.", thread_id=holder.thread_id, wait=1.0)
+    assert 1.0 <= time.monotonic() - began < 10
+    killer = threading.Timer(0.5, holder.kill)
+    killer.start()
+    try:
+        writer.add_task("Go on.", thread_id=holder.thread_id, wait=30.0)  # free once the holder is killed
+    finally:
+        killer.join()
+    assert store.get_execution(holder.execution_id).status is ExecutionStatus.FAILED
+    assert [m.role for m in writer.thread] == ["user", "user"]
+
+
+def test_a_forked_child_keeps_its_own_claims(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import multiprocessing
+
+    import loopline.agent._agent as agent_module
+    import loopline.agent._decisions as decisions_module
+
+    for module in (agent_module, decisions_module):
+        monkeypatch.setattr(module, "CLAIM_SECONDS", 0.6)
+    db = tmp_path / "fork.db"
+    make_holder(open_store(db)).add_task("The parent's keeper runs.")
+    ready = tmp_path / "ready"
+
+    def child() -> None:
+        agent = make_holder(open_store(db))  # kept: the keeper lets go of the claims of dropped agents
+        execution = agent.add_task("The child's task.")
+        ready.write_text(execution.id)
+        time.sleep(30)
+
+    process = multiprocessing.get_context("fork").Process(target=child, daemon=True)
+    process.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not ready.exists() or not ready.read_text():
+            assert time.monotonic() < deadline, "the child never started its task"
+            time.sleep(0.02)
+        time.sleep(2)  # three leases: only the child's own keeper can have kept its claim
+        with pytest.raises(ExecutionClaimedError):
+            make_holder(open_store(db)).resume(ready.read_text())
+    finally:
+        process.kill()
+        process.join(10)

@@ -9,6 +9,7 @@ another host frees them when its lease runs out, within 15 s of its death.
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from time import monotonic, sleep
@@ -43,6 +44,11 @@ class _ClaimKeeper:
         with self._lock:
             self._held.pop((id(holder), execution_id), None)
 
+    def forget(self) -> None:
+        """In a forked child: the parent's keeper thread was not copied, nor are its claims the child's."""
+        self._lock = threading.Lock()
+        self._held, self._thread = {}, None
+
     def _run(self) -> None:
         while True:
             sleep(_decisions.CLAIM_SECONDS / 3)
@@ -65,6 +71,8 @@ def _renewed(store: Store, execution_id: str, owner: str) -> bool:
 
 KEEPER = _ClaimKeeper()
 """The process's claim keeper."""
+if hasattr(os, "register_at_fork"):  # not on Windows, which cannot fork
+    os.register_at_fork(after_in_child=KEEPER.forget)
 
 
 class ClaimHolder:

@@ -127,8 +127,8 @@ class Decisions:
                 execution = self.store.get_execution(candidate.id)
                 if _abandoned(execution):
                     close_execution(self.store, execution, owner=self._owner, reason=(
-                        f"the process running execution {execution.id} died (killed or exited) before it ended; "
-                        "its thread was continued by another task"))
+                        f"no live process held execution {execution.id} any more (its process died, or dropped its "
+                        "agent) before it ended; its thread was continued by another task"))
                 settled = True  # either way the listing is stale: read the thread again
             finally:
                 self.store.release_execution(candidate.id, owner=self._owner)

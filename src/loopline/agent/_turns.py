@@ -40,12 +40,13 @@ class ThreadTurns:
             try:
                 return self._try_start(make, thread_id, first)
             except ThreadBusyError as busy:
-                if monotonic() + pause > deadline:
+                remaining = deadline - monotonic()
+                if remaining <= 0:
                     if wait > 0:
                         raise ThreadBusyError(f"{busy} (waited {wait:g} s)", thread_id=busy.thread_id,
                                               execution_id=busy.execution_id) from None
                     raise
-            time.sleep(pause * random.uniform(0.5, 1.5))
+            time.sleep(min(pause * random.uniform(0.5, 1.5), remaining))  # the last try comes at the deadline
             pause = min(pause * 2, 0.25)
 
     def _try_start(self, make: Callable[..., Execution], thread_id: str,
