@@ -13,6 +13,7 @@ import time
 import pytest
 from store_helpers import new_execution
 
+from loopline import ExecutionStatus
 from loopline.errors import ExecutionClaimedError
 from loopline.store import Store, process_owner
 
@@ -69,3 +70,19 @@ def test_commit_can_claim_the_execution_it_saves(store: Store) -> None:
         store.commit(execution, owner=process_owner("other"))
     store.release_execution(execution.id, owner=owner)
     assert store.claim_execution(execution.id, owner=process_owner("other")) is True
+
+
+def test_a_writer_never_reopens_an_execution_another_process_ended(store: Store) -> None:
+    execution = new_execution(store.create_thread(), status=ExecutionStatus.RUNNING)
+    writer = process_owner("writer")
+    store.commit(execution, owner=writer, claim_seconds=60.0)
+    ended = store.get_execution(execution.id)
+    ended.set_status(ExecutionStatus.CANCELLED, time.time())
+    canceller = process_owner("canceller")
+    assert store.claim_execution(execution.id, owner=canceller, force=True) is True  # as `cancel --force` does
+    store.commit(ended, owner=canceller)
+    store.release_execution(execution.id, owner=canceller)
+    with pytest.raises(ExecutionClaimedError, match="was ended \\(cancelled\\) by another process"):
+        store.commit(execution, owner=writer)  # the writer's stale RUNNING state
+    assert store.get_execution(execution.id).status is ExecutionStatus.CANCELLED
+    store.commit(ended, owner=writer)  # what agrees with the end goes through (late tool results)

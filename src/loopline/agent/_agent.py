@@ -530,7 +530,7 @@ class Agent(Decisions, ClaimHolder, ThreadTurns):
 
     @contextlib.contextmanager
     def _running(self, tool_calls: Sequence[ToolCall]) -> Iterator[None]:
-        """While the calls run (the claim keeper keeps the claim alive): if they are cut off (an exception, a cancelled
+        """While the calls run: if they are cut off (an exception, a cancelled
         task, Ctrl-C), record that each may or may not have had its effect, then let it propagate."""
         try:
             yield
@@ -570,4 +570,3 @@ def _index_tools(tools: Sequence[Tool], *, reserved: str | None) -> dict[str, To
                                       tool_name=t.name)
         by_name[t.name] = t
     return by_name
-

@@ -172,7 +172,7 @@ class Decisions:
             raise ExecutionClaimedError(
                 f"execution {execution_id} is held by a live process; resume it once that process has stopped "
                 f"(a dead one on this host frees it at once, on another host within {CLAIM_SECONDS:g} s), cancel it "
-                "(`loopline executions cancel ID`), or pass force=True (`--force`) if you know it is dead",
+                f"(`loopline executions cancel {execution_id}`), or pass force=True (`--force`) if you know it is dead",
                 execution_id=execution_id)
         previous = (self._machine, self._finish, self._messages, self._rendered_tools, self._claimed_at)
         self._claimed_at = monotonic()

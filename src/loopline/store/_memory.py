@@ -9,10 +9,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import ConcurrentUpdateError, ExecutionClaimedError, UnknownExecutionError, UnknownThreadError
+from ..errors import ConcurrentUpdateError, UnknownExecutionError, UnknownThreadError
 from ..loop import Execution, ExecutionStatus
 from ..messages import Message, new_id
-from ._owner import claim_is_live
+from ._owner import claim_is_live, fenced
 from ._protocol import MemoryScope, Page, ThreadInfo, ToolCallRecord, decode_cursor, encode_cursor
 
 __all__ = ["InMemoryStore"]
@@ -101,10 +101,10 @@ class InMemoryStore:
                owner: str | None = None, claim_seconds: float | None = None) -> None:
         with self._lock:
             self._thread(execution.thread_id)
-            holder = self._claims.get(execution.id, (None, None))
-            if owner is not None and claim_is_live(*holder, asker=owner, now=time.time()):
-                raise ExecutionClaimedError(f"execution {execution.id} is held by {holder[0]}; this writer lost its "
-                                            "claim, so it must stop", execution_id=execution.id)
+            stored = self._executions.get(execution.id)
+            if owner is not None and stored is not None:
+                holder, until = self._claims.get(execution.id, (None, None))
+                fenced(execution, owner, holder=holder, until=until, stored=stored.status, now=time.time())
             self.append_messages(execution.thread_id, messages, expected_length=expected_length)
             self._executions[execution.id] = _deep(execution)
             records = self._tool_calls.setdefault(execution.id, {})

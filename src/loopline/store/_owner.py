@@ -9,6 +9,7 @@ asks; on another host nothing can be checked, and the claim's lease decides. Own
 (written by older versions) are never taken for dead.
 
 This module never writes anything; it only reads `/proc` (or signals a pid with 0 where there is none).
+`fenced` is the check every store runs before an owner's write.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ import os
 import socket
 from pathlib import Path
 
-__all__ = ["claim_is_live", "owner_is_gone", "process_owner"]
+from ..errors import ExecutionClaimedError
+from ..loop import Execution, ExecutionStatus
+
+__all__ = ["claim_is_live", "fenced", "owner_is_gone", "process_owner"]
 
 _PROC = Path("/proc")
 
@@ -32,6 +36,19 @@ def process_owner(tag: str) -> str:
 def claim_is_live(holder: str | None, until: float | None, *, asker: str, now: float) -> bool:
     """Whether `holder`'s claim keeps `asker` out: another owner's, unexpired, and not known to be dead."""
     return holder is not None and holder != asker and (until or 0.0) > now and not owner_is_gone(holder)
+
+
+def fenced(execution: Execution, owner: str, *, holder: str | None, until: float | None,
+           stored: ExecutionStatus, now: float) -> None:
+    """Refuse `owner`'s write of `execution` (`ExecutionClaimedError`) when another owner holds a live
+    claim on it, or when it was ended by someone else (it is stored ended, in another status): the
+    writer lost the execution and must stop."""
+    if claim_is_live(holder, until, asker=owner, now=now):
+        raise ExecutionClaimedError(f"execution {execution.id} is held by {holder}; this writer lost its claim, "
+                                    "so it must stop", execution_id=execution.id)
+    if stored.is_terminal and execution.status is not stored:
+        raise ExecutionClaimedError(f"execution {execution.id} was ended ({stored.value}) by another process; this "
+                                    "writer must stop", execution_id=execution.id)
 
 
 def owner_is_gone(owner: str) -> bool:

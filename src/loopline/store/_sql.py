@@ -13,11 +13,11 @@ import time
 from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol
 
-from ..errors import ConcurrentUpdateError, ExecutionClaimedError, UnknownExecutionError, UnknownThreadError
+from ..errors import ConcurrentUpdateError, UnknownExecutionError, UnknownThreadError
 from ..loop import Execution, ExecutionStatus, execution_from_json, execution_to_json
 from ..messages import SCHEMA_VERSION, Message, message_from_json, message_to_json, new_id
 from ._migrations import MIGRATIONS, check_known
-from ._owner import claim_is_live
+from ._owner import claim_is_live, fenced
 from ._protocol import MemoryScope, Page, ThreadInfo, ToolCallRecord, decode_cursor, encode_cursor
 
 __all__ = ["Cursor", "SqlStore"]
@@ -193,7 +193,7 @@ class SqlStore:
                owner: str | None = None, claim_seconds: float | None = None) -> None:
         with self._write() as cur:
             if owner is not None:
-                self._fence(cur, execution.id, owner)
+                self._fence(cur, execution, owner)
             # Always through `_append`, even with nothing to append: its read of the thread locks the
             # row where the database locks rows, so a thread deleted meanwhile is UnknownThreadError,
             # not a foreign key violation.
@@ -216,14 +216,14 @@ class SqlStore:
             if owner is not None and claim_seconds is not None:
                 self._set_claim(cur, execution.id, owner, time.time() + claim_seconds)
 
-    def _fence(self, cur: Cursor, execution_id: str, owner: str) -> None:
-        """Refuse a writer that lost its claim (another owner holds an unexpired one)."""
-        cur.execute(self._sql(f"SELECT claimed_by, claimed_until FROM executions WHERE id = ?{self.lock_row}"),
-                    (execution_id,))
+    def _fence(self, cur: Cursor, execution: Execution, owner: str) -> None:
+        """Refuse a writer that lost its claim (another owner holds a live one), or whose execution
+        another process has ended meanwhile (a writer never reopens an ended execution)."""
+        cur.execute(self._sql(f"SELECT claimed_by, claimed_until, status FROM executions WHERE id = ?{self.lock_row}"),
+                    (execution.id,))
         row = cur.fetchone()
-        if row is not None and claim_is_live(row[0], row[1], asker=owner, now=time.time()):
-            raise ExecutionClaimedError(f"execution {execution_id} is held by {row[0]}; this writer lost its claim, "
-                                        "so it must stop", execution_id=execution_id)
+        if row is not None:
+            fenced(execution, owner, holder=row[0], until=row[1], stored=ExecutionStatus(row[2]), now=time.time())
 
     def get_execution(self, execution_id: str) -> Execution:
         with self._read() as cur:
