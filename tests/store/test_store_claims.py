@@ -5,7 +5,6 @@ out; a new execution can be committed already claimed, in the same transaction."
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,9 @@ from store_helpers import new_execution
 from loopline import ExecutionStatus
 from loopline.errors import ExecutionClaimedError
 from loopline.store import Store, process_owner
+
+HOST = process_owner("any").split(":")[0]
+"""This host as owners name it."""
 
 
 def _finished_pid() -> int:
@@ -37,13 +39,13 @@ def test_a_live_process_keeps_its_claim(store: Store) -> None:
 
 
 def test_the_claim_of_a_process_that_exited_is_void_at_once(store: Store) -> None:
-    execution_id = _claimed(store, f"{socket.gethostname()}:{_finished_pid()}::gone")
+    execution_id = _claimed(store, f"{HOST}:{_finished_pid()}::gone")
     assert store.claim_execution(execution_id, owner=process_owner("next")) is True
 
 
 def test_a_reused_pid_does_not_keep_a_dead_processs_claim(store: Store) -> None:
     # This process's own pid, with a start time it does not have: an earlier process that had the pid.
-    execution_id = _claimed(store, f"{socket.gethostname()}:{os.getpid()}:1:earlier")
+    execution_id = _claimed(store, f"{HOST}:{os.getpid()}:1:earlier")
     assert store.claim_execution(execution_id, owner=process_owner("next")) is True
 
 
@@ -55,7 +57,7 @@ def test_a_claim_from_another_host_holds_until_its_lease_runs_out(store: Store) 
 
 
 def test_a_dead_holder_does_not_fence_writers_out(store: Store) -> None:
-    execution_id = _claimed(store, f"{socket.gethostname()}:{_finished_pid()}::gone")
+    execution_id = _claimed(store, f"{HOST}:{_finished_pid()}::gone")
     execution = store.get_execution(execution_id)
     store.commit(execution, owner=process_owner("writer"))  # no ExecutionClaimedError
     assert store.claim_execution(execution_id, owner=process_owner("other")) is True
