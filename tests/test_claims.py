@@ -173,3 +173,11 @@ def test_a_forked_child_keeps_its_own_claims(tmp_path: Path, monkeypatch: pytest
     finally:
         process.kill()
         process.join(10)
+
+
+
+def test_a_dropped_agents_claim_lapses_while_its_process_lives(
+        store: Store, start_holder: Callable[..., Holder]) -> None:
+    holder = start_holder("drop", "1.0")  # one-second leases; the agent is garbage once its task starts
+    time.sleep(2.5)
+    make_holder(store).resume(holder.execution_id)  # the keeper stopped renewing a claim no one can use

@@ -3,13 +3,15 @@
     python hold_worker.py LOCATION MODE READY_FILE [LEASE_SECONDS]
 
 MODE `model` stops after `add_task`, as if a long model request were under way; MODE `tool` stops
-inside a tool call (`wait_here`). The execution id and the thread id are printed, one a line, and
-READY_FILE is written once the process is where it stays. With LEASE_SECONDS, claims last that long
-here (instead of 15 s), so a test can see that the heartbeat keeps them for as long as the process lives.
+inside a tool call (`wait_here`); MODE `drop` drops the agent after `add_task` and lives on. The
+execution id and the thread id are printed, one a line, and READY_FILE is written once the process is
+where it stays. With LEASE_SECONDS, claims last that long here (instead of 15 s), so a test can see
+that the heartbeat keeps them for as long as the process lives.
 """
 
 from __future__ import annotations
 
+import gc
 import sys
 import time
 from collections.abc import Callable
@@ -50,7 +52,10 @@ def main() -> None:
     agent = make_holder(open_store(location), on_call=stay)
     execution = agent.add_task(input="Wait here.")
     print(execution.id, execution.thread_id, sep="\n", flush=True)
-    if mode == "model":
+    if mode == "drop":
+        del agent
+        gc.collect()
+    if mode in ("model", "drop"):
         stay()
     agent.add_messages(CALL)
     agent.run_tools(agent.pending_tool_calls)

@@ -55,16 +55,20 @@ class _ClaimKeeper:
             with self._lock:
                 held = list(self._held.items())
             for key, (ref, execution_id) in held:
-                holder = ref()
-                if holder is None or not _renewed(holder.store, execution_id, holder._owner):
+                if not _renewed(ref, execution_id):
                     with self._lock:  # gone, or lost to another process: the next commit's fence stops it
                         if self._held.get(key, (None,))[0] is ref:
                             del self._held[key]
 
 
-def _renewed(store: Store, execution_id: str, owner: str) -> bool:
+def _renewed(ref: weakref.ref[ClaimHolder], execution_id: str) -> bool:
+    """Renew the claim of the agent `ref` points to; False once the agent is gone or has lost the claim.
+    (A function of its own, so the keeper thread holds no agent between rounds.)"""
+    holder = ref()
+    if holder is None:
+        return False
     try:
-        return store.claim_execution(execution_id, owner=owner, lease_seconds=_decisions.CLAIM_SECONDS)
+        return holder.store.claim_execution(execution_id, owner=holder._owner, lease_seconds=_decisions.CLAIM_SECONDS)
     except Exception:  # a store that fails now may answer next time; the lease covers two misses
         return True
 
