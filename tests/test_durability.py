@@ -59,9 +59,7 @@ def test_a_non_idempotent_call_killed_mid_run_is_paused_and_never_run_twice(path
     assert (record.name, record.status, record.result) == ("charge", "started", None)
 
     agent = make_agent(store, effects)
-    with pytest.raises(ExecutionClaimedError):  # the dead process's claim has not expired yet
-        agent.resume(execution_id)
-    agent.resume(execution_id, force=True)
+    agent.resume(execution_id)  # no force needed: the killed process's claim died with it
     assert agent.get_execution_status().status is ExecutionStatus.PAUSED
     assert [c.id for c in agent.interrupted_tool_calls] == ["call_crash_1"]
     with pytest.raises(InterruptedCallError):

@@ -79,8 +79,9 @@ class TaskAlreadyRunningError(UsageError):
 
 
 class ThreadBusyError(UsageError):
-    """A thread cannot be continued now: another execution is writing to it, or it ends with tool
-    calls that have no results."""
+    """A thread cannot be continued now: another execution is at work on it (or started on it at the
+    same moment), or it ends with tool calls that have no results. `add_task(..., wait=SECONDS)` waits
+    for it; `loopline executions cancel ID` ends the execution that holds it."""
 
     def __init__(self, message: str, *, thread_id: str, execution_id: str | None) -> None:
         super().__init__(message)
@@ -303,7 +304,8 @@ class ConcurrentUpdateError(RuntimeFailure):
 
 
 class ExecutionClaimedError(RuntimeFailure):
-    """Another process holds the execution (its claim has not expired)."""
+    """Another process holds the execution: its claim has not expired and its process is not known to
+    be dead (a dead one on the same host frees it at once). Wait for it, cancel it, or `force` it."""
 
     def __init__(self, message: str, *, execution_id: str) -> None:
         super().__init__(message)

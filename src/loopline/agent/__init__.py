@@ -3,9 +3,10 @@
 below imports it."""
 
 from ._agent import Agent
+from ._decisions import cancel_execution
 from ._events import Finished, RunEvent, StatusChanged, ToolResult, UsageReport
 from ._files import FileInput
 from ._requests import InstructionsNotSentWarning
 
 __all__ = ["Agent", "FileInput", "Finished", "InstructionsNotSentWarning", "RunEvent", "StatusChanged", "ToolResult",
-           "UsageReport"]
+           "UsageReport", "cancel_execution"]

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import html
-import os
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
@@ -25,7 +24,6 @@ from typing import Any, Literal, overload
 from ..errors import (
     NoActiveTaskError,
     TaskAlreadyRunningError,
-    ThreadBusyError,
     ToolDefinitionError,
     UsageError,
 )
@@ -41,7 +39,7 @@ from ..providers import (
     get_adapter,
     resolve_model,
 )
-from ..store import Page, Store, ToolCallRecord, default_store
+from ..store import Page, Store, ToolCallRecord, default_store, process_owner
 from ..tools import (
     FINISH_TOOL_NAME,
     OutputSchema,
@@ -57,7 +55,7 @@ from ..tools import (
 )
 from ..tools import finish_tool as make_finish_tool
 from . import _run
-from ._claims import ClaimHolder
+from ._claims import KEEPER, ClaimHolder
 from ._decisions import CLAIM_SECONDS, Decisions
 from ._events import RunEvent
 from ._extract import ExtractToolCalls
@@ -67,6 +65,7 @@ from ._input import TaskInput, task_message, task_text
 from ._memory import AgentMemory
 from ._progress import progress_for
 from ._requests import InstructionsWatch, RequestBuilder, check_answered, check_results_known, conversation_of
+from ._turns import ThreadTurns
 
 __all__ = ["Agent", "CLAIM_SECONDS"]
 
@@ -74,7 +73,7 @@ ORIGINAL_ID = "loopline_original_id"
 """Where a call renamed for uniqueness keeps the id the provider gave it."""
 
 
-class Agent(Decisions, ClaimHolder):
+class Agent(Decisions, ClaimHolder, ThreadTurns):
     """An LLM agent: instructions, tools, and the execution of its current task.
 
     Args:
@@ -127,7 +126,7 @@ class Agent(Decisions, ClaimHolder):
         self._task_index: int | None = None
         self._rendered_tools: dict[LLMProvider, list[dict[str, Any]]] = {}
         self._lock = threading.RLock()
-        self._owner = f"{socket.gethostname()}:{os.getpid()}:{new_id('agent')}"
+        self._owner = process_owner(new_id("agent"))  # host:pid:start:agent-id, see loopline.store.process_owner
         self._claimed_at: float | None = None
         self._rerun_now: tuple[str, ...] = ()
 
@@ -149,8 +148,14 @@ class Agent(Decisions, ClaimHolder):
         thread_id: str | None = None,
         files: Iterable[FileInput] | None = None,
         output_schema: OutputSchema | None = None,
+        *,
+        wait: float = 0.0,
     ) -> Execution:
         """Start an execution of `input`, on a new thread or continuing `thread_id`.
+
+        Tasks on one thread run one at a time. An execution on the thread whose process has died is
+        ended first (FAILED, `error_code` `process_died`, its running calls answered as interrupted):
+        at once when that process ran on this host, else once its claim's lease lapses (15 s).
 
         Args:
             input: The task, sent as a user message: text, or a list of content parts (strings,
@@ -163,58 +168,49 @@ class Agent(Decisions, ClaimHolder):
                 to a provider that has no file part for it as text naming the file.
             output_schema: A pydantic model or JSON Schema the result must match; the finish tool's
                 `result` takes this shape and the execution's result is the parsed value.
+            wait: Seconds to wait for a busy thread to become free (checking again with a short
+                backoff) before `ThreadBusyError`; 0 refuses at once.
 
         Raises:
             TaskAlreadyRunningError: The current execution has not ended.
             InvalidInputError: `input` or `files` cannot be sent and stored (`None`, a number, bad base64, ...).
+            ThreadBusyError: Another execution holds `thread_id` (still, after `wait` seconds).
             UnknownThreadError: `thread_id` is not in this agent's store.
         """
         current = self._machine.execution if self._machine else None
         if current is not None and not current.is_finished:
             raise TaskAlreadyRunningError(
                 f"agent {self.name!r} is still running execution {current.id} ({current.status.value}); "
-                "finish it, or cancel() it, before add_task", execution_id=current.id)
+                "finish it, or cancel() it, before add_task (or use another Agent object for a task in parallel)",
+                execution_id=current.id)
         if output_schema is not None and not self.use_finish_tool:
             raise UsageError("output_schema needs the finish tool; create the agent with finish_tool=True")
         # Everything that can fail on the caller's input is checked before anything is created.
         first = task_message(input, files, self.llm_provider)
         finish = make_finish_tool(output_schema) if self.use_finish_tool else None
-        history = self._history_to_continue(thread_id) if thread_id is not None else []
-        thread = thread_id if thread_id is not None else self.store.create_thread()
-        execution = Execution(thread_id=thread, agent_name=self.name, input=task_text(first),
-                              limits=self.config.limits(),
-                              finish_tool_name=finish.name if finish else None,
-                              require_finish=self.require_finish_tool or output_schema is not None,
-                              output_schema=json_schema_of(output_schema))
-        machine = ExecutionMachine(execution)
-        machine.start(time.time())
-        self.store.commit(execution, [first], expected_length=len(history))
-        self.store.claim_execution(execution.id, owner=self._owner, lease_seconds=CLAIM_SECONDS)
+        make = functools.partial(Execution, agent_name=self.name, input=task_text(first), limits=self.config.limits(),
+                                 finish_tool_name=finish.name if finish else None,
+                                 require_finish=self.require_finish_tool or output_schema is not None,
+                                 output_schema=json_schema_of(output_schema))
+        history: list[Message] = []
+        if thread_id is None:
+            machine = ExecutionMachine(make(thread_id=self.store.create_thread()))
+            self._commit_start(machine, first, 0)
+        else:
+            machine, history = self._start(make, thread_id, first, wait)
         self._claimed_at = monotonic()
+        KEEPER.hold(self, machine.execution.id)
         self._machine, self._finish, self._rendered_tools = machine, finish, {}
         self._messages = [*history, first]
         self._task_index = len(history)
-        return execution
+        return machine.execution
 
-    def _history_to_continue(self, thread_id: str) -> list[Message]:
-        """The thread's messages, refusing a thread that another execution is still writing to."""
-        history = self.store.get_messages(thread_id)
-        executions = self.store.list_executions(thread_id=thread_id, limit=None)
-        active = [e for e in executions if not e.is_finished]
-        if active:
-            raise ThreadBusyError(
-                f"thread {thread_id} is in use by execution {active[0].id} of agent {active[0].agent_name!r} "
-                f"({active[0].status.value}); continue it once that execution has ended (or been cancelled)",
-                thread_id=thread_id, execution_id=active[0].id)
-        answered = {p.tool_call_id for m in history for p in m.tool_results}
-        unanswered = [p.id for m in history for p in m.tool_calls if p.id not in answered]
-        if unanswered and self._settle_interrupted(executions, unanswered, len(history)):
-            return self._history_to_continue(thread_id)
-        if unanswered:
-            raise ThreadBusyError(f"thread {thread_id} ends with tool calls {unanswered} that have no results "
-                                  "(a process may still be running them); no provider accepts it as it is",
-                                  thread_id=thread_id, execution_id=None)
-        return history
+    def _commit_start(self, machine: ExecutionMachine, first: Message, length: int) -> None:
+        """Commit the first message and the execution with this process's claim on it, in one transaction
+        (so no other process ever sees it unclaimed, and takes it for abandoned)."""
+        machine.start(time.time())
+        self.store.commit(machine.execution, [first], expected_length=length, owner=self._owner,
+                          claim_seconds=CLAIM_SECONDS)
 
     @property
     def memory(self) -> AgentMemory:
@@ -556,7 +552,7 @@ class Agent(Decisions, ClaimHolder):
             messages = list(event(trial))
             if messages or tool_calls or trial.execution != machine.execution:
                 self.store.commit(trial.execution, messages, expected_length=len(self._messages),
-                                  tool_calls=tool_calls, owner=self._owner)
+                                  tool_calls=tool_calls, owner=self._owner, claim_seconds=self._claim_to_take(trial))
             machine.adopt(trial)
             self._messages.extend(messages)
             self._keep_claim(machine.execution)
@@ -564,11 +560,10 @@ class Agent(Decisions, ClaimHolder):
 
     @contextlib.contextmanager
     def _running(self, tool_calls: Sequence[ToolCall]) -> Iterator[None]:
-        """While the calls run: keep the claim alive; if they are cut off (an exception, a cancelled
+        """While the calls run: if they are cut off (an exception, a cancelled
         task, Ctrl-C), record that each may or may not have had its effect, then let it propagate."""
         try:
-            with self._heartbeat():
-                yield
+            yield
         except BaseException:
             self._apply(lambda m: m.interrupt_tools(tool_calls, time.time()))
             raise

@@ -19,19 +19,71 @@ from ..errors import (
     UnknownToolCallError,
     UsageError,
 )
-from ..loop import Execution, ExecutionMachine, ExecutionResult
-from ..messages import Message
+from ..loop import Execution, ExecutionMachine, ExecutionResult, ExecutionStatus
+from ..messages import Message, new_id
 from ..providers import LLMProvider
-from ..store import Store, ToolCallRecord
+from ..store import Store, ToolCallRecord, process_owner
 from ..tools import OutputSchema, Tool, ToolCall, ToolCallResult
 from ..tools import finish_tool as make_finish_tool
 from ._requests import task_index
 
-__all__ = ["CLAIM_SECONDS", "Decisions"]
+__all__ = ["CLAIM_SECONDS", "PROCESS_DIED", "Decisions", "cancel_execution", "close_execution"]
 
-CLAIM_SECONDS = 60.0
-"""How long an agent's claim on its execution lasts without renewal (it renews while it works), so a
-crashed process's execution can be resumed elsewhere after at most this long."""
+CLAIM_SECONDS = 15.0
+"""How long an agent's claim on its execution lasts without renewal. The process's claim keeper renews
+it every `CLAIM_SECONDS / 3` (5 s) for as long as the agent holds the execution, so a process that died
+on another host frees its executions within 15 s; on the same host, its pid shows it is gone at once."""
+
+PROCESS_DIED = "process_died"
+"""The error code of an execution ended because no live process held it any more."""
+
+
+def cancel_execution(store: Store, execution_id: str, *, force: bool = False) -> Execution:
+    """End an execution CANCELLED from any process (`loopline executions cancel ID`).
+
+    Calls that never started get error results; calls left running by a dead process get error results
+    saying their outcome is unknown. An execution that a live process still runs is refused unless
+    `force`: then that process's next write is refused and it stops there.
+
+    Raises:
+        ExecutionFinishedError: It has already ended (and has no calls left running).
+        ExecutionClaimedError: A live process runs it (without `force`).
+    """
+    owner = process_owner(new_id("cancel"))
+    if not store.claim_execution(execution_id, owner=owner, lease_seconds=CLAIM_SECONDS, force=force):
+        raise ExecutionClaimedError(
+            f"execution {execution_id} is running in a live process; cancel it there (agent.cancel(), or Ctrl-C "
+            "in `loopline run`), or end it from here with force=True (`loopline executions cancel ID --force`): "
+            "that process's next write is then refused", execution_id=execution_id)
+    try:
+        execution = store.get_execution(execution_id)
+        if execution.is_finished and not execution.running_tool_calls:
+            raise ExecutionFinishedError(f"execution {execution_id} already ended ({execution.status.value})",
+                                         execution_id=execution_id, status=execution.status.value)
+        return close_execution(store, execution, owner=owner, reason=None)
+    finally:
+        store.release_execution(execution_id, owner=owner)
+
+
+def close_execution(store: Store, execution: Execution, *, owner: str, reason: str | None) -> Execution:
+    """End an execution whose claim `owner` holds, in one commit: calls left running get error results
+    saying their outcome is unknown, then it ends CANCELLED (`reason` None: someone cancelled it) or
+    FAILED with `PROCESS_DIED` and `reason` (its process died). An execution that has already ended
+    only gets its running calls settled."""
+    machine, now = ExecutionMachine(execution), time.time()
+    running = [ToolCall.from_part(c) for c in execution.pending_tool_calls if c.id in execution.running_tool_calls]
+    messages = machine.interrupt_tools(running, now)
+    if not execution.is_finished:
+        messages += machine.cancel(now) if reason is None else machine.request_failed(PROCESS_DIED, reason, now)
+    store.commit(machine.execution, messages, expected_length=store.get_thread(execution.thread_id).length,
+                 owner=owner)
+    return machine.execution
+
+
+def _abandoned(execution: Execution) -> bool:
+    """Whether, once no live process holds it, the execution is left unfinished: RUNNING, or ended
+    with calls still running (a PAUSED one waits for a decision, which any process may make)."""
+    return execution.status is ExecutionStatus.RUNNING or (execution.is_finished and bool(execution.running_tool_calls))
 
 
 class Decisions:
@@ -58,26 +110,28 @@ class Decisions:
         @property
         def pending_tool_calls(self) -> list[ToolCall]: ...
 
-    def _settle_interrupted(self, executions: Sequence[Execution], unanswered: Sequence[str], length: int) -> bool:
-        """Give error results to calls left running by an execution that ended (cancelled while its
-        tools ran) and whose process is gone (no one holds its claim), so its thread can go on.
-        True if any were settled."""
+    def _settle_abandoned(self, executions: Sequence[Execution]) -> bool:
+        """End what no live process holds on a thread, so that it can go on: an execution RUNNING in a
+        process that died ends FAILED (`process_died`), and calls left running by a dead process
+        (in an execution cancelled while its tools ran, too) get error results saying their outcome
+        is unknown. A live holder keeps its execution (it may still deliver the results). True if
+        anything was settled."""
         settled = False
-        for execution in executions:
-            running = [c for c in execution.pending_tool_calls
-                       if c.id in execution.running_tool_calls and c.id in unanswered]
-            if not execution.is_finished or not running:
+        for candidate in executions:
+            if not _abandoned(candidate):
                 continue
-            if not self.store.claim_execution(execution.id, owner=self._owner, lease_seconds=CLAIM_SECONDS):
-                continue  # its process is alive and may still deliver the results
+            if not self.store.claim_execution(candidate.id, owner=self._owner, lease_seconds=CLAIM_SECONDS):
+                continue  # its process is alive
             try:
-                machine = ExecutionMachine(execution)
-                messages = machine.interrupt_tools([ToolCall.from_part(c) for c in running], time.time())
-                self.store.commit(machine.execution, messages, expected_length=length, owner=self._owner)
-                length += len(messages)
-                settled = True
+                # Read again under the claim: its process may have ended it (and let go) since the listing.
+                execution = self.store.get_execution(candidate.id)
+                if _abandoned(execution):
+                    close_execution(self.store, execution, owner=self._owner, reason=(
+                        f"no live process held execution {execution.id} any more (its process died, or dropped its "
+                        "agent) before it ended; its thread was continued by another task"))
+                settled = True  # either way the listing is stale: read the thread again
             finally:
-                self.store.release_execution(execution.id, owner=self._owner)
+                self.store.release_execution(candidate.id, owner=self._owner)
         return settled
 
     def resume(self, execution_id: str, *, output_schema: OutputSchema | None = None,
@@ -96,7 +150,7 @@ class Decisions:
             output_schema: The pydantic model of the result, to get it back as a model instance (the
                 store keeps its JSON Schema, which checks the result either way).
             force: Take the execution even if another process still holds its claim. Only for when
-                you know that process is gone.
+                you know that process is gone (one killed on this host is seen to be gone without it).
 
         Raises:
             ExecutionClaimedError: Another live process holds the execution.
@@ -115,9 +169,11 @@ class Decisions:
                                          execution_id=execution_id, status=execution.status.value)
         if not self.store.claim_execution(execution_id, owner=self._owner, lease_seconds=CLAIM_SECONDS,
                                           force=force):
-            raise ExecutionClaimedError(f"execution {execution_id} is held by another process; resume it once that "
-                                        "process is gone (its claim expires), or pass force=True if it is dead",
-                                        execution_id=execution_id)
+            raise ExecutionClaimedError(
+                f"execution {execution_id} is held by a live process; resume it once that process has stopped "
+                f"(a dead one on this host frees it at once, on another host within {CLAIM_SECONDS:g} s), cancel it "
+                f"(`loopline executions cancel {execution_id}`), or pass force=True (`--force`) if you know it is dead",
+                execution_id=execution_id)
         previous = (self._machine, self._finish, self._messages, self._rendered_tools, self._claimed_at)
         self._claimed_at = monotonic()
         self._finish = (make_finish_tool(output_schema or execution.output_schema) if execution.finish_tool_name

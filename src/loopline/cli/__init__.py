@@ -2,8 +2,9 @@
 of any store.
 
 Threads and executions live in a store that every process on it shares, so the command sees what
-agents in other processes wrote, by the same ids. `threads` and `executions` only read: they never
-write to a store or run a model. `run` runs one task through an agent defined in a Python file.
+agents in other processes wrote, by the same ids. `threads` and `executions` only read (they never
+write to a store or run a model), except `executions cancel` and `executions resume`. `run` runs one
+task through an agent defined in a Python file.
 
     loopline run PATH.py:NAME QUESTION [--model MODEL] [--db LOCATION] [--json] [--no-stream]
     loopline [--db LOCATION] threads list [--limit N] [--cursor C] [--json]
@@ -11,6 +12,14 @@ write to a store or run a model. `run` runs one task through an agent defined in
     loopline [--db LOCATION] executions list [--agent NAME] [--thread ID] [--status STATUS]
                                              [--limit N] [--cursor C] [--json]
     loopline [--db LOCATION] executions show ID [--json]
+    loopline [--db LOCATION] executions cancel ID [--force] [--json]
+    loopline [--db LOCATION] executions resume ID PATH.py:NAME [--model MODEL] [--json] [--no-stream] [--force]
+
+`executions cancel` ends an execution CANCELLED (calls that never ran, and calls a dead process left
+running, get error results); one that a live process runs is refused (exit status 1) unless `--force`.
+`executions resume` reattaches an execution to the agent NAME in the file PATH and runs it to its end
+as `run` does (same options, output and exit statuses; a PAUSED execution stops with the decision it
+needs).
 
 `--db` takes a SQLite file path, `:memory:` or a `postgresql://` URL; without it the default store is
 used (`LOOPLINE_DB`, else the SQLite file in the user data directory). A file path that does not

@@ -1,8 +1,8 @@
 """The `threads` and `executions` commands: read a store and print what they find.
 
 Each command parses nothing and opens nothing itself: it gets the parsed arguments and an open store
-from `loopline.cli._main` and returns the text to print. They only read; nothing here writes to a
-store or runs a model.
+from `loopline.cli._main` and returns the text to print. They only read, except `executions cancel`,
+which ends an execution; nothing here runs a model (`executions resume` lives with `run`).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any, TypeAlias, TypeVar
 
+from ..agent import cancel_execution
 from ..errors import LooplineError
 from ..loop import ExecutionStatus
 from ..store import Page, Store
@@ -45,8 +46,9 @@ def add_threads(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     show.set_defaults(handler=_threads_show)
 
 
-def add_executions(commands: Subcommands, common: argparse.ArgumentParser) -> None:
-    """Register `executions list` and `executions show` on the top-level subparsers."""
+def add_executions(commands: Subcommands, common: argparse.ArgumentParser) -> Subcommands:
+    """Register `executions list`, `show` and `cancel` on the top-level subparsers; returns the
+    `executions` actions (`resume` is added to them by `loopline.cli._run`)."""
     group = commands.add_parser("executions", help="list executions and show one",
                                 description="Executions: one task's run over a thread.")
     actions = group.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -61,6 +63,17 @@ def add_executions(commands: Subcommands, common: argparse.ArgumentParser) -> No
                               help="an execution's fields, tool call records and its thread's messages")
     show.add_argument("execution_id", metavar="ID", help="the execution's id (exe_...)")
     show.set_defaults(handler=_executions_show)
+    cancel = actions.add_parser(
+        "cancel", parents=[common], help="end an execution CANCELLED (one whose process died, or is paused)",
+        description="End the execution CANCELLED. Calls that never ran, and calls a dead process left running, get "
+                    "error results, so its thread can be continued. An execution a live process still runs is "
+                    "refused (cancel it there) unless --force. Exit status: 0 when cancelled, 1 when a live process "
+                    "holds it, 2 when it has already ended or does not exist.")
+    cancel.add_argument("execution_id", metavar="ID", help="the execution's id (exe_...)")
+    cancel.add_argument("--force", action="store_true",
+                        help="cancel it even though a live process runs it (that process's next write is refused)")
+    cancel.set_defaults(handler=_executions_cancel)
+    return actions
 
 
 # --- handlers -----------------------------------------------------------------------------------
@@ -96,6 +109,13 @@ def _executions_show(store: Store, args: argparse.Namespace) -> str:
     if args.json:
         return _json.dump(_json.execution_detail(execution, records, messages))
     return "\n".join(_render.execution_detail(execution, records, messages))
+
+
+def _executions_cancel(store: Store, args: argparse.Namespace) -> str:
+    execution = cancel_execution(store, args.execution_id, force=args.force)
+    if args.json:
+        return _json.dump(_json.execution_record(execution))
+    return f"execution {execution.id} {execution.status.value} (thread {execution.thread_id})"
 
 
 # --- helpers ------------------------------------------------------------------------------------

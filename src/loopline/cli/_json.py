@@ -47,6 +47,11 @@ def execution_detail(execution: Execution, records: Sequence[ToolCallRecord],
             "messages": [message_to_dict(m) for m in messages]}
 
 
+def execution_record(execution: Execution) -> dict[str, Any]:
+    """`executions cancel`: `{"execution": execution}`, as it was left."""
+    return {"execution": _execution(execution)}
+
+
 def _thread(info: ThreadInfo) -> dict[str, Any]:
     return dataclasses.asdict(info)
 

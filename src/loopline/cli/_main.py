@@ -21,10 +21,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from ..errors import LooplineError, UnknownExecutionError, UnknownThreadError, UsageError
+from ..errors import ExecutionClaimedError, LooplineError, UnknownExecutionError, UnknownThreadError, UsageError
 from ..store import Store, default_db_path, default_store, open_store
 from ._commands import CommandError, Handler, add_executions, add_threads
-from ._run import LoadError, add_run, run_agent
+from ._run import LoadError, add_resume, add_run
 
 __all__ = ["build_parser", "main"]
 
@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_run(commands)
     add_threads(commands, common)
-    add_executions(commands, common)
+    add_resume(add_executions(commands, common), common)
     return parser
 
 
@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # argparse has already printed usage or help
         return exc.code if isinstance(exc.code, int) else 2
-    if args.command == "run":
+    if getattr(args, "runner", None) is not None:  # `run` and `executions resume` run a model
         return _run(args)
     location: str | None = args.db
     try:
@@ -69,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 store.close()
     except (UnknownThreadError, UnknownExecutionError) as exc:
         return _fail(2, f"{_unknown(exc)} in {_describe(location)}")
+    except ExecutionClaimedError as exc:  # `executions cancel` of an execution a live process runs
+        return _fail(1, str(exc))
     except (CommandError, UsageError) as exc:
         return _fail(2, str(exc))
     except _OpenError as exc:
@@ -80,16 +82,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    """`loopline run`: open the `--db` store (creating a missing file), run, and map what ends it to a status."""
+    """`loopline run` (or `executions resume`): open the `--db` store (`run` creates a missing file), run,
+    and map what ends it to a status."""
     location: str | None = args.db
     try:
-        store = None if location is None else _open(location, create=True)
+        store = None if location is None else _open(location, create=args.command == "run")
     except (CommandError, UsageError) as exc:
         return _fail(2, str(exc))
     except (_OpenError, LooplineError, sqlite3.Error) as exc:
         return _fail(1, f"cannot open {_describe(location)}: {exc}")
     try:
-        outcome = run_agent(args, store)
+        outcome = args.runner(args, store)
     except (CommandError, UsageError) as exc:
         return _fail(2, str(exc))
     except LoadError as exc:

@@ -19,7 +19,7 @@ import re
 import sqlite3
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -32,7 +32,7 @@ from ..store import Store, set_default_store
 from ._commands import CommandError, Subcommands
 from ._progress import HumanProgress, JsonProgress, Progress
 
-__all__ = ["LoadError", "Outcome", "add_run", "run_agent"]
+__all__ = ["LoadError", "Outcome", "add_resume", "add_run", "resume_agent", "run_agent"]
 
 _PROG = "loopline"
 _names = itertools.count(1)
@@ -74,6 +74,28 @@ def add_run(commands: Subcommands) -> None:
                         help="print one JSON object per event instead (see python -m pydoc loopline.cli)")
     parser.add_argument("--no-stream", dest="stream", action="store_false",
                         help="run without streaming and print the summary only")
+    parser.set_defaults(runner=run_agent)
+
+
+def add_resume(actions: Subcommands, common: argparse.ArgumentParser) -> None:
+    """Register `executions resume` on the `executions` actions."""
+    parser = actions.add_parser(
+        "resume", parents=[common], help="continue an interrupted execution with an agent defined in a Python file",
+        description="Reattach the execution ID (its process died, or it was stopped) to the Agent named NAME in the "
+                    "Python file PATH (the same name and tools it ran with) and run it to its end, showing progress "
+                    "as `loopline run` does. A call that was running when its process died pauses the execution "
+                    "for a decision unless its tool is idempotent; then it stops with the decision needed. Exit "
+                    "status as for `loopline run`.")
+    parser.add_argument("execution_id", metavar="ID", help="the execution's id (exe_...)")
+    parser.add_argument("target", metavar="PATH.py:NAME", help="the Python file and the name of the Agent in it")
+    parser.add_argument("--model", metavar="MODEL", help="the model (as for `loopline run`: default the file's "
+                                                         "MODEL, else $LOOPLINE_MODEL)")
+    parser.add_argument("--no-stream", dest="stream", action="store_false",
+                        help="run without streaming and print the summary only")
+    parser.add_argument("--force", action="store_true",
+                        help="take the execution even if a live process seems to hold it (only when you know it "
+                             "is dead; a killed process on this host is seen to be gone without it)")
+    parser.set_defaults(runner=resume_agent)
 
 
 def run_agent(args: argparse.Namespace, store: Store | None) -> Outcome:
@@ -82,6 +104,16 @@ def run_agent(args: argparse.Namespace, store: Store | None) -> Outcome:
     Raises `CommandError` or `UsageError` for what cannot be run as asked (exit status 2), `LoadError`
     when the file raises, and loopline's or SQLite's errors when the store fails before the task starts.
     """
+    return _with_agent(args, store, lambda agent: agent.add_task(args.question))
+
+
+def resume_agent(args: argparse.Namespace, store: Store | None) -> Outcome:
+    """`run_agent` for `executions resume`: the agent resumes the execution instead of starting a task."""
+    return _with_agent(args, store, lambda agent: agent.resume(args.execution_id, force=args.force))
+
+
+def _with_agent(args: argparse.Namespace, store: Store | None, begin: Callable[[Agent], Execution]) -> Outcome:
+    """Load the agent, pick the model, `begin` the execution and drive it to its end, printing progress."""
     path_text, name = _split_target(args.target)
     path = _python_file(path_text)
     out = sys.stdout
@@ -98,7 +130,7 @@ def run_agent(args: argparse.Namespace, store: Store | None) -> Outcome:
             streaming = args.stream and isinstance(model, StreamingModel)
             if args.stream and not streaming:
                 _note(f"{type(model).__name__} cannot stream (it has no stream/astream): running without streaming")
-            return _drive(agent, model, args.question, progress, stream=streaming)
+            return _drive(agent, model, begin, progress, stream=streaming)
     except KeyboardInterrupt:  # before the task existed: nothing to cancel
         return Outcome(130, "interrupted")
 
@@ -211,8 +243,9 @@ def _default_store(store: Store | None, location: str | None) -> Iterator[None]:
 # --- running --------------------------------------------------------------------------------------
 
 
-def _drive(agent: Agent, model: Model, question: str, progress: Progress, *, stream: bool) -> Outcome:
-    execution = agent.add_task(question)
+def _drive(agent: Agent, model: Model, begin: Callable[[Agent], Execution], progress: Progress, *,
+           stream: bool) -> Outcome:
+    execution = begin(agent)
     try:
         progress.started(execution, model)
         result = _stream(agent, model, progress) if stream else agent.run(model=model)

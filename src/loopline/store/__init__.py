@@ -7,6 +7,7 @@ knows nothing of agents or providers.
 from ._default import default_db_path, default_store, open_store, set_default_store
 from ._memory import InMemoryStore
 from ._migrations import MIGRATIONS
+from ._owner import process_owner
 from ._protocol import MemoryScope, Page, Store, ThreadInfo, ToolCallRecord
 from ._sqlite import SQLiteStore
 from ._values import memory_scope
@@ -35,5 +36,6 @@ __all__ = [
     "default_store",
     "memory_scope",
     "open_store",
+    "process_owner",
     "set_default_store",
 ]

@@ -9,9 +9,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import ConcurrentUpdateError, ExecutionClaimedError, UnknownExecutionError, UnknownThreadError
+from ..errors import ConcurrentUpdateError, UnknownExecutionError, UnknownThreadError
 from ..loop import Execution, ExecutionStatus
 from ..messages import Message, new_id
+from ._owner import claim_is_live, fenced
 from ._protocol import MemoryScope, Page, ThreadInfo, ToolCallRecord, decode_cursor, encode_cursor
 from ._values import decode_value, encode_value, memory_key, memory_scope
 
@@ -27,7 +28,7 @@ class InMemoryStore:
         self._messages: dict[str, list[Message]] = {}
         self._executions: dict[str, Execution] = {}
         self._tool_calls: dict[str, dict[str, ToolCallRecord]] = {}
-        self._claims: dict[str, tuple[str, float]] = {}
+        self._claims: dict[str, tuple[str | None, float | None]] = {}
         self._memory: dict[tuple[str, str, str], str] = {}  # (scope, owner, key) -> JSON text
 
     def __repr__(self) -> str:
@@ -98,19 +99,21 @@ class InMemoryStore:
 
     def commit(self, execution: Execution, messages: Sequence[Message] = (), *,
                expected_length: int | None = None, tool_calls: Sequence[ToolCallRecord] = (),
-               owner: str | None = None) -> None:
+               owner: str | None = None, claim_seconds: float | None = None) -> None:
         with self._lock:
             self._thread(execution.thread_id)
-            holder = self._claims.get(execution.id)
-            if owner is not None and holder is not None and holder[0] != owner and holder[1] > time.time():
-                raise ExecutionClaimedError(f"execution {execution.id} is held by {holder[0]}; this writer lost its "
-                                            "claim, so it must stop", execution_id=execution.id)
+            stored = self._executions.get(execution.id)
+            if owner is not None and stored is not None:
+                holder, until = self._claims.get(execution.id, (None, None))
+                fenced(execution, owner, holder=holder, until=until, stored=stored.status, now=time.time())
             self.append_messages(execution.thread_id, messages, expected_length=expected_length)
             self._executions[execution.id] = _deep(execution)
             records = self._tool_calls.setdefault(execution.id, {})
             for record in tool_calls:
                 records[record.tool_call_id] = record
             self._forget_execution_memory(execution)
+            if owner is not None and claim_seconds is not None:
+                self._claims[execution.id] = (owner, time.time() + claim_seconds)
 
     def get_execution(self, execution_id: str) -> Execution:
         with self._lock:
@@ -137,8 +140,8 @@ class InMemoryStore:
         with self._lock:
             if execution_id not in self._executions:
                 raise UnknownExecutionError(execution_id)
-            holder = self._claims.get(execution_id)
-            if not force and holder is not None and holder[0] != owner and holder[1] > now:
+            holder = self._claims.get(execution_id, (None, None))
+            if not force and claim_is_live(*holder, asker=owner, now=now):
                 return False
             self._claims[execution_id] = (owner, now + lease_seconds)
             return True

@@ -172,11 +172,12 @@ class Store(Protocol):
 
     def commit(self, execution: Execution, messages: Sequence[Message] = (), *,
                expected_length: int | None = None, tool_calls: Sequence[ToolCallRecord] = (),
-               owner: str | None = None) -> None:
+               owner: str | None = None, claim_seconds: float | None = None) -> None:
         """In one transaction: append `messages` to the execution's thread (checked against
         `expected_length` when given), save the execution, and upsert the tool call records. With
-        `owner`, only while no other owner holds an unexpired claim on the execution
-        (`ExecutionClaimedError` otherwise, nothing written)."""
+        `owner`, only while no other owner holds a live claim on the execution
+        (`ExecutionClaimedError` otherwise, nothing written); with `claim_seconds` too, the execution
+        is claimed for `owner` in the same transaction (so a new execution is never seen unclaimed)."""
         ...
 
     def get_execution(self, execution_id: str) -> Execution:
@@ -191,9 +192,12 @@ class Store(Protocol):
 
     def claim_execution(self, execution_id: str, *, owner: str, lease_seconds: float = 60.0,
                         force: bool = False) -> bool:
-        """Take the execution for `owner` unless another owner holds an unexpired claim; True when
-        taken (or renewed). Two workers can never both hold it. `force` takes it regardless (for an
-        owner known to be dead); the previous owner's next commit is then refused."""
+        """Take the execution for `owner` unless another owner holds a live claim; True when taken
+        (or renewed). Two workers can never both hold it. A claim is live while its lease is
+        unexpired and its process is not known to be dead: owners made by `process_owner` on this
+        host are checked by pid (and start time), so a killed process's claim is void at once; on
+        other hosts the lease decides. `force` takes it regardless (for an owner known to be dead);
+        the previous owner's next commit is then refused."""
         ...
 
     def release_execution(self, execution_id: str, *, owner: str) -> None:

@@ -13,10 +13,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Protocol
 
-from ..errors import ConcurrentUpdateError, ExecutionClaimedError, UnknownExecutionError, UnknownThreadError
+from ..errors import ConcurrentUpdateError, UnknownExecutionError, UnknownThreadError
 from ..loop import Execution, ExecutionStatus, execution_from_json, execution_to_json
 from ..messages import SCHEMA_VERSION, Message, message_from_json, message_to_json, new_id
 from ._migrations import MIGRATIONS, check_known
+from ._owner import claim_is_live, fenced
 from ._protocol import MemoryScope, Page, ThreadInfo, ToolCallRecord, decode_cursor, encode_cursor
 from ._values import decode_value, encode_value, memory_key, memory_scope
 
@@ -206,10 +207,10 @@ class SqlStore:
 
     def commit(self, execution: Execution, messages: Sequence[Message] = (), *,
                expected_length: int | None = None, tool_calls: Sequence[ToolCallRecord] = (),
-               owner: str | None = None) -> None:
+               owner: str | None = None, claim_seconds: float | None = None) -> None:
         with self._write() as cur:
             if owner is not None:
-                self._fence(cur, execution.id, owner)
+                self._fence(cur, execution, owner)
             # Always through `_append`, even with nothing to append: its read of the thread locks the
             # row where the database locks rows, so a thread deleted meanwhile is UnknownThreadError,
             # not a foreign key violation.
@@ -230,15 +231,17 @@ class SqlStore:
                     (r.execution_id, r.tool_call_id, r.name, r.arguments, r.status, r.started_at, r.finished_at,
                      r.result, r.is_error, r.duration))
             self._forget_execution_memory(cur, execution)
+            if owner is not None and claim_seconds is not None:
+                self._set_claim(cur, execution.id, owner, time.time() + claim_seconds)
 
-    def _fence(self, cur: Cursor, execution_id: str, owner: str) -> None:
-        """Refuse a writer that lost its claim (another owner holds an unexpired one)."""
-        cur.execute(self._sql(f"SELECT claimed_by, claimed_until FROM executions WHERE id = ?{self.lock_row}"),
-                    (execution_id,))
+    def _fence(self, cur: Cursor, execution: Execution, owner: str) -> None:
+        """Refuse a writer that lost its claim (another owner holds a live one), or whose execution
+        another process has ended meanwhile (a writer never reopens an ended execution)."""
+        cur.execute(self._sql(f"SELECT claimed_by, claimed_until, status FROM executions WHERE id = ?{self.lock_row}"),
+                    (execution.id,))
         row = cur.fetchone()
-        if row is not None and row[0] not in (None, owner) and (row[1] or 0) > time.time():
-            raise ExecutionClaimedError(f"execution {execution_id} is held by {row[0]}; this writer lost its claim, "
-                                        "so it must stop", execution_id=execution_id)
+        if row is not None:
+            fenced(execution, owner, holder=row[0], until=row[1], stored=ExecutionStatus(row[2]), now=time.time())
 
     def get_execution(self, execution_id: str) -> Execution:
         with self._read() as cur:
@@ -273,15 +276,19 @@ class SqlStore:
                         force: bool = False) -> bool:
         now = time.time()
         with self._write() as cur:
-            free = "" if force else " AND (claimed_by IS NULL OR claimed_by = ? OR claimed_until < ?)"
-            cur.execute(self._sql(f"UPDATE executions SET claimed_by = ?, claimed_until = ? WHERE id = ?{free}"),
-                        (owner, now + lease_seconds, execution_id, *(() if force else (owner, now))))
-            if _rowcount(cur) == 1:
-                return True
-            cur.execute(self._sql("SELECT 1 FROM executions WHERE id = ?"), (execution_id,))
-            if cur.fetchone() is None:
+            cur.execute(self._sql(f"SELECT claimed_by, claimed_until FROM executions WHERE id = ?{self.lock_row}"),
+                        (execution_id,))
+            row = cur.fetchone()
+            if row is None:
                 raise UnknownExecutionError(execution_id)
-            return False
+            if not force and claim_is_live(row[0], row[1], asker=owner, now=now):
+                return False
+            self._set_claim(cur, execution_id, owner, now + lease_seconds)
+            return True
+
+    def _set_claim(self, cur: Cursor, execution_id: str, owner: str, until: float) -> None:
+        cur.execute(self._sql("UPDATE executions SET claimed_by = ?, claimed_until = ? WHERE id = ?"),
+                    (owner, until, execution_id))
 
     def release_execution(self, execution_id: str, *, owner: str) -> None:
         with self._write() as cur:
