@@ -82,7 +82,7 @@ def test_cancel_ends_a_killed_processs_execution(db: Path, workers: list[Worker]
     worker.kill()
     done = _loopline("executions", "cancel", worker.execution_id, "--db", str(db), cwd=db.parent)
     assert (done.returncode, done.stderr) == (0, "")
-    assert done.stdout.startswith(f"execution {worker.execution_id} cancelled")
+    assert done.stdout.startswith(f"execution {worker.execution_id} CANCELLED")
     store = SQLiteStore(db)
     execution = store.get_execution(worker.execution_id)
     assert (execution.status, execution.pending_tool_calls) == (ExecutionStatus.CANCELLED, ())
@@ -90,7 +90,7 @@ def test_cancel_ends_a_killed_processs_execution(db: Path, workers: list[Worker]
     assert result.is_error and "may or may not" in result.content
 
     again = _loopline("executions", "cancel", worker.execution_id, "--db", str(db), cwd=db.parent)
-    assert again.returncode == 2 and "already ended (cancelled)" in again.stderr
+    assert again.returncode == 2 and "already ended (CANCELLED)" in again.stderr
 
 
 def test_cancel_refuses_a_live_processs_execution_unless_forced(db: Path, workers: list[Worker]) -> None:
@@ -102,7 +102,7 @@ def test_cancel_refuses_a_live_processs_execution_unless_forced(db: Path, worker
     forced = _loopline("executions", "cancel", worker.execution_id, "--force", "--json", "--db", str(db),
                        cwd=db.parent)
     assert forced.returncode == 0, forced.stderr
-    assert '"status": "cancelled"' in forced.stdout
+    assert '"status": "CANCELLED"' in forced.stdout
     assert SQLiteStore(db).get_execution(worker.execution_id).status is ExecutionStatus.CANCELLED
 
 
@@ -113,7 +113,7 @@ def test_resume_runs_a_killed_processs_execution_to_its_end(db: Path, workers: l
     done = _loopline("executions", "resume", worker.execution_id, "agent.py:holder", "--db", str(db), "--no-stream",
                      cwd=db.parent)
     assert done.returncode == 0, done.stderr
-    assert "status     completed" in done.stdout and "Resumed and done." in done.stdout
+    assert "status     COMPLETED" in done.stdout and "Resumed and done." in done.stdout
     execution = SQLiteStore(db).get_execution(worker.execution_id)
     assert (execution.status, execution.result) == (ExecutionStatus.COMPLETED, "Resumed and done.")
 

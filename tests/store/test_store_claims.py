@@ -84,7 +84,7 @@ def test_a_writer_never_reopens_an_execution_another_process_ended(store: Store)
     assert store.claim_execution(execution.id, owner=canceller, force=True) is True  # as `cancel --force` does
     store.commit(ended, owner=canceller)
     store.release_execution(execution.id, owner=canceller)
-    with pytest.raises(ExecutionClaimedError, match="was ended \\(cancelled\\) by another process"):
+    with pytest.raises(ExecutionClaimedError, match="was ended \\(CANCELLED\\) by another process"):
         store.commit(execution, owner=writer)  # the writer's stale RUNNING state
     assert store.get_execution(execution.id).status is ExecutionStatus.CANCELLED
     store.commit(ended, owner=writer)  # what agrees with the end goes through (late tool results)

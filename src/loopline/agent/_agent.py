@@ -29,7 +29,7 @@ from ..errors import (
 )
 from ..loop import Execution, ExecutionMachine, ExecutionResult, ExecutionStatus, RunConfig
 from ..loop._html import execution_html
-from ..messages import Message, Part, ToolCallPart, new_id
+from ..messages import Message, new_id
 from ..messages._html import guarded
 from ..providers import (
     LLMProvider,
@@ -60,7 +60,7 @@ from ._decisions import CLAIM_SECONDS, Decisions
 from ._events import RunEvent
 from ._extract import ExtractToolCalls
 from ._files import FileInput
-from ._index import CallIds
+from ._index import CallIds, resolve_calls
 from ._input import TaskInput, task_message, task_text
 from ._memory import AgentMemory
 from ._progress import progress_for
@@ -68,10 +68,6 @@ from ._requests import InstructionsWatch, RequestBuilder, check_answered, check_
 from ._turns import ThreadTurns
 
 __all__ = ["Agent", "CLAIM_SECONDS"]
-
-ORIGINAL_ID = "loopline_original_id"
-"""Where a call renamed for uniqueness keeps the id the provider gave it."""
-
 
 class Agent(Decisions, ClaimHolder, ThreadTurns):
     """An LLM agent: instructions, tools, and the execution of its current task.
@@ -373,7 +369,7 @@ class Agent(Decisions, ClaimHolder, ThreadTurns):
             now = time.time()
             for message in parsed:
                 if message.role == "assistant":
-                    added.extend(machine.on_model_message(self._unique_call_ids(message, added), now))
+                    added.extend(machine.on_model_message(self._call_ids.unique(message, self._messages, added), now))
                     held = [c.id for c in machine.execution.pending_tool_calls if self._needs_approval(c.name)]
                     machine.hold_for_approval(held, now)
                 elif message.role == "tool":
@@ -399,7 +395,7 @@ class Agent(Decisions, ClaimHolder, ThreadTurns):
         started before they run, so an interruption is recorded too (as an error result that says the
         tool may have had its effect).
         """
-        tool_calls = self._resolve_calls(tool_calls) if tool_calls else []
+        tool_calls = resolve_calls(tool_calls, self._require_machine().execution.pending_tool_calls)
         started = self._begin_tools(tool_calls)
         if not started:
             return []
@@ -412,7 +408,7 @@ class Agent(Decisions, ClaimHolder, ThreadTurns):
 
     async def arun_tools(self, tool_calls: Sequence[ToolCall]) -> list[ToolCallResult]:
         """`run_tools` for asyncio code: async tools are awaited, sync tools run in threads."""
-        tool_calls = self._resolve_calls(tool_calls) if tool_calls else []
+        tool_calls = resolve_calls(tool_calls, self._require_machine().execution.pending_tool_calls)
         started = self._begin_tools(tool_calls)
         if not started:
             return []
@@ -423,35 +419,6 @@ class Agent(Decisions, ClaimHolder, ThreadTurns):
                                        time_left=self._require_machine().execution.time_left(time.time()))
         self._finish_tools(results, started)
         return results
-
-    def _unique_call_ids(self, message: Message, also: Sequence[Message]) -> Message:
-        """A response whose call ids repeat ids already in the thread (servers that send no ids get
-        stable made-up ones, which repeat when a call repeats) gets fresh ids for those calls; the
-        original stays in the call's provider details, so `run_tools` still takes the calls under it."""
-        if not message.tool_calls:
-            return message
-        taken = self._call_ids.of(self._messages)
-        if also:
-            taken = taken | {c.id for m in also for c in m.tool_calls}
-        if not taken.intersection(c.id for c in message.tool_calls):
-            return message
-        parts: list[Part] = []
-        for part in message.parts:
-            if isinstance(part, ToolCallPart) and part.id in taken:
-                details = {**(part.provider_details or {}), ORIGINAL_ID: part.id}
-                parts.append(dataclasses.replace(part, id=f"{part.id}_{len(taken) + len(parts)}",
-                                                 provider_details=details))
-            else:
-                parts.append(part)
-        return dataclasses.replace(message, parts=tuple(parts))
-
-    def _resolve_calls(self, tool_calls: Sequence[ToolCall]) -> list[ToolCall]:
-        """Calls as `extract_tool_calls` gave them, under the ids the thread holds (see `_unique_call_ids`)."""
-        pending = self._require_machine().execution.pending_tool_calls
-        renamed = {(p.provider_details or {}).get(ORIGINAL_ID): p for p in pending}
-        ids = {p.id for p in pending}
-        return [c if c.id in ids or c.id not in renamed else dataclasses.replace(c, id=renamed[c.id].id)
-                for c in tool_calls]
 
     def _begin_tools(self, tool_calls: Sequence[ToolCall]) -> dict[str, ToolCallRecord]:
         """Record the calls as started (in the store too) before any of them runs."""
