@@ -30,7 +30,7 @@ from loopline.context import (
     set_context_window,
 )
 from loopline.context._encoding import ApproximateEncoder, TiktokenEncoder, get_encoder, load_bpe_openai
-from loopline.context._models import bare_model_name
+from loopline.context._profiles import bare_model_name
 from loopline.messages import (
     FilePart,
     Message,

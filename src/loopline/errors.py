@@ -168,7 +168,7 @@ class UnknownExecutionError(UsageError, KeyError):
 
 
 class ConfigError(UsageError, ValueError):
-    """A `RunConfig` setting is out of range; the message names the setting and what it takes."""
+    """A setting (of a `RunConfig`, or a fact about a model) is out of range; the message names it and what it takes."""
 
 
 class ToolDefinitionError(UsageError, ValueError):

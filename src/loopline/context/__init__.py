@@ -11,9 +11,18 @@ call from its result. Builds on `loopline.messages`, `loopline.tools` and `loopl
 from ._counter import CUT_MARKER, IMAGE_TOKENS, TokenCounter
 from ._encoding import ApproximateTokenCountWarning
 from ._fitter import ContextFitter
-from ._models import ModelProfile, context_window, encoding_for, set_context_window
 from ._plan import NOTE
 from ._policy import ContextPolicy, Fitted, WindowView
+from ._profiles import (
+    ModelProfile,
+    Price,
+    context_window,
+    encoding_for,
+    model_profile,
+    model_profiles,
+    set_context_window,
+    set_model_profile,
+)
 
 __all__ = [
     "ApproximateTokenCountWarning",
@@ -24,9 +33,13 @@ __all__ = [
     "IMAGE_TOKENS",
     "ModelProfile",
     "NOTE",
+    "Price",
     "TokenCounter",
     "WindowView",
     "context_window",
     "encoding_for",
+    "model_profile",
+    "model_profiles",
     "set_context_window",
+    "set_model_profile",
 ]

@@ -33,7 +33,7 @@ from typing_extensions import assert_never
 from ..messages import FilePart, Message, OpaquePart, ReasoningPart, RefusalPart, TextPart, ToolCallPart, ToolResultPart
 from ..tools import ToolDefinition
 from ._encoding import Encoder, get_encoder
-from ._models import ModelProfile, profile_for
+from ._profiles import ModelProfile, model_profile
 from ._tools_text import tools_as_json, tools_as_typescript
 
 __all__ = ["CUT_MARKER", "IMAGE_TOKENS", "TokenCounter"]
@@ -81,7 +81,7 @@ class TokenCounter:
             raise ValueError(f"encoding must be a tiktoken encoding name, got {encoding!r}")
         self.model = model
         """The model this counter counts for, as given."""
-        self.profile: ModelProfile = profile_for(model)
+        self.profile: ModelProfile = model_profile(model)
         """The overheads and safety factor used for this model."""
         self.encoding_name: str = encoding or self.profile.encoding
         """The tiktoken encoding that counts the text."""

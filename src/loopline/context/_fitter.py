@@ -13,9 +13,9 @@ from collections.abc import Sequence
 
 from ..messages import Message
 from ._counter import TokenCounter
-from ._models import context_window
 from ._plan import Capper, PlanLimits, make_plan
 from ._policy import ContextPolicy, Fitted, WindowView
+from ._profiles import context_window
 
 __all__ = ["ContextFitter"]
 

@@ -1,84 +1,59 @@
-"""What model usage costs in USD, from a built-in table of common OpenAI and Anthropic models.
+"""What model usage costs in USD, from the prices in the context layer's table of model facts.
 
-Prices are USD per million tokens, as the providers list them for standard (not batch) use; check them
-against your own account and override with `set_price`. A model that no entry matches costs nothing
-(and a cost budget then never trips) rather than a guess.
+A model's price is found by the same rule as its window and tokenizer (`loopline.context.model_profile`):
+provider prefix dropped, dated snapshots matched to their family, prices set with `set_price` winning.
+A model with no known price costs nothing (and a cost budget then never trips) rather than a guess.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
 
+from ..context import Price, model_profile, model_profiles, set_model_profile
 from ..messages import Usage
 
 __all__ = ["PRICES", "Price", "cost_of", "price_for", "set_price"]
 
 
-@dataclass(frozen=True, slots=True)
-class Price:
-    """USD per million tokens."""
+class _Prices(Mapping[str, Price]):
+    """A read-only, always current view of the priced families and of the names prices were set for."""
 
-    input: float
-    """Uncached input tokens."""
-    output: float
-    """Output tokens (reasoning included)."""
-    cached_input: float | None = None
-    """Input tokens read from the prompt cache (defaults to `input`)."""
-    cache_write: float | None = None
-    """Input tokens written to the prompt cache (defaults to `input`)."""
+    def _current(self) -> dict[str, Price]:
+        return {name: profile.price for name, profile in model_profiles().items() if profile.price is not None}
 
-    def cost(self, usage: Usage) -> float:
-        """USD for one usage record."""
-        cached = usage.cached_tokens
-        written = usage.cache_write_tokens
-        plain = max(0, usage.input_tokens - cached - written)
-        return (plain * self.input + cached * (self.cached_input if self.cached_input is not None else self.input)
-                + written * (self.cache_write if self.cache_write is not None else self.input)
-                + usage.output_tokens * self.output) / 1_000_000
+    def __getitem__(self, name: str) -> Price:
+        return self._current()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._current())
+
+    def __len__(self) -> int:
+        return len(self._current())
+
+    def __repr__(self) -> str:
+        return f"PRICES({self._current()!r})"
 
 
-PRICES: dict[str, Price] = {
-    # OpenAI
-    "gpt-5-nano": Price(0.05, 0.40, cached_input=0.005),
-    "gpt-5-mini": Price(0.25, 2.00, cached_input=0.025),
-    "gpt-5": Price(1.25, 10.00, cached_input=0.125),
-    "gpt-4.1-nano": Price(0.10, 0.40, cached_input=0.025),
-    "gpt-4.1-mini": Price(0.40, 1.60, cached_input=0.10),
-    "gpt-4.1": Price(2.00, 8.00, cached_input=0.50),
-    "gpt-4o-mini": Price(0.15, 0.60, cached_input=0.075),
-    "gpt-4o": Price(2.50, 10.00, cached_input=1.25),
-    "o4-mini": Price(1.10, 4.40, cached_input=0.275),
-    "o3-mini": Price(1.10, 4.40, cached_input=0.55),
-    "o3": Price(2.00, 8.00, cached_input=0.50),
-    # Anthropic (cache reads at 0.1x input, 5-minute cache writes at 1.25x)
-    "claude-opus-4-5": Price(5.00, 25.00, cached_input=0.50, cache_write=6.25),
-    "claude-opus-4": Price(15.00, 75.00, cached_input=1.50, cache_write=18.75),
-    "claude-sonnet-4": Price(3.00, 15.00, cached_input=0.30, cache_write=3.75),
-    "claude-3-7-sonnet": Price(3.00, 15.00, cached_input=0.30, cache_write=3.75),
-    "claude-haiku-4-5": Price(1.00, 5.00, cached_input=0.10, cache_write=1.25),
-    "claude-3-5-haiku": Price(0.80, 4.00, cached_input=0.08, cache_write=1.00),
-}
-"""Model name prefixes to prices; the longest matching prefix wins (`gpt-4o-mini-2024-07-18` is
-`gpt-4o-mini`, not `gpt-4o`)."""
+PRICES: Mapping[str, Price] = _Prices()
+"""Family names to prices, as `price_for` finds them (change them with `set_price`)."""
 
 
 def set_price(model_prefix: str, price: Price | None) -> None:
-    """Add or replace (or, with `None`, remove) the price of the models whose names start with the prefix."""
-    if price is None:
-        PRICES.pop(model_prefix, None)
-    else:
-        PRICES[model_prefix] = price
+    """Set (process-wide) the price of the models whose names start with the prefix; it takes
+    precedence over the built-in table. `None` removes a price set before (the built-in one applies again).
+
+    Raises:
+        ConfigError: the prefix is empty or `price` is not a `Price` (a `ValueError`).
+    """
+    set_model_profile(model_prefix, price=price)
 
 
 def price_for(model: str | None) -> Price | None:
-    """The price of a model by the longest matching prefix, or `None` when unknown."""
-    if not model:
-        return None
-    matches = [prefix for prefix in PRICES if model.startswith(prefix)]
-    return PRICES[max(matches, key=len)] if matches else None
+    """The price of a model (see `loopline.context.model_profile`), or `None` when unknown."""
+    return model_profile(model).price if model else None
 
 
 def cost_of(model: str | None, usage: Usage | None) -> float:
-    """USD for a response's usage (0.0 when the model or usage is unknown)."""
+    """USD for a response's usage (0.0 when the model, its price or the usage is unknown)."""
     price = price_for(model)
     return price.cost(usage) if price is not None and usage is not None else 0.0
