@@ -1,5 +1,8 @@
-"""The context layer: token counting and fitting a conversation into a model's context window.
+"""The context layer: what loopline knows about models, token counting, and fitting a conversation
+into a model's context window.
 
+`model_profile` finds a model's facts (window, prices per token kind, tokenizer, request overheads) in
+one table by one name rule, so its window, its count and its cost always describe the same family.
 `TokenCounter` counts messages (cached by message id, so a growing thread is counted once), tools
 and system prompts for a model; `ContextFitter` decides, before each request, what of the
 conversation the request carries: all of it while it fits the window minus a reply reserve, else

@@ -1,7 +1,8 @@
 """The loop layer: executions and the state machine that runs them, without I/O.
 
 The machine decides (call the model, run tools, done) and applies limits; drivers in higher layers
-perform the I/O. Builds on `loopline.messages` and `loopline.tools`; never imports providers' SDKs.
+perform the I/O. Builds on `loopline.messages`, `loopline.tools` and `loopline.context` (prices); never
+imports providers' SDKs.
 """
 
 from ._config import RunConfig
