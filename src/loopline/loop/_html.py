@@ -87,7 +87,6 @@ def _usage_text(usage: Usage) -> str:
     return text + (f" · {count(usage.requests, 'request')}" if usage.requests else "")
 
 
-
 def _duration_cell(execution: Execution) -> str:
     seconds = execution_duration(execution)
     if seconds is None:
