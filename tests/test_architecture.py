@@ -73,7 +73,9 @@ def _layer(module: str) -> int:
     parts = module.split(".")
     if parts[0] != "loopline" or len(parts) < 2:
         return len(LAYERS)  # the package root re-exports everything
-    return next(rank for rank, layer in enumerate(LAYERS) if parts[1] in layer)
+    rank = next((rank for rank, layer in enumerate(LAYERS) if parts[1] in layer), None)
+    assert rank is not None, f"{module}: add `{parts[1]}` to a layer in LAYERS"
+    return rank
 
 
 def _targets(path: Path, nodes: Iterator[ast.AST]) -> Iterator[str]:
