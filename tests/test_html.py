@@ -20,9 +20,10 @@ from hypothesis import strategies as st
 
 import wire
 from loopline import LLMProvider, threads
+from loopline._html import PAYLOAD_LIMIT
 from loopline.errors import UnknownThreadError
-from loopline.loop import Execution, ExecutionError, ExecutionResult, ExecutionStatus
-from loopline.loop._html import execution_html
+from loopline.loop import Execution, ExecutionError, ExecutionResult, ExecutionStatus, execution_html, messages_html
+from loopline.loop._messages_html import HEAD_STEPS, HTML_BUDGET, MAX_PARTS, TAIL_STEPS
 from loopline.messages import (
     FilePart,
     Message,
@@ -35,7 +36,6 @@ from loopline.messages import (
     ToolResultPart,
     Usage,
 )
-from loopline.messages._html import HEAD_STEPS, HTML_BUDGET, MAX_PARTS, PAYLOAD_LIMIT, TAIL_STEPS, messages_html
 from loopline.providers import get_adapter
 from loopline.store import InMemoryStore, ThreadInfo
 

@@ -16,10 +16,9 @@ from __future__ import annotations
 import builtins
 from dataclasses import dataclass
 
-from .loop import Execution
-from .loop._html import executions_html
+from ._html import card, count, guarded, muted
+from .loop import Execution, executions_html, messages_html
 from .messages import Message
-from .messages._html import card, count, guarded, messages_html, muted
 from .store import Page, Store, ThreadInfo, default_store
 
 __all__ = ["ThreadView", "delete", "fork", "get", "list", "messages", "view"]

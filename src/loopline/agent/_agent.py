@@ -21,16 +21,15 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from time import monotonic
 from typing import Any, Literal, overload
 
+from .._html import guarded
 from ..errors import (
     NoActiveTaskError,
     TaskAlreadyRunningError,
     ToolDefinitionError,
     UsageError,
 )
-from ..loop import Execution, ExecutionMachine, ExecutionResult, ExecutionStatus, RunConfig
-from ..loop._html import execution_html
+from ..loop import Execution, ExecutionMachine, ExecutionResult, ExecutionStatus, RunConfig, execution_html
 from ..messages import Message, new_id
-from ..messages._html import guarded
 from ..providers import (
     LLMProvider,
     Model,

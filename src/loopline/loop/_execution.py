@@ -7,8 +7,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._html import guarded
 from ..messages import ToolCallPart, Usage, new_id
-from ..messages._html import guarded
 from ._html import execution_html, execution_summary, result_html, result_summary
 
 __all__ = ["Execution", "ExecutionError", "ExecutionResult", "ExecutionStatus", "Limits"]

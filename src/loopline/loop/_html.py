@@ -3,8 +3,9 @@
 `Execution._repr_html_` and `ExecutionResult._repr_html_` call into here. Neither record holds its
 conversation, and a repr must be quick and must never fail, so nothing here reads a store: the
 trajectory is shown when the caller passes the messages, and otherwise the card says how to see it
-(`loopline.threads.view(thread_id)`). Built from the pieces in `loopline.messages._html`, with the same
-rules: inline styles, neutral colours, everything escaped, long texts cut.
+(`loopline.threads.view(thread_id)`). Built from the pieces in `loopline._html` (the conversation itself by
+`loopline.loop._messages_html`), with the same rules: inline styles, neutral colours, everything escaped,
+long texts cut.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..messages import Message, Usage
-from ..messages._html import (
+from .._html import (
     PREVIEW_WIDTH,
     badge,
     card,
@@ -24,14 +24,13 @@ from ..messages._html import (
     esc,
     fields_html,
     folded,
-    messages_html,
     muted,
-    part_html,
     pre_html,
     text_html,
     timestamp,
-    usage_text,
 )
+from ..messages import Message, Usage
+from ._messages_html import messages_html, part_html
 
 if TYPE_CHECKING:
     from ._execution import Execution, ExecutionResult, ExecutionStatus
@@ -74,6 +73,18 @@ def execution_duration(execution: Execution) -> float | None:
     """Seconds from the first RUNNING status to the last change; `None` if it never ran."""
     started = next((when for status, when in execution.status_history if status == "RUNNING"), None)
     return None if started is None else execution.updated_at - started
+
+
+def _usage_text(usage: Usage) -> str:
+    """`1,234 input (1,000 cached) · 56 output (20 reasoning) · 3 requests`, plain text."""
+    inner = [f"{usage.cached_tokens:,} cached"] if usage.cached_tokens else []
+    if usage.cache_write_tokens:
+        inner.append(f"{usage.cache_write_tokens:,} cache write")
+    text = f"{usage.input_tokens:,} input" + (f" ({', '.join(inner)})" if inner else "")
+    text += f" · {usage.output_tokens:,} output"
+    if usage.reasoning_tokens:
+        text += f" ({usage.reasoning_tokens:,} reasoning)"
+    return text + (f" · {count(usage.requests, 'request')}" if usage.requests else "")
 
 
 def _duration_cell(execution: Execution) -> str:
@@ -174,7 +185,7 @@ def _execution_row(e: Execution) -> str:
 
 def _counts(steps: int, tool_calls: int | None, usage: Usage, cost_usd: float) -> list[tuple[str, str]]:
     done = count(steps, "step") + ("" if tool_calls is None else f", {count(tool_calls, 'tool call')}")
-    return [("steps", done), ("tokens", esc(usage_text(usage))), ("cost", cost_text(cost_usd))]
+    return [("steps", done), ("tokens", esc(_usage_text(usage))), ("cost", cost_text(cost_usd))]
 
 
 def _outcome_html(result: Any, error_code: str | None, error: str | None) -> str:

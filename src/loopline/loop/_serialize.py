@@ -10,8 +10,8 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from .._validation import describe_problems
 from ..errors import StoredDataError
-from ..messages._validation import describe_problems
 from ._execution import Execution
 
 __all__ = ["EXECUTION_SCHEMA_VERSION", "execution_from_json", "execution_to_json"]

@@ -9,9 +9,9 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from .._validation import describe_problems
 from ..errors import StoredDataError
 from ._message import Message
-from ._validation import describe_problems
 
 __all__ = [
     "SCHEMA_VERSION",

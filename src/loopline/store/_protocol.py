@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, Protocol, TypeAlias, TypeVar, runtime_checkable
 
+from .._html import card, code, esc, fields_html, guarded, preview, timestamp
 from ..loop import Execution, ExecutionStatus
 from ..messages import Message
-from ..messages._html import card, code, esc, fields_html, guarded, preview, timestamp
 
 __all__ = [
     "MEMORY_SCOPES",

@@ -15,8 +15,8 @@ from typing import Any, Literal, get_args, get_type_hints, overload
 import jsonschema
 from pydantic import BaseModel, ValidationError
 
+from .._validation import describe_problems
 from ..errors import ToolDefinitionError
-from ..messages._validation import describe_problems
 from ._call import ToolContext
 from ._schema import check_tool_name, drop_strict_nulls, model_for_function, strict_schema
 

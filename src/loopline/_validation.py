@@ -1,5 +1,8 @@
-"""Pydantic validation errors as one line a person (or a model) can act on. Shared by every layer that
-validates with pydantic; kept in the lowest one."""
+"""Pydantic validation errors as one line a person (or a model) can act on.
+
+Shared by every layer that validates with pydantic (stored messages and executions read back, tool
+arguments), so it sits below all of them and imports nothing of loopline. It is private to the package:
+a formatting detail, not something for users to build on."""
 
 from __future__ import annotations
 
