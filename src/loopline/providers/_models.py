@@ -9,6 +9,7 @@ so `loopline` imports without them.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import json
 import os
@@ -174,6 +175,8 @@ class _SDKModel:
             client = _ENV_CLIENTS.get(key)
             if client is None:
                 client = _ENV_CLIENTS[key] = self._make_client(asynchronous=asynchronous)
+                if len(_ENV_CLIENTS) == 1:  # the cache's first client: let them all go at exit
+                    atexit.register(_release_env_clients)
             return client
 
     def _env_settings(self) -> tuple[str | None, str | None]:
@@ -417,6 +420,20 @@ _ENV_CLIENTS: dict[tuple[Any, ...], Any] = {}
 """Clients built from the environment, one per provider, kind, base URL and key, shared by every model
 of the process (a client holds a connection pool: building one per run would waste it and ~40 ms)."""
 _ENV_LOCK = threading.Lock()
+
+
+def _release_env_clients() -> None:
+    """At exit, close the sync clients built from the environment and let them all go while the interpreter
+    is whole. Left in the cache, they would be freed only when the interpreter clears this module, and by
+    then it may have cleared httpx's module globals, which the SDK's finaliser of a client reads: it then
+    prints "Exception ignored in: ...HttpxClientWrapper.__del__ ... 'CLOSED'" at the end of the program.
+    An async client is let go unclosed (closing takes an event loop); its finaliser does the rest."""
+    with _ENV_LOCK:
+        clients = list(_ENV_CLIENTS.values())
+        _ENV_CLIENTS.clear()
+    for client in clients:
+        if not _is_async_client(client):
+            client.close()
 
 
 def _is_env_client(client: Any) -> bool:
