@@ -184,10 +184,7 @@ class SDKModel(ABC):
 
     def _env_settings(self) -> tuple[str | None, str | None]:
         """The base URL and key the environment gives this provider."""
-        if self.provider in (LLMProvider.OPEN_AI, LLMProvider.OPEN_AI_RESPONSES):
-            base_url = os.environ.get("OPENAI_BASE_URL") or None
-        else:
-            base_url = _OPENAI_COMPATIBLE_URLS.get(self.provider)
+        base_url = _OPENAI_COMPATIBLE_URLS.get(self.provider) or os.environ.get("OPENAI_BASE_URL") or None
         variable = _KEY_VARIABLES.get(self.provider, "OPENAI_API_KEY")
         return base_url, os.environ.get(variable) or ("not-needed" if self.provider in _LOCAL else None)
 
