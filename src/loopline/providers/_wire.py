@@ -40,14 +40,22 @@ class WireAPI(ABC):
     model_class: ClassVar[type[SDKModel]]
     """The SDK-backed model that sends its requests."""
 
+    def __init__(self) -> None:
+        self._adapters = {provider: self.make_adapter(provider) for provider in self.providers}
+
     @property
     def providers(self) -> tuple[LLMProvider, ...]:
         """Every provider that speaks this API (the API's own first)."""
         return (self.provider,)
 
     @abstractmethod
+    def make_adapter(self, provider: LLMProvider) -> AdapterBase:
+        """A new adapter for `provider` (one of `providers`); called once per provider."""
+
     def adapter(self, provider: LLMProvider) -> AdapterBase:
-        """The adapter for `provider` (one of `providers`); the same object on every call."""
+        """The adapter for `provider` (one of `providers`): the same object on every call (it
+        remembers the SDK object it parsed last)."""
+        return self._adapters[provider]
 
     @abstractmethod
     def translator(self) -> Translator:

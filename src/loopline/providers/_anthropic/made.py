@@ -11,7 +11,8 @@ from .stream import RAW_INPUT
 __all__ = ["make_response", "synthesize_stream"]
 
 
-def make_response(content: Content, turn: int, model: str, usage: tuple[int, int]) -> dict[str, Any]:
+def make_response(content: Content, *, turn: int, model: str, usage: tuple[int, int]) -> dict[str, Any]:
+    """The whole response body the API would send for `content` (see `providers.make_response`)."""
     blocks = [{"type": "text", "text": p} if isinstance(p, str) else
               {"type": "tool_use", "id": f"toolu_{turn}_{i}", "name": p[0], "input": dict(p[1])}
               for i, p in enumerate(content) if not isinstance(p, str) or p]
@@ -20,17 +21,18 @@ def make_response(content: Content, turn: int, model: str, usage: tuple[int, int
             "usage": {"input_tokens": usage[0], "output_tokens": usage[1]}}
 
 
-def synthesize_stream(message: dict[str, Any]) -> list[dict[str, Any]]:
-    usage = message.get("usage")
-    start = {**{k: v for k, v in message.items() if k != "content"}, "content": [], "stop_reason": None,
+def synthesize_stream(response: dict[str, Any]) -> list[dict[str, Any]]:
+    """The stream events the API sends for `response` (a whole message) (see `providers.synthesize_stream`)."""
+    usage = response.get("usage")
+    start = {**{k: v for k, v in response.items() if k != "content"}, "content": [], "stop_reason": None,
              "stop_sequence": None}
     if isinstance(usage, dict):
         start["usage"] = {**usage, "output_tokens": min(1, int(usage.get("output_tokens") or 0))}
     events: list[dict[str, Any]] = [{"type": "message_start", "message": start}]
-    for index, block in enumerate(message.get("content") or []):
+    for index, block in enumerate(response.get("content") or []):
         events.extend(_block(index, block))
-    delta: dict[str, Any] = {"type": "message_delta", "delta": {"stop_reason": message.get("stop_reason"),
-                                                                "stop_sequence": message.get("stop_sequence")}}
+    delta: dict[str, Any] = {"type": "message_delta", "delta": {"stop_reason": response.get("stop_reason"),
+                                                                "stop_sequence": response.get("stop_sequence")}}
     if isinstance(usage, dict):
         delta["usage"] = {"output_tokens": usage.get("output_tokens")}
     return [*events, delta, {"type": "message_stop"}]

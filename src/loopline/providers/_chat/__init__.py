@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from .._base import LLMProvider
-from .._deltas import Translator
-from .._made import Content
+from .._common import AdapterBase
 from .._wire import WireAPI
 from . import events, made
 from .adapter import PROFILES, ChatProfile, OpenAIChatAdapter
@@ -23,22 +22,13 @@ class ChatCompletions(WireAPI):
     url_path: ClassVar[str] = "/chat/completions"
     formats = FORMATS
     model_class = OpenAIChatModel
-
-    def __init__(self) -> None:
-        self._adapters = {p: OpenAIChatAdapter(profile) for p, profile in PROFILES.items()}
+    translator = staticmethod(events.translator)
+    make_response = staticmethod(made.make_response)
+    synthesize_stream = staticmethod(made.synthesize_stream)
 
     @property
     def providers(self) -> tuple[LLMProvider, ...]:
-        return tuple(self._adapters)
+        return tuple(PROFILES)
 
-    def adapter(self, provider: LLMProvider) -> OpenAIChatAdapter:
-        return self._adapters[provider]
-
-    def translator(self) -> Translator:
-        return events.translator()
-
-    def make_response(self, content: Content, *, turn: int, model: str, usage: tuple[int, int]) -> dict[str, Any]:
-        return made.make_response(content, turn, model, usage)
-
-    def synthesize_stream(self, response: dict[str, Any]) -> list[dict[str, Any]]:
-        return made.synthesize_stream(response)
+    def make_adapter(self, provider: LLMProvider) -> AdapterBase:
+        return OpenAIChatAdapter(PROFILES[provider])

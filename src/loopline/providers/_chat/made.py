@@ -10,7 +10,8 @@ from .._made import Content, calls, pieces
 __all__ = ["make_response", "synthesize_stream"]
 
 
-def make_response(content: Content, turn: int, model: str, usage: tuple[int, int]) -> dict[str, Any]:
+def make_response(content: Content, *, turn: int, model: str, usage: tuple[int, int]) -> dict[str, Any]:
+    """The whole response body the API would send for `content` (see `providers.make_response`)."""
     text = "".join(p for p in content if isinstance(p, str))
     message: dict[str, Any] = {"role": "assistant", "content": text or None, "refusal": None}
     made_calls = calls(content)
@@ -24,6 +25,7 @@ def make_response(content: Content, turn: int, model: str, usage: tuple[int, int
 
 
 def synthesize_stream(response: dict[str, Any]) -> list[dict[str, Any]]:
+    """The stream events the API sends for `response` (see `providers.synthesize_stream`)."""
     head: dict[str, Any] = {k: response[k] for k in ("id", "created", "model", "system_fingerprint", "service_tier")
                             if k in response}
     head["object"] = "chat.completion.chunk"

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from .._base import LLMProvider
-from .._deltas import Translator
-from .._made import Content
+from .._common import AdapterBase
 from .._wire import WireAPI
 from . import events, made
 from .adapter import OpenAIResponsesAdapter
@@ -23,18 +22,9 @@ class Responses(WireAPI):
     url_path: ClassVar[str] = "/responses"
     formats = FORMATS
     model_class = OpenAIResponsesModel
+    translator = staticmethod(events.translator)
+    make_response = staticmethod(made.make_response)
+    synthesize_stream = staticmethod(made.synthesize_stream)
 
-    def __init__(self) -> None:
-        self._adapter = OpenAIResponsesAdapter()
-
-    def adapter(self, provider: LLMProvider) -> OpenAIResponsesAdapter:
-        return self._adapter
-
-    def translator(self) -> Translator:
-        return events.translator()
-
-    def make_response(self, content: Content, *, turn: int, model: str, usage: tuple[int, int]) -> dict[str, Any]:
-        return made.make_response(content, turn, model, usage)
-
-    def synthesize_stream(self, response: dict[str, Any]) -> list[dict[str, Any]]:
-        return made.synthesize_stream(response)
+    def make_adapter(self, provider: LLMProvider) -> AdapterBase:
+        return OpenAIResponsesAdapter()

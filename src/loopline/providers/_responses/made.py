@@ -10,7 +10,8 @@ from .._made import Content, pieces
 __all__ = ["make_response", "synthesize_stream"]
 
 
-def make_response(content: Content, turn: int, model: str, usage: tuple[int, int]) -> dict[str, Any]:
+def make_response(content: Content, *, turn: int, model: str, usage: tuple[int, int]) -> dict[str, Any]:
+    """The whole response body the API would send for `content` (see `providers.make_response`)."""
     output: list[dict[str, Any]] = []
     for i, piece in enumerate(content):
         if not isinstance(piece, str):
@@ -29,6 +30,7 @@ _TERMINAL = {"failed": "response.failed", "incomplete": "response.incomplete"}
 
 
 def synthesize_stream(response: dict[str, Any]) -> list[dict[str, Any]]:
+    """The stream events the API sends for `response` (see `providers.synthesize_stream`)."""
     events: list[dict[str, Any]] = [
         {"type": "response.created", "response": {**response, "status": "in_progress", "output": [], "usage": None}},
         {"type": "response.in_progress", "response": {**response, "status": "in_progress", "output": [],
