@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import UnknownProviderError, UsageError
 from ._anthropic import AnthropicMessages
@@ -25,6 +25,8 @@ from ._responses import Responses
 from ._sse import parse_sse
 from ._wire import WireAPI
 
+_T = TypeVar("_T")
+
 __all__ = ["REGISTRY", "Registry", "detect_provider", "get_adapter", "make_response", "resolve_model",
            "synthesize_stream", "translator", "wire_api"]
 
@@ -35,7 +37,7 @@ class Registry:
 
     def __init__(self, *apis: WireAPI) -> None:
         self._apis = apis
-        self._by_provider: dict[LLMProvider, WireAPI] = {}
+        self._by_provider: dict[str, WireAPI] = {}
         for api in apis:
             for provider in api.providers:
                 if provider in self._by_provider:
@@ -43,17 +45,30 @@ class Registry:
                                      f"{api!r}; a provider speaks one wire API")
                 self._by_provider[provider] = api
         self._by_format = {name: api for api in apis for name, _ in api.formats}
+        self._adapters: dict[str, AdapterBase] = {provider: api.adapter(provider) for api in apis
+                                                  for provider in api.providers}
 
     def __iter__(self) -> Iterator[WireAPI]:
         return iter(self._apis)
 
     def __getitem__(self, provider: LLMProvider | str) -> WireAPI:
         """The API `provider` (an `LLMProvider` or its value) speaks; `UnknownProviderError` if none."""
-        key = LLMProvider.of(provider)
-        api = self._by_provider.get(key)
-        if api is None:
-            raise UnknownProviderError(key.value, [p.value for p in self._by_provider])
-        return api
+        return self._find(self._by_provider, provider)
+
+    def adapter(self, provider: LLMProvider | str) -> AdapterBase:
+        """The adapter of `provider` (an `LLMProvider` or its value); `UnknownProviderError` if none."""
+        return self._find(self._adapters, provider)
+
+    def _find(self, table: Mapping[str, _T], provider: LLMProvider | str) -> _T:
+        """`provider`'s entry of `table`: a member equals its value, so either finds it at once."""
+        try:
+            found = table.get(provider)
+        except TypeError:  # unhashable: no provider's name
+            found = None
+        if found is None:
+            key = LLMProvider.of(provider)  # raises for a name LLMProvider does not know
+            raise UnknownProviderError(key.value, [str(p) for p in self._by_provider])
+        return found
 
     def of_format(self, name: str | None) -> WireAPI | None:
         """The API whose response or stream event format `describe_format` calls `name`, if any."""
@@ -77,8 +92,7 @@ def wire_api(provider: LLMProvider | str) -> WireAPI:
 
 def get_adapter(provider: LLMProvider | str) -> AdapterBase:
     """The adapter for a provider (an `LLMProvider` or its value, such as `"openai"`)."""
-    key = LLMProvider.of(provider)
-    return REGISTRY[key].adapter(key)
+    return REGISTRY.adapter(provider)
 
 
 def translator(provider: LLMProvider | str) -> Translator:
