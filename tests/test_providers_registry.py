@@ -19,7 +19,6 @@ import loopline
 from loopline.errors import UnknownProviderError, UsageError
 from loopline.providers import (
     REGISTRY,
-    WIRE_APIS,
     AdapterBase,
     AnthropicAdapter,
     AnthropicModel,
@@ -48,7 +47,7 @@ PACKAGES = {"openai": "_chat", "openai_responses": "_responses", "anthropic": "_
 
 
 def test_the_registry_serves_every_provider_by_the_api_it_speaks() -> None:
-    assert [api.provider for api in WIRE_APIS] == [LLMProvider.OPEN_AI, LLMProvider.OPEN_AI_RESPONSES,
+    assert [api.provider for api in REGISTRY] == [LLMProvider.OPEN_AI, LLMProvider.OPEN_AI_RESPONSES,
                                                    LLMProvider.ANTHROPIC]
     served = {provider: wire_api(provider).provider for provider in LLMProvider}
     chat = {p for p in LLMProvider if p not in (LLMProvider.OPEN_AI_RESPONSES, LLMProvider.ANTHROPIC)}
@@ -66,7 +65,7 @@ def test_each_api_brings_its_own_model_class() -> None:
     assert type(resolve_model("ollama:qwen2.5")) is OpenAIChatModel
     assert type(resolve_model("openai_responses:gpt-5-mini")) is OpenAIResponsesModel
     assert type(resolve_model("anthropic:claude-sonnet-4-5")) is AnthropicModel
-    assert [api.model_class for api in WIRE_APIS] == [OpenAIChatModel, OpenAIResponsesModel, AnthropicModel]
+    assert [api.model_class for api in REGISTRY] == [OpenAIChatModel, OpenAIResponsesModel, AnthropicModel]
 
 
 def test_a_registry_without_the_api_raises_instead_of_falling_through() -> None:
@@ -77,6 +76,8 @@ def test_a_registry_without_the_api_raises_instead_of_falling_through() -> None:
         only_anthropic[LLMProvider.OLLAMA]
     assert only_anthropic["anthropic"] is wire_api("anthropic")
     assert only_anthropic.of_format(describe_format(make_response("openai", ["hi"]))) is None
+    with pytest.raises(UnknownProviderError, match="'openai'; known providers: anthropic"):
+        wire_api("anthropic").adapter(LLMProvider.OPEN_AI)  # an API serves only its own providers
 
 
 def test_an_unknown_provider_name_raises_at_every_entry_point() -> None:
@@ -150,7 +151,7 @@ def test_every_api_package_holds_the_files_the_readme_lists() -> None:
     packages = sorted(p.name for p in PROVIDERS.iterdir() if p.is_dir() and (p / "__init__.py").exists())
     assert packages == sorted(PACKAGES.values())
     assert {package: _package_files(package) for package in packages} == dict.fromkeys(packages, listed)
-    for api in WIRE_APIS:  # each registered API is the class its own package defines
+    for api in REGISTRY:  # each registered API is the class its own package defines
         assert type(api).__module__ == f"loopline.providers.{PACKAGES[api.provider.value]}"
 
 

@@ -21,7 +21,6 @@ from ._models import Model, StreamingModel
 from ._ratelimit import RequestLimiter, shared_limiter
 from ._registry import (
     REGISTRY,
-    WIRE_APIS,
     Registry,
     detect_provider,
     get_adapter,
@@ -61,7 +60,6 @@ __all__ = [
     "ToolCallDelta",
     "ToolCallEnd",
     "ToolCallStart",
-    "WIRE_APIS",
     "WireAPI",
     "describe_format",
     "detect_provider",

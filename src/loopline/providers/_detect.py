@@ -29,6 +29,6 @@ def describe_format(data: Any) -> str | None:
 def _formats() -> tuple[Format, ...]:
     """Every wire API's formats in the registry's order, then the error body (tried last: a stream
     event of an error also carries `error`)."""
-    from ._registry import WIRE_APIS  # the registry imports the adapters, which import this module
+    from ._registry import REGISTRY  # the registry imports the adapters, which import this module
 
-    return (*(f for api in WIRE_APIS for f in api.formats), (ERROR_BODY, lambda d: bool(d.get("error"))))
+    return (*(f for api in REGISTRY for f in api.formats), (ERROR_BODY, lambda d: bool(d.get("error"))))

@@ -82,8 +82,6 @@ REGISTRY = Registry(
 )
 """Every wire API loopline speaks, one line each."""
 
-WIRE_APIS: tuple[WireAPI, ...] = tuple(REGISTRY)
-
 
 def wire_api(provider: LLMProvider | str) -> WireAPI:
     """The wire API `provider` speaks (an `LLMProvider` or its value, such as `"ollama"`)."""

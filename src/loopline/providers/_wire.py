@@ -13,6 +13,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
+from ..errors import UnknownProviderError
 from ._base import LLMProvider
 from ._common import AdapterBase
 from ._deltas import Translator
@@ -55,7 +56,10 @@ class WireAPI(ABC):
     def adapter(self, provider: LLMProvider) -> AdapterBase:
         """The adapter for `provider` (one of `providers`): the same object on every call (it
         remembers the SDK object it parsed last)."""
-        return self._adapters[provider]
+        adapter = self._adapters.get(provider)
+        if adapter is None:
+            raise UnknownProviderError(str(provider), [p.value for p in self.providers])
+        return adapter
 
     @abstractmethod
     def translator(self) -> Translator:

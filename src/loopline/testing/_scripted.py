@@ -259,7 +259,8 @@ def _entry(item: Any, index: int, *, made_by_function: bool = False) -> _Entry:
         if found is None:
             raise ScriptError(f"{what} is a dict in no known format (keys {sorted(plain)[:8]}); "
                               "give a whole response, a stream of events, a reply(...) or an exception")
-        if found == getattr(REGISTRY.of_format(found), "event_format", None):
+        api = REGISTRY.of_format(found)
+        if api is not None and found == api.event_format:
             return _Entry("stream", [plain], found)  # one event: a stream of one
         return _Entry("whole", plain, found)
     if isinstance(plain, list):
