@@ -13,7 +13,7 @@ from typing import Any, TypeAlias
 
 from ..errors import InvalidInputError, LooplineError
 from ..messages import FilePart, Message, Part, TextPart
-from ..providers import LLMProvider, get_adapter
+from ..providers import REGISTRY, LLMProvider, get_adapter
 from ._files import FileInput, checked_part, kind_of, to_file_parts
 
 __all__ = ["TaskInput", "TaskPart", "task_message", "task_text"]
@@ -23,7 +23,6 @@ TaskPart: TypeAlias = str | TextPart | FilePart | Mapping[str, Any]
 TaskInput: TypeAlias = str | Sequence[TaskPart]
 """A task: its text, or its content parts in order."""
 
-_WIRE_APIS = (LLMProvider.OPEN_AI, LLMProvider.OPEN_AI_RESPONSES, LLMProvider.ANTHROPIC)
 _TEXT_BLOCKS = ("text", "input_text")
 _FORMS = ("input= takes text, or a list of content parts: strings, TextPart / FilePart objects, or blocks such as "
           "{'type': 'text', 'text': ...} and {'type': 'image_url', 'image_url': {'url': ...}}")
@@ -71,7 +70,7 @@ def _block(block: dict[str, Any], where: str, provider: LLMProvider) -> Part:
         if not isinstance(block.get("text"), str):
             raise InvalidInputError(f"{where} is a {kind!r} block without a string 'text'", field=where)
         return TextPart(text=block["text"])
-    for api in dict.fromkeys((provider, *_WIRE_APIS)):
+    for api in dict.fromkeys((provider, *(wire.provider for wire in REGISTRY))):
         try:
             parsed = get_adapter(api).parse([{"role": "user", "content": [block]}])
         except LooplineError:

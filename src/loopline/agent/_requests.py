@@ -99,7 +99,7 @@ def conversation_of(provider: LLMProvider, request: dict[str, Any]) -> list[dict
     """
     adapter = get_adapter(provider)
     messages: list[dict[str, Any]] = request[adapter.messages_key]
-    instructions = request.get("instructions") if provider is LLMProvider.OPEN_AI_RESPONSES else None
+    instructions = request.get(adapter.instructions_key) if adapter.instructions_key else None
     if not instructions:
         return messages
     return [*adapter.render_message(Message(role="system", parts=(TextPart(text=instructions),))), *messages]
@@ -127,7 +127,7 @@ class InstructionsWatch:
 
     def read_messages(self, provider: LLMProvider, instructions: str, *, sending: bool) -> None:
         """The messages were read for `provider`; `sending`: for a request (not a report)."""
-        if provider is LLMProvider.ANTHROPIC and instructions.strip() and sending:
+        if get_adapter(provider).system_apart and instructions.strip() and sending:
             self._messages_read = True
 
     def read_system(self) -> None:
@@ -141,7 +141,7 @@ class InstructionsWatch:
 
     def check(self, provider: LLMProvider, agent_name: str) -> None:
         """A response arrived: warn if the request it answers went out without the instructions."""
-        if provider is LLMProvider.ANTHROPIC and self._messages_read and not self._system_read:
+        if get_adapter(provider).system_apart and self._messages_read and not self._system_read:
             warnings.warn(InstructionsNotSentWarning(
                 f"agent {agent_name!r}: agent.messages for Anthropic cannot carry the instructions, and "
                 "agent.system was never read, so the model did not see them; pass system=agent.system "

@@ -1,6 +1,7 @@
 """The provider enumeration and the renderer protocol the agent renders conversations with.
 
-The adapters' own contract is `AdapterBase` (`_common.py`): one adapter per wire API, both directions.
+The adapters' own contract is `AdapterBase` (`_common.py`), and each wire API's is `WireAPI`
+(`_wire.py`): one package per wire API, both directions, chosen by the registry (`_registry.py`).
 Nothing outside `loopline.providers` sees a wire format.
 """
 

@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import json
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
@@ -144,7 +145,7 @@ class IncrementalRenderer:
         return fresh
 
 
-class AdapterBase:
+class AdapterBase(ABC):
     """The parse entry point and renderer shared by all adapters; subclasses fill in the wire format."""
 
     provider: LLMProvider
@@ -154,38 +155,46 @@ class AdapterBase:
     """What `describe_format` calls this API's stream events."""
     messages_key: ClassVar[str] = "messages"
     """The request argument that holds the conversation (`input` for the Responses API)."""
+    instructions_key: ClassVar[str | None] = None
+    """A request argument holding the instructions apart from the conversation that `agent.messages`
+    shows as a system message first (the Responses API's `instructions`), if any."""
+    system_apart: ClassVar[bool] = False
+    """Whether the API takes the instructions only beside the conversation (Anthropic's `system`), so
+    the conversation alone never carries them."""
 
     def __init__(self) -> None:
         self._last: tuple[Any, tuple[Message, ...]] | None = None
 
     # --- to be provided by each wire API ------------------------------------------------------------
 
+    @abstractmethod
     def render_tools(self, tools: Sequence[ToolDefinition]) -> list[dict[str, Any]]:
-        raise NotImplementedError
+        """The wire tool specs for `tools`."""
 
+    @abstractmethod
     def render_message(self, message: Message, notes: list[RenderNote] | None = None) -> list[dict[str, Any]]:
         """The wire item(s) for one neutral message; records what it drops or converts in `notes`."""
-        raise NotImplementedError
 
+    @abstractmethod
     def request_kwargs(self, *, system: str | None, messages: list[dict[str, Any]],
                        tools: list[dict[str, Any]]) -> dict[str, Any]:
-        raise NotImplementedError
+        """The request arguments for a rendered conversation, its instructions and tools."""
 
+    @abstractmethod
     def one_call_at_a_time(self, kwargs: dict[str, Any]) -> None:
         """Ask the model, in these request arguments, for at most one tool call per response."""
-        raise NotImplementedError
 
+    @abstractmethod
     def parse_response(self, data: dict[str, Any]) -> Message:
         """The assistant message of one complete response body."""
-        raise NotImplementedError
 
+    @abstractmethod
     def reassemble(self, events: list[dict[str, Any]]) -> dict[str, Any]:
         """The response body a complete list of stream events adds up to."""
-        raise NotImplementedError
 
+    @abstractmethod
     def parse_wire_message(self, data: dict[str, Any]) -> Message:
         """A neutral message from one wire message/item dict (as found in a request)."""
-        raise NotImplementedError
 
     def parse_wire_messages(self, data: dict[str, Any]) -> list[Message]:
         """Neutral messages from one wire message; more than one where the wire joins what loopline
@@ -201,6 +210,10 @@ class AdapterBase:
     def join(self, rendered: list[dict[str, Any]], new: list[dict[str, Any]]) -> None:
         """Add a message's rendering to those before it (default: append)."""
         rendered.extend(new)
+
+    def parsed_last(self, response: Any) -> bool:
+        """Whether `response` is the SDK object this adapter parsed last."""
+        return self._last is not None and self._last[0] is response
 
     def renderer(self) -> IncrementalRenderer:
         """A fresh incremental renderer for one conversation."""

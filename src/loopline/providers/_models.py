@@ -1,10 +1,12 @@
 """Model objects: what `agent.run()` calls to get a response, one per wire API, over the official SDKs.
 
-A model object takes the request arguments an adapter rendered and returns the SDK's response (which
-the same adapter parses). The SDK clients are wrapped here and only here; a failed request is retried
-by loopline's one policy (`_retry`: the SDKs' own retries are turned off), within the execution's
-deadline. Test doubles implement the same small protocol. The SDKs are imported when a model is made,
-so `loopline` imports without them.
+This module holds the `Model` protocol and what the SDK-backed models share (`SDKModel`); each wire
+API's package adds its own model class (its `model.py`), which says only which SDK resource sends its
+requests and how its SDK differs. A model object takes the request arguments an adapter rendered and
+returns the SDK's response (which the same adapter parses). The SDK clients are wrapped here and only
+here; a failed request is retried by loopline's one policy (`_retry`: the SDKs' own retries are turned
+off), within the execution's deadline. Test doubles implement the same small protocol. The SDKs are
+imported when a model is made, so `loopline` imports without them.
 """
 
 from __future__ import annotations
@@ -15,16 +17,17 @@ import json
 import os
 import threading
 import weakref
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from ..errors import ClientMismatchError, MissingAPIKeyError, MissingExtraError, UsageError
+from ..errors import ClientMismatchError, MissingAPIKeyError
 from ._base import LLMProvider
 from ._guard import check_model_request
 from ._retry import RetryPolicy, retry_async, retry_sync
 
-__all__ = ["AnthropicModel", "Model", "OpenAIChatModel", "OpenAIResponsesModel", "StreamingModel", "resolve_model"]
+__all__ = ["Model", "SDKModel", "StreamingModel", "is_async_client"]
 
 _OPENAI_COMPATIBLE_URLS = {
     LLMProvider.OLLAMA: "http://localhost:11434/v1",
@@ -80,13 +83,16 @@ class StreamingModel(Model, Protocol):
         ...
 
 
+_SDKS = ("openai", "anthropic")
+"""The SDKs model clients come from."""
+
 _CLIENT_OPTIONS = frozenset({"extra_headers", "extra_query", "timeout"})
 """Request arguments that are options of the SDK call, not fields of the request body."""
 
 
 @dataclass
-class _SDKModel:
-    """Shared by the three SDK-backed models: clients, settings and request assembly.
+class SDKModel(ABC):
+    """Shared by the SDK-backed models: clients, settings and request assembly.
 
     The request loopline rendered is already in wire form, so it goes to the SDK as the body
     (`extra_body`) instead of as typed parameters: the SDK would otherwise walk the whole growing
@@ -116,7 +122,7 @@ class _SDKModel:
     """Unix time by which a request, its retries included, must be over (the execution's `max_duration`)."""
 
     def configured(self, *, max_retries: int | None = None, timeout: float | None = None,
-                   retry_delay: float | None = None, deadline: float | None = None) -> _SDKModel:
+                   retry_delay: float | None = None, deadline: float | None = None) -> SDKModel:
         """This model with these retry, timeout and deadline settings (unset ones keep the current)."""
         changes = {"max_retries": max_retries, "timeout": timeout, "retry_delay": retry_delay, "deadline": deadline}
         changes = {k: v for k, v in changes.items() if v is not None}
@@ -135,13 +141,13 @@ class _SDKModel:
 
     def _check_vendor(self, client: Any) -> None:
         """A client of the other SDK (or with no resource for this API) cannot send this model's requests."""
-        wanted = "anthropic" if self.provider is LLMProvider.ANTHROPIC else "openai"
+        wanted = self._SDK
         vendor = type(client).__module__.partition(".")[0]
-        if (vendor in ("openai", "anthropic") and vendor != wanted) or not _has_resource(self, client):
-            kind = f"{vendor}.{type(client).__name__}" if vendor in ("openai", "anthropic") else type(client).__name__
+        if (vendor in _SDKS and vendor != wanted) or not _has_resource(self, client):
+            kind = f"{vendor}.{type(client).__name__}" if vendor in _SDKS else type(client).__name__
             raise ClientMismatchError(
                 f"model {self.name!r} speaks {self.provider.value} and needs an {wanted} client, but client= is "
-                f"{kind}; pass an {wanted} client (e.g. {wanted}.{'Anthropic' if wanted == 'anthropic' else 'OpenAI'}"
+                f"{kind}; pass an {wanted} client (e.g. {wanted}.{self._CLIENT_CLASS}"
                 "()), or name a model of that client's provider (e.g. 'anthropic:claude-sonnet-4-5', "
                 "'openai:gpt-4o')", provider=self.provider.value, client_type=type(client).__name__)
 
@@ -181,10 +187,7 @@ class _SDKModel:
 
     def _env_settings(self) -> tuple[str | None, str | None]:
         """The base URL and key the environment gives this provider."""
-        if self.provider in (LLMProvider.OPEN_AI, LLMProvider.OPEN_AI_RESPONSES):
-            base_url = os.environ.get("OPENAI_BASE_URL") or None
-        else:
-            base_url = _OPENAI_COMPATIBLE_URLS.get(self.provider)
+        base_url = _OPENAI_COMPATIBLE_URLS.get(self.provider) or os.environ.get("OPENAI_BASE_URL") or None
         variable = _KEY_VARIABLES.get(self.provider, "OPENAI_API_KEY")
         return base_url, os.environ.get(variable) or ("not-needed" if self.provider in _LOCAL else None)
 
@@ -232,6 +235,10 @@ class _SDKModel:
 
     # --- what each API's model says -----------------------------------------------------------------
 
+    _SDK: ClassVar[str] = "openai"
+    """The SDK (its top-level package) whose clients send this API's requests."""
+    _CLIENT_CLASS: ClassVar[str] = "OpenAI"
+    """That SDK's sync client class, named in errors."""
     _EMPTY: ClassVar[tuple[str, ...]] = ()
     """Arguments the SDK's signature requires, sent empty: the body's own values replace them."""
     _TYPED: ClassVar[Mapping[str, Any]] = {}
@@ -239,9 +246,9 @@ class _SDKModel:
     _STREAM_OPTIONS: ClassVar[Mapping[str, Any]] = {}
     """Body values a streamed request adds."""
 
+    @abstractmethod
     def _resource(self, client: Any) -> Any:
         """The SDK resource whose `create` sends this API's requests."""
-        raise NotImplementedError
 
     def _args(self, client: Any, request: dict[str, Any], *, stream: bool = False) -> dict[str, Any]:
         typed = {**self._TYPED, "stream": True} if stream else self._TYPED
@@ -317,94 +324,7 @@ def _base_url(client: Any) -> str | None:
     return None if url is None else str(url)
 
 
-@dataclass
-class OpenAIChatModel(_SDKModel):
-    """OpenAI Chat Completions (and OpenAI-compatible servers) through the `openai` SDK."""
-
-    _EMPTY = ("messages",)
-    _STREAM_OPTIONS: ClassVar[Mapping[str, Any]] = {"stream_options": {"include_usage": True}}
-
-    def _resource(self, client: Any) -> Any:
-        return client.chat.completions
-
-
-@dataclass
-class OpenAIResponsesModel(_SDKModel):
-    """The OpenAI Responses API through the `openai` SDK."""
-
-    provider: LLMProvider = LLMProvider.OPEN_AI_RESPONSES
-
-    def _resource(self, client: Any) -> Any:
-        return client.responses
-
-
-@dataclass
-class AnthropicModel(_SDKModel):
-    """Anthropic Messages through the `anthropic` SDK (the `anthropic` extra). `max_tokens` is
-    required by the API; it defaults to 4096 unless `params` sets it."""
-
-    provider: LLMProvider = LLMProvider.ANTHROPIC
-    _EMPTY = ("messages",)
-    _TYPED: ClassVar[Mapping[str, Any]] = {"max_tokens": 4096}  # the SDK sizes its timeout from it
-
-    def _resource(self, client: Any) -> Any:
-        return client.messages
-
-    def _make_client(self, *, asynchronous: bool) -> Any:
-        if self._env_settings()[1] is None and not os.environ.get("ANTHROPIC_AUTH_TOKEN"):
-            # The SDK itself would only fail at the first request, after the task had started.
-            raise MissingAPIKeyError("no API key for anthropic: set ANTHROPIC_API_KEY, or pass client=... (an "
-                                     "anthropic.Anthropic or AsyncAnthropic client)", provider=self.provider.value,
-                                     variable="ANTHROPIC_API_KEY")
-        return _anthropic(asynchronous=asynchronous)
-
-    def _errors(self) -> tuple[type[BaseException], type[BaseException]]:
-        import anthropic
-
-        return anthropic.APIConnectionError, anthropic.APIStatusError
-
-    def _env_settings(self) -> tuple[str | None, str | None]:
-        return os.environ.get("ANTHROPIC_BASE_URL") or None, os.environ.get("ANTHROPIC_API_KEY")
-
-    def _env_base_url(self) -> str | None:
-        return self._env_settings()[0] or "https://api.anthropic.com"
-
-
-def resolve_model(model: Model | str, *, client: Any = None, default_provider: LLMProvider = LLMProvider.OPEN_AI,
-                  params: Mapping[str, Any] | None = None) -> Model:
-    """A model object for `model`: a `Model` as it is, or a string such as `"gpt-4o"` (the default
-    provider), `"openai:gpt-4o"`, `"anthropic:claude-sonnet-4-5"`, `"openai_responses:gpt-5-mini"` or
-    `"ollama:qwen2.5"`. `client` is an SDK client (sync or async) to use instead of one built from the
-    environment (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, `ANTHROPIC_API_KEY`)."""
-    if params is not None and not isinstance(params, Mapping):
-        raise UsageError(f"params= takes a mapping of request arguments (e.g. {{'temperature': 0}}), got "
-                         f"{type(params).__name__}")
-    if not isinstance(model, (str, Model)):
-        raise UsageError(f"model= takes a model name such as 'gpt-4o' or 'anthropic:claude-sonnet-4-5', or a Model "
-                         f"object, got {type(model).__name__}")
-    if not isinstance(model, str):
-        if client is not None:
-            raise UsageError("client= goes with a model name; a model object brings its own client")
-        if params and isinstance(model, _SDKModel):
-            return dataclasses.replace(model, params={**model.params, **params})
-        if params:
-            raise UsageError(f"params= goes with a model name or an SDK model; {type(model).__name__} takes no "
-                             "request arguments")
-        return model
-    provider, _, name = model.partition(":") if ":" in model else (default_provider.value, "", model)
-    kind = LLMProvider.of(provider)
-    if not name:
-        raise UsageError(f"model {model!r} names no model; write it as 'provider:model', e.g. 'openai:gpt-4o'")
-    cls: type[OpenAIChatModel | OpenAIResponsesModel | AnthropicModel] = OpenAIChatModel
-    if kind is LLMProvider.ANTHROPIC:
-        cls = AnthropicModel
-    elif kind is LLMProvider.OPEN_AI_RESPONSES:
-        cls = OpenAIResponsesModel
-    sync_client, async_client = (client, None) if not _is_async_client(client) else (None, client)
-    return cls(name=name, client=sync_client, async_client=async_client, params=dict(params or {}), provider=kind)
-
-
-def _has_resource(model: _SDKModel, client: Any) -> bool:
+def _has_resource(model: SDKModel, client: Any) -> bool:
     try:
         model._resource(client)
     except AttributeError:
@@ -412,7 +332,7 @@ def _has_resource(model: _SDKModel, client: Any) -> bool:
     return True
 
 
-def _is_async_client(client: Any) -> bool:
+def is_async_client(client: Any) -> bool:
     return client is not None and type(client).__name__.startswith("Async")
 
 
@@ -439,11 +359,3 @@ def _release_env_clients() -> None:
 def _is_env_client(client: Any) -> bool:
     with _ENV_LOCK:
         return any(c is client for c in _ENV_CLIENTS.values())
-
-
-def _anthropic(*, asynchronous: bool) -> Any:
-    try:
-        import anthropic
-    except ImportError as exc:
-        raise MissingExtraError(package="anthropic", extra="anthropic") from exc
-    return anthropic.AsyncAnthropic() if asynchronous else anthropic.Anthropic()

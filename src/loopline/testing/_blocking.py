@@ -1,6 +1,6 @@
 """Blocking real model requests: the public switch, and the same check at the HTTP level.
 
-Model objects ask `loopline.providers._guard` before each request. A manual loop drives its own
+Model objects ask `loopline.providers.request_guard` before each request. A manual loop drives its own
 `openai` / `anthropic` client and asks nobody, so the check is also put into the connection pools of
 the HTTP libraries the SDKs send through (`httpcore2` under `httpx2`, and `httpcore` under `httpx`
 when installed): `ConnectionPool.handle_request` and `AsyncConnectionPool.handle_async_request`
@@ -62,9 +62,9 @@ _MARK = "_loopline_guarded"
 
 
 def _guard() -> Any:
-    from ..providers import _guard
+    from ..providers import request_guard
 
-    return _guard
+    return request_guard
 
 
 def model_requests_blocked() -> bool:

@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..errors import MissingExtraError, RuntimeFailure
-from ..providers import _guard
+from ..providers import request_guard
 from ._blocking import sdk_transparent
 
 __all__ = ["CassetteError", "QUERY_PARAMETERS", "REQUEST_HEADERS", "RESPONSE_HEADERS", "check_all_played",
@@ -97,7 +97,7 @@ def open_cassette(path: str | Path, *, record: bool = False, note: str | None = 
     recorder.register_serializer("loopline-json-body", _Serializer)
     recorder.register_matcher("json_body", _match_json_body)
     config = recorder.get_merged_config(path=str(target), serializer="loopline-json-body")
-    guard = _guard.overriding(False) if record else _guard.replaying()
+    guard = request_guard.overriding(False) if record else request_guard.replaying()
     try:
         with guard, _cassette_class(vcr).use(**config) as cassette:
             if record and note:

@@ -23,18 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from ..errors import ResponseParseError, ScriptError, ScriptExhaustedError
-from ..providers import LLMProvider, synthesize_stream, to_plain
-from ..providers._detect import (
-    ANTHROPIC_EVENT,
-    ANTHROPIC_MESSAGE,
-    CHAT_CHUNK,
-    CHAT_COMPLETION,
-    ERROR_BODY,
-    RESPONSES_EVENT,
-    RESPONSES_RESPONSE,
-    describe_format,
-)
-from ..providers._sse import parse_sse
+from ..providers import REGISTRY, LLMProvider, WireAPI, describe_format, parse_sse, synthesize_stream, to_plain
 from ._replies import Reply
 
 if TYPE_CHECKING:
@@ -43,11 +32,6 @@ if TYPE_CHECKING:
 __all__ = ["ScriptedModel"]
 
 Responder: TypeAlias = Callable[[dict[str, Any]], Any]
-
-_FAMILIES = {CHAT_COMPLETION: LLMProvider.OPEN_AI, CHAT_CHUNK: LLMProvider.OPEN_AI,
-             RESPONSES_RESPONSE: LLMProvider.OPEN_AI_RESPONSES, RESPONSES_EVENT: LLMProvider.OPEN_AI_RESPONSES,
-             ANTHROPIC_MESSAGE: LLMProvider.ANTHROPIC, ANTHROPIC_EVENT: LLMProvider.ANTHROPIC}
-"""Which wire API each recognisable format belongs to (every Chat Completions server is OPEN_AI here)."""
 
 _SHOWN = (1000, 3000)
 """Characters of an unanswered request shown in the error: from its start, and from its end (the newest turn)."""
@@ -275,7 +259,8 @@ def _entry(item: Any, index: int, *, made_by_function: bool = False) -> _Entry:
         if found is None:
             raise ScriptError(f"{what} is a dict in no known format (keys {sorted(plain)[:8]}); "
                               "give a whole response, a stream of events, a reply(...) or an exception")
-        if found in (CHAT_CHUNK, RESPONSES_EVENT, ANTHROPIC_EVENT):
+        api = REGISTRY.of_format(found)
+        if api is not None and found == api.event_format:
             return _Entry("stream", [plain], found)  # one event: a stream of one
         return _Entry("whole", plain, found)
     if isinstance(plain, list):
@@ -327,20 +312,20 @@ def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _family(entry: _Entry) -> LLMProvider | None:
-    return _FAMILIES.get(entry.format or "") if entry.format != ERROR_BODY else None
+def _family(entry: _Entry) -> WireAPI | None:
+    """The wire API the entry's format belongs to (none for an error body, which every API sends)."""
+    return REGISTRY.of_format(entry.format)
 
 
-def _speaks(provider: LLMProvider, family: LLMProvider) -> bool:
-    chat = provider not in (LLMProvider.ANTHROPIC, LLMProvider.OPEN_AI_RESPONSES)
-    return family is LLMProvider.OPEN_AI if chat else family is provider
+def _speaks(provider: LLMProvider, family: WireAPI) -> bool:
+    return REGISTRY[provider] is family
 
 
 def _provider(entries: list[_Entry], given: LLMProvider | str | None) -> LLMProvider:
     """The given provider (checked against every scripted response) or the first response's."""
     formats = [(index, entry.format, _family(entry)) for index, entry in enumerate(entries)]
     known = [(index, fmt, family) for index, fmt, family in formats if family is not None]
-    provider = LLMProvider.of(given) if given is not None else (known[0][2] if known else LLMProvider.OPEN_AI)
+    provider = LLMProvider.of(given) if given is not None else (known[0][2].provider if known else LLMProvider.OPEN_AI)
     wrong = [(index, fmt) for index, fmt, family in known if family is not None and not _speaks(provider, family)]
     if wrong:
         index, fmt = wrong[0]

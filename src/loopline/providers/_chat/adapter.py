@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 
 from typing_extensions import assert_never
 
-from ..errors import ResponseParseError
-from ..messages import (
+from ...errors import ResponseParseError
+from ...messages import (
     FilePart,
     Message,
     OpaquePart,
@@ -29,13 +29,13 @@ from ..messages import (
     ToolResultPart,
     Usage,
 )
-from ..tools import ToolDefinition
-from ._base import LLMProvider
-from ._common import AdapterBase, content_parts, json_dumps, safe_id, stable_id, unique_call_ids
-from ._detect import CHAT_CHUNK, CHAT_COMPLETION
-from ._openai_chat_stream import reassemble_chat
-from ._report import RenderNote
-from ._text_files import file_text, named_text
+from ...tools import ToolDefinition
+from .._base import LLMProvider
+from .._common import AdapterBase, content_parts, json_dumps, safe_id, stable_id, unique_call_ids
+from .._report import RenderNote
+from .._text_files import file_text, named_text
+from .detect import CHAT_CHUNK, CHAT_COMPLETION
+from .stream import reassemble_chat
 
 __all__ = ["ChatProfile", "OpenAIChatAdapter", "PROFILES"]
 

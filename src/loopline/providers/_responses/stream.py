@@ -17,8 +17,8 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ResponseParseError
-from ._common import error_response
+from ...errors import ResponseParseError
+from .._common import error_response
 
 __all__ = ["reassemble_responses"]
 

@@ -17,8 +17,8 @@ from typing import Any, ClassVar
 
 from typing_extensions import assert_never
 
-from ..errors import ResponseParseError
-from ..messages import (
+from ...errors import ResponseParseError
+from ...messages import (
     FilePart,
     Message,
     OpaquePart,
@@ -31,13 +31,13 @@ from ..messages import (
     ToolResultPart,
     Usage,
 )
-from ..tools import ToolDefinition
-from ._anthropic_stream import RAW_INPUT, reassemble_anthropic
-from ._base import LLMProvider
-from ._common import AdapterBase, json_dumps, safe_id
-from ._detect import ANTHROPIC_EVENT, ANTHROPIC_MESSAGE
-from ._report import RenderNote
-from ._text_files import file_text
+from ...tools import ToolDefinition
+from .._base import LLMProvider
+from .._common import AdapterBase, json_dumps, safe_id
+from .._report import RenderNote
+from .._text_files import file_text
+from .detect import ANTHROPIC_EVENT, ANTHROPIC_MESSAGE
+from .stream import RAW_INPUT, reassemble_anthropic
 
 __all__ = ["AnthropicAdapter"]
 
@@ -63,6 +63,7 @@ class AnthropicAdapter(AdapterBase):
     provider = LLMProvider.ANTHROPIC
     response_format: ClassVar[str] = ANTHROPIC_MESSAGE
     event_format: ClassVar[str] = ANTHROPIC_EVENT
+    system_apart: ClassVar[bool] = True
 
     # --- requests ---------------------------------------------------------------------------------
 

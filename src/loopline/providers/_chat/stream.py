@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ResponseParseError
-from ._common import error_response
+from ...errors import ResponseParseError
+from .._common import error_response
 
 __all__ = ["reassemble_chat"]
 

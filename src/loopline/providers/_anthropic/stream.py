@@ -12,8 +12,8 @@ import copy
 import json
 from typing import Any
 
-from ..errors import ResponseParseError
-from ._common import error_response
+from ...errors import ResponseParseError
+from .._common import error_response
 
 __all__ = ["RAW_INPUT", "reassemble_anthropic"]
 

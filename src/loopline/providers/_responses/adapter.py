@@ -19,8 +19,8 @@ from typing import Any, ClassVar, Literal
 
 from typing_extensions import assert_never
 
-from ..errors import ResponseParseError
-from ..messages import (
+from ...errors import ResponseParseError
+from ...messages import (
     FilePart,
     Message,
     OpaquePart,
@@ -33,13 +33,13 @@ from ..messages import (
     ToolResultPart,
     Usage,
 )
-from ..tools import ToolDefinition
-from ._base import LLMProvider
-from ._common import AdapterBase, content_parts, error_response, json_dumps, safe_id, stable_id, unique_call_ids
-from ._detect import RESPONSES_EVENT, RESPONSES_RESPONSE
-from ._openai_responses_stream import reassemble_responses
-from ._report import RenderNote
-from ._text_files import file_text, named_text
+from ...tools import ToolDefinition
+from .._base import LLMProvider
+from .._common import AdapterBase, content_parts, error_response, json_dumps, safe_id, stable_id, unique_call_ids
+from .._report import RenderNote
+from .._text_files import file_text, named_text
+from .detect import RESPONSES_EVENT, RESPONSES_RESPONSE
+from .stream import reassemble_responses
 
 __all__ = ["OpenAIResponsesAdapter"]
 
@@ -66,6 +66,7 @@ class OpenAIResponsesAdapter(AdapterBase):
     response_format: ClassVar[str] = RESPONSES_RESPONSE
     event_format: ClassVar[str] = RESPONSES_EVENT
     messages_key: ClassVar[str] = "input"
+    instructions_key: ClassVar[str | None] = "instructions"
 
     # --- requests ---------------------------------------------------------------------------------
 
