@@ -7,9 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from test_cli_cancel_resume import Worker
-
 from loopline import ExecutionStatus, SQLiteStore
+from test_cli_cancel_resume import Worker
 
 
 def test_cancel_refusal_names_the_real_id_and_the_force_flag(tmp_path: Path) -> None:
