@@ -77,7 +77,7 @@ REFUSED: list[tuple[Any, str]] = [  # input, what the message says it is
     ([{"type": "text"}], r"input\[0\] is a 'text' block without a string 'text'"),
     ([{"type": "text", "text": None}], r"input\[0\] is a 'text' block without a string 'text'"),
     ([{"type": "made_up", "x": 1}], r"input\[0\] is a 'made_up' block, which is no text, image or file block"),
-    ([{"no": "type"}], r"input\[0\] is a None block"),
+    ([{"no": "type"}], r"input\[0\] is a dict without a 'type' key \(its keys: 'no'\)"),
     ([TextPart(text=None)], "cannot be stored as given"),  # type: ignore[arg-type]
     ([FilePart(media_type=None, data=PNG)], "cannot be stored as given"),  # type: ignore[arg-type]
     (["see", FilePart(media_type="image/png", data="not base64!")], r"input\[1\]: FilePart.data is not valid base64"),

@@ -24,6 +24,8 @@ TaskInput: TypeAlias = str | Sequence[TaskPart]
 """A task: its text, or its content parts in order."""
 
 _TEXT_BLOCKS = ("text", "input_text")
+_FILE_KEYS = frozenset({"name", "content", "media_type"})
+"""The keys of a file dict as `files=` takes it."""
 _FORMS = ("input= takes text, or a list of content parts: strings, TextPart / FilePart objects, or blocks such as "
           "{'type': 'text', 'text': ...} and {'type': 'image_url', 'image_url': {'url': ...}}")
 
@@ -78,6 +80,17 @@ def _block(block: dict[str, Any], where: str, provider: LLMProvider) -> Part:
         parts = [p for m in parsed for p in m.parts]
         if len(parts) == 1 and isinstance(parts[0], FilePart):
             return parts[0]
-    raise InvalidInputError(f"{where} is a {kind!r} block, which is no text, image or file block of a known API; "
-                            f"{_FORMS}", field=where)
+    raise _unknown_block(block, where)
+
+
+def _unknown_block(block: dict[str, Any], where: str) -> InvalidInputError:
+    """Why a dict is no block: it has no `type` (naming its keys, and `files=` for a file dict), or an unknown one."""
+    if "type" in block:
+        what = f"a {block['type']!r} block, which is no text, image or file block of a known API"
+    else:
+        keys = ", ".join(repr(k) for k in block) or "none"
+        what = f"a dict without a 'type' key (its keys: {keys}), so no content block"
+        if {"name", "content"} <= block.keys() <= _FILE_KEYS:
+            what += "; it looks like a file: pass it as files=[{'name': ..., 'content': ...}] instead"
+    return InvalidInputError(f"{where} is {what}; {_FORMS}", field=where)
 

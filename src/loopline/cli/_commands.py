@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, TypeAlias, TypeVar
 
 from ..agent import cancel_execution
-from ..errors import LooplineError
+from ..errors import ExecutionClaimedError, LooplineError
 from ..loop import ExecutionStatus
 from ..store import Page, Store
 from ..threads import get as get_thread
@@ -112,7 +112,13 @@ def _executions_show(store: Store, args: argparse.Namespace) -> str:
 
 
 def _executions_cancel(store: Store, args: argparse.Namespace) -> str:
-    execution = cancel_execution(store, args.execution_id, force=args.force)
+    try:
+        execution = cancel_execution(store, args.execution_id, force=args.force)
+    except ExecutionClaimedError as exc:  # the library's message speaks of force=True; say it in the CLI's words
+        raise ExecutionClaimedError(
+            f"execution {exc.execution_id} is running in a live process; cancel it there (Ctrl-C in `loopline run`, "
+            f"or agent.cancel()), or end it from here with `loopline executions cancel {exc.execution_id} --force`: "
+            "that process's next write is then refused", execution_id=exc.execution_id) from None
     if args.json:
         return _json.dump(_json.execution_record(execution))
     return f"execution {execution.id} {execution.status.value} (thread {execution.thread_id})"

@@ -3,8 +3,9 @@
 The file is loaded as a module of its own (a fresh, unique name on every load, so its
 `if __name__ == "__main__":` block does not run), with its directory first on `sys.path` until the
 command ends, so that it can import the modules beside it, then and from its tools. The store and the
-model are chosen before the task starts; the task is added, then driven by `agent.stream()` (or
-`agent.run()` with `--no-stream`, or when the model cannot stream) while a printer from
+model are chosen before the task starts; the task is given to `agent.stream()` (or `agent.run()` with
+`--no-stream`, or when the model cannot stream), which check the model's client (its API key) before they
+add it, so a run that cannot start leaves no execution and no thread behind; a printer from
 `loopline.cli._progress` shows what happens. Ctrl-C cancels the execution.
 """
 
@@ -102,18 +103,23 @@ def run_agent(args: argparse.Namespace, store: Store | None) -> Outcome:
     """Load the agent, run the task, print progress; `store` (the open `--db`) becomes the default store.
 
     Raises `CommandError` or `UsageError` for what cannot be run as asked (exit status 2), `LoadError`
-    when the file raises, and loopline's or SQLite's errors when the store fails before the task starts.
+    when the file raises, and loopline's or SQLite's errors when the store or the model's client (no API
+    key) fails before the task starts: then no execution and no thread are created.
     """
-    return _with_agent(args, store, lambda agent: agent.add_task(args.question))
+    return _with_agent(args, store, lambda agent: args.question)
 
 
 def resume_agent(args: argparse.Namespace, store: Store | None) -> Outcome:
     """`run_agent` for `executions resume`: the agent resumes the execution instead of starting a task."""
-    return _with_agent(args, store, lambda agent: agent.resume(args.execution_id, force=args.force))
+    def begin(agent: Agent) -> None:
+        agent.resume(args.execution_id, force=args.force)
+
+    return _with_agent(args, store, begin)
 
 
-def _with_agent(args: argparse.Namespace, store: Store | None, begin: Callable[[Agent], Execution]) -> Outcome:
-    """Load the agent, pick the model, `begin` the execution and drive it to its end, printing progress."""
+def _with_agent(args: argparse.Namespace, store: Store | None, begin: Callable[[Agent], str | None]) -> Outcome:
+    """Load the agent, pick the model, `begin` (which gives the task to start, or resumes an execution and
+    gives `None`) and drive the execution to its end, printing progress."""
     path_text, name = _split_target(args.target)
     path = _python_file(path_text)
     out = sys.stdout
@@ -130,7 +136,7 @@ def _with_agent(args: argparse.Namespace, store: Store | None, begin: Callable[[
             streaming = args.stream and isinstance(model, StreamingModel)
             if args.stream and not streaming:
                 _note(f"{type(model).__name__} cannot stream (it has no stream/astream): running without streaming")
-            return _drive(agent, model, begin, progress, stream=streaming)
+            return _drive(agent, model, begin(agent), progress, stream=streaming)
     except KeyboardInterrupt:  # before the task existed: nothing to cancel
         return Outcome(130, "interrupted")
 
@@ -243,22 +249,33 @@ def _default_store(store: Store | None, location: str | None) -> Iterator[None]:
 # --- running --------------------------------------------------------------------------------------
 
 
-def _drive(agent: Agent, model: Model, begin: Callable[[Agent], Execution], progress: Progress, *,
-           stream: bool) -> Outcome:
-    execution = begin(agent)
+def _drive(agent: Agent, model: Model, task: str | None, progress: Progress, *, stream: bool) -> Outcome:
+    """Run `task` (or, with `None`, the execution the agent has resumed) to its end. `run`/`stream` add the
+    task only once the model's client is ready: an error before that (no API key) is the command's own,
+    with nothing created; one after it stops the execution that exists."""
     try:
-        progress.started(execution, model)
-        result = _stream(agent, model, progress) if stream else agent.run(model=model)
+        result = _stream(agent, model, task, progress) if stream else _run(agent, model, task, progress)
     except KeyboardInterrupt:
         return _interrupted(agent, progress, stream=stream)
     except (LooplineError, sqlite3.Error) as exc:
-        return Outcome(1, f"execution {execution.id} stopped: {exc}")
+        if agent.execution is None:
+            raise
+        return Outcome(1, f"execution {agent.execution.id} stopped: {exc}")
     progress.finished(result, agent.execution)
     return _outcome(result, agent.execution)
 
 
-def _stream(agent: Agent, model: Model, progress: Progress) -> ExecutionResult:
-    events = agent.stream(model=model)
+def _run(agent: Agent, model: Model, task: str | None, progress: Progress) -> ExecutionResult:
+    """Without streaming nothing is shown while it runs: the start is announced when it ends, however it ends."""
+    try:
+        return agent.run(task, model=model)
+    finally:
+        _started(agent, model, progress)
+
+
+def _stream(agent: Agent, model: Model, task: str | None, progress: Progress) -> ExecutionResult:
+    events = agent.stream(task, model=model)  # checks the model and adds the task before it returns
+    _started(agent, model, progress)
     try:
         for event in events:
             if isinstance(event, Finished):
@@ -271,9 +288,16 @@ def _stream(agent: Agent, model: Model, progress: Progress) -> ExecutionResult:
     return agent.retrieve_execution_result()
 
 
+def _started(agent: Agent, model: Model, progress: Progress) -> None:
+    if agent.execution is not None:
+        progress.started(agent.execution, model)
+
+
 def _interrupted(agent: Agent, progress: Progress, *, stream: bool) -> Outcome:
     """Ctrl-C: cancel the execution (calls already running keep their place), show how it ended."""
-    execution_id = agent.execution.id if agent.execution else "?"
+    if agent.execution is None:  # before the task existed: nothing to cancel
+        return Outcome(130, "interrupted")
+    execution_id = agent.execution.id
     try:
         result = agent.cancel()
     except (LooplineError, sqlite3.Error) as exc:

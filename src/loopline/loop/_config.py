@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from ..context import ContextPolicy
 from ..errors import ConfigError
+from ._bounds import Bound, check_bounds, check_flag
 from ._execution import Limits
 
 __all__ = ["RunConfig"]
@@ -59,8 +60,9 @@ class RunConfig:
     """Retries of a failed request (connection errors and timeouts, 408, 409, 429, 5xx); `None` keeps the
     SDK client's own setting (2 for both SDKs)."""
     retry_delay_seconds: float | None = None
-    """Seconds between retries when the server sends no `Retry-After` (a `Retry-After` of up to a minute
-    wins, as in the SDKs); `None` for the SDKs' backoff (0.5 s doubling to 8 s, with jitter)."""
+    """Seconds between retries when the server sends no `Retry-After` (a `Retry-After` of up to two minutes
+    wins, as in the openai SDK; after a longer one the request is not retried); `None` for the SDKs'
+    backoff (0.5 s doubling to 8 s, with jitter)."""
     request_timeout: float | None = None
     """Seconds one request may take (the SDK client's timeout); `None` keeps the client's own."""
     requests_per_second: float | None = None
@@ -77,21 +79,10 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         self.limits()  # the budgets' own checks
+        check_bounds(self, _BOUNDS)
+        check_flag(self, "parallel_tool_calls")
         if not isinstance(self.context, ContextPolicy):
-            raise ValueError(f"context must be a ContextPolicy, got {type(self.context).__name__}")
-        if self.tool_timeout is not None and self.tool_timeout <= 0:
-            raise ValueError("tool_timeout must be positive seconds (or None)")
-        if self.max_retries is not None and self.max_retries < 0:
-            raise ConfigError(f"max_retries must be zero or more (or None), got {self.max_retries}")
-        if self.retry_delay_seconds is not None and not self.retry_delay_seconds >= 0:
-            raise ConfigError("retry_delay_seconds must be zero or more seconds (or None), "
-                              f"got {self.retry_delay_seconds}")
-        for name in ("request_timeout", "requests_per_second"):
-            value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise ValueError(f"{name} must be positive (or None)")
-        if self.max_concurrent_requests is not None and self.max_concurrent_requests < 1:
-            raise ValueError("max_concurrent_requests must be at least 1 (or None)")
+            raise ConfigError(f"context must be a ContextPolicy; got {self.context!r}")
 
     def limits(self) -> Limits:
         """The budgets, as stored with an execution."""
@@ -109,3 +100,14 @@ class RunConfig:
         """A configuration with the budgets of `limits` and the given other settings."""
         budgets = {f.name: getattr(limits, f.name) for f in dataclasses.fields(Limits)}
         return cls(**budgets, **settings)  # type: ignore[arg-type]
+
+
+_BOUNDS = {
+    "tool_timeout": Bound(whole=False, low=0, above=True, unit="seconds"),
+    "max_retries": Bound(whole=True, low=0),
+    "retry_delay_seconds": Bound(whole=False, low=0, unit="seconds"),
+    "request_timeout": Bound(whole=False, low=0, above=True, unit="seconds"),
+    "requests_per_second": Bound(whole=False, low=0, above=True),
+    "max_concurrent_requests": Bound(whole=True, low=1),
+}
+"""What each setting besides the budgets takes (`Limits` checks those)."""

@@ -9,6 +9,7 @@ from typing import Any
 
 from .._html import guarded
 from ..messages import ToolCallPart, Usage, new_id
+from ._bounds import Bound, check_bounds, check_flag
 from ._html import execution_html, execution_summary, result_html, result_summary
 
 __all__ = ["Execution", "ExecutionError", "ExecutionResult", "ExecutionStatus", "Limits"]
@@ -74,16 +75,17 @@ class Limits:
     finish tool with what it has, instead of failing at once."""
 
     def __post_init__(self) -> None:
-        if self.max_steps is not None and self.max_steps < 1:
-            raise ValueError("max_steps must be at least 1 (or None)")
-        if self.max_duration is not None and self.max_duration <= 0:
-            raise ValueError("max_duration must be positive seconds (or None)")
-        if self.max_finish_reminders < 0:
-            raise ValueError("max_finish_reminders must be zero or more")
-        for name in ("max_total_tokens", "max_cost_usd", "max_tool_calls"):
-            value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise ValueError(f"{name} must be positive (or None)")
+        check_bounds(self, _LIMIT_BOUNDS)
+        check_flag(self, "final_turn")
+
+
+_LIMIT_BOUNDS = {
+    "max_steps": Bound(whole=True, low=1), "max_duration": Bound(whole=False, low=0, above=True, unit="seconds"),
+    "max_finish_reminders": Bound(whole=True, low=0, optional=False),
+    "max_total_tokens": Bound(whole=True, low=1), "max_cost_usd": Bound(whole=False, low=0, above=True, unit="USD"),
+    "max_tool_calls": Bound(whole=True, low=1),
+}
+"""What each budget takes (checked when `Limits` or a `RunConfig` is made)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -63,19 +63,27 @@ class _ToolTimeout(Exception):
     """loopline's own timeout, distinct from a `TimeoutError` a tool raises itself."""
 
 
+def _deadline(time_left: float | None) -> float | None:
+    """The `time.monotonic()` by which the execution's time runs out, fixed when the batch begins."""
+    return None if time_left is None else time.monotonic() + time_left
+
+
 def _prepare(call: ToolCall, tools: Mapping[str, Tool], context: ToolContext,
-             default_timeout: float | None, time_left: float | None = None) -> _Prepared:
+             default_timeout: float | None, deadline: float | None = None) -> _Prepared:
     began = time.perf_counter()
     prepared = _check(call, tools, context, default_timeout)
-    _bound(prepared, time_left)
+    _bound(prepared, deadline)
     prepared.checking = time.perf_counter() - began
     return prepared
 
 
-def _bound(prepared: _Prepared, time_left: float | None) -> None:
-    """The execution's time left bounds the call's timeout; with none left, the call does not start."""
-    if time_left is None or prepared.error is not None:
+def _bound(prepared: _Prepared, deadline: float | None) -> None:
+    """The time the execution has left when the call starts bounds its timeout; with none left, the call
+    does not start. Called again as each call of a sequential batch starts, so the calls share the time
+    left instead of each getting all of it."""
+    if deadline is None or prepared.error is not None:
         return
+    time_left = deadline - time.monotonic()
     if time_left <= 0:
         prepared.error = "not run; the execution's time limit (max_duration) ran out"
     elif prepared.timeout is None or time_left < prepared.timeout:
@@ -137,16 +145,24 @@ def run_calls(calls: Sequence[ToolCall], tools: Mapping[str, Tool], context: Con
     Sync tools run in a shared thread pool when there are several calls (or a timeout to enforce);
     async tools run on a private event loop in a pool thread, so the caller's thread never needs one.
     A sync tool past its timeout cannot be stopped: its result becomes an error and the thread is
-    left to finish on its own. `time_left` (the seconds the execution has left) bounds every call's timeout.
+    left to finish on its own. `time_left` (the seconds the execution has left) bounds the calls: each
+    call's timeout is the time left when it starts, and a call that would start after it ran out does not.
     """
-    prepared = [_prepare(c, tools, context(c), default_timeout, time_left) for c in calls]
+    deadline = _deadline(time_left)
+    prepared = [_prepare(c, tools, context(c), default_timeout, deadline) for c in calls]
     runnable = [p for p in prepared if p.error is None]
     if len(runnable) == 1 and _can_run_inline(runnable[0]):
         return [_invoke_inline(p.launch()) if p.error is None else _result(p) for p in prepared]
     if not parallel:
-        return [_await_future(p, _submit(p)) if p.error is None else _result(p) for p in prepared]
+        return [_run_in_turn(p, deadline) for p in prepared]
     futures = {id(p): _submit(p) for p in runnable}
     return [_await_future(p, futures[id(p)]) if p.error is None else _result(p) for p in prepared]
+
+
+def _run_in_turn(p: _Prepared, deadline: float | None) -> ToolCallResult:
+    """One call of a sequential batch: bounded by the time left now, after the calls before it."""
+    _bound(p, deadline)
+    return _await_future(p, _submit(p)) if p.error is None else _result(p)
 
 
 def _submit(p: _Prepared) -> concurrent.futures.Future[Any]:
@@ -223,13 +239,15 @@ async def arun_calls(calls: Sequence[ToolCall], tools: Mapping[str, Tool], conte
                      default_timeout: float | None = None, parallel: bool = True,
                      time_left: float | None = None) -> list[ToolCallResult]:
     """Like `run_calls`, for asyncio: async tools are awaited, sync tools run in worker threads."""
-    prepared = [_prepare(c, tools, context(c), default_timeout, time_left) for c in calls]
+    deadline = _deadline(time_left)
+    prepared = [_prepare(c, tools, context(c), default_timeout, deadline) for c in calls]
     if parallel:
-        return list(await asyncio.gather(*(_aone(p) for p in prepared)))
-    return [await _aone(p) for p in prepared]
+        return list(await asyncio.gather(*(_aone(p, deadline) for p in prepared)))
+    return [await _aone(p, deadline) for p in prepared]
 
 
-async def _aone(p: _Prepared) -> ToolCallResult:
+async def _aone(p: _Prepared, deadline: float | None) -> ToolCallResult:
+    _bound(p, deadline)  # in a sequential batch, the time left after the calls before this one
     if p.error is not None:
         return _result(p)
     assert p.tool is not None and p.kwargs is not None
