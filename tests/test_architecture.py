@@ -41,15 +41,6 @@ NAMES = [name for layer in LAYERS for name in layer]
 PRESENT = [name for name in NAMES if (SRC / name).is_dir() or (SRC / f"{name}.py").is_file()]
 PACKAGES = ["loopline", *(f"loopline.{name}" for name in PRESENT if name != "errors")]
 
-# Imports of another package's private module that are still to go: `loopline.testing` uses the request
-# guard, the SSE parser and the response detection of `loopline.providers`, which does not offer them
-# publicly yet. Remove each entry together with its import; add none.
-PRIVATE_IMPORTS_TO_REMOVE = {
-    ("loopline.testing._blocking", "loopline.providers._guard"),
-    ("loopline.testing._cassette", "loopline.providers._guard"),
-    ("loopline.testing._scripted", "loopline.providers._detect"),
-    ("loopline.testing._scripted", "loopline.providers._sse"),
-}
 
 MODULES = sorted(p for p in SRC.rglob("*.py"))
 
@@ -173,7 +164,7 @@ def test_no_module_imports_another_packages_private_module(path: Path) -> None:
         owner = private and private.rsplit(".", 1)[0]
         if owner and package != owner and not package.startswith(owner + "."):
             foreign.add((module, private))
-    assert sorted(foreign - PRIVATE_IMPORTS_TO_REMOVE) == []
+    assert sorted(foreign) == []
 
 
 @pytest.mark.parametrize("package", [p for p in PACKAGES if (SRC.parent / p.replace(".", "/")).is_dir()])

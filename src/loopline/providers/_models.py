@@ -352,7 +352,7 @@ def _release_env_clients() -> None:
         clients = list(_ENV_CLIENTS.values())
         _ENV_CLIENTS.clear()
     for client in clients:
-        if not _is_async_client(client):
+        if not is_async_client(client):
             client.close()
 
 
