@@ -9,8 +9,10 @@ from ._execution import Execution, ExecutionError, ExecutionResult, ExecutionSta
 from ._machine import CallModel, Done, ExecutionMachine, NextAction, RunTools
 from ._pricing import PRICES, Price, cost_of, price_for, set_price
 from ._serialize import EXECUTION_SCHEMA_VERSION, execution_from_json, execution_to_json
+from ._steps import AskModel, RunCalls, Step, steps
 
 __all__ = [
+    "AskModel",
     "CallModel",
     "Done",
     "EXECUTION_SCHEMA_VERSION",
@@ -23,11 +25,14 @@ __all__ = [
     "NextAction",
     "PRICES",
     "Price",
+    "RunCalls",
     "RunConfig",
     "RunTools",
+    "Step",
     "cost_of",
     "execution_from_json",
     "execution_to_json",
     "price_for",
     "set_price",
+    "steps",
 ]
