@@ -137,7 +137,7 @@ class Agent:
             ThreadBusyError: Another execution holds `thread_id` (still, after `wait` seconds).
             UnknownThreadError: `thread_id` is not in this agent's store.
         """
-        self._not_running("add_task")
+        _check_ended(self._state, self.name, "add_task")
         if output_schema is not None and not self.use_finish_tool:
             raise UsageError("output_schema needs the finish tool; create the agent with finish_tool=True")
         # Everything that can fail on the caller's input is checked before anything is created.
@@ -399,7 +399,7 @@ class Agent:
             ExecutionClaimedError: Another live process holds the execution.
             ExecutionFinishedError: The execution has already ended.
         """
-        self._not_running("resuming another")
+        _check_ended(self._state, self.name, "resuming another")
         execution = reopen(self.store, execution_id, agent_name=self.name, owner=self._owner, force=force)
         tools = self._tools.for_task(output_schema or execution.output_schema,
                                      finish=execution.finish_tool_name is not None)
@@ -463,10 +463,12 @@ class Agent:
             raise NoActiveTaskError(f"agent {self.name!r} has no task yet; call add_task(input=...) first")
         return self._state
 
-    def _not_running(self, doing: str) -> None:
-        current = self._state.execution if self._state else None
-        if current is not None and not current.is_finished:
-            raise TaskAlreadyRunningError(
-                f"agent {self.name!r} is still running execution {current.id} ({current.status.value}); "
-                f"finish it, or cancel() it, before {doing} (or use another Agent object for a task in parallel)",
-                execution_id=current.id)
+
+def _check_ended(state: ExecutionState | None, name: str, doing: str) -> None:
+    """An agent runs one execution at a time: refuse to start another while its current one runs."""
+    current = state.execution if state else None
+    if current is not None and not current.is_finished:
+        raise TaskAlreadyRunningError(
+            f"agent {name!r} is still running execution {current.id} ({current.status.value}); finish it, "
+            f"or cancel() it, before {doing} (or use another Agent object for a task in parallel)",
+            execution_id=current.id)
