@@ -1,9 +1,10 @@
 """`Agent`: the public face of the loop.
 
-An agent holds its instructions and tools, the conversation of its current execution, and the state
-machine that runs it. The manual loop (bring your own client) is: `add_task`, then while not
-`is_finished()`: call the model with `messages` / `get_tools()`, `add_messages(response)`,
-`extract_tool_calls(response)`, `run_tools(calls)`.
+An agent is a definition (name, instructions, tools, provider, config) and a thin face over the
+`ExecutionState` of its current execution, which owns the machine, the thread, the store and the
+claim; the run drivers (`_run`) and the loop (`loopline.loop.steps`) work on that state. The manual
+loop (bring your own client) is: `add_task`, then while not `is_finished()`: call the model with
+`messages` / `get_tools()`, `add_messages(response)`, `extract_tool_calls(response)`, `run_tools(calls)`.
 
 Decisions (when an execution ends, what a limit does) belong to `loopline.loop`; wire formats belong
 to `loopline.providers`. This module wires them to a store and never decides either.

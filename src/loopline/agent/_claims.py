@@ -1,5 +1,5 @@
-"""An agent's claim on its execution: taken when the execution starts or is resumed, kept alive by
-one keeper thread for every agent of the process for as long as the agent holds the execution (a
+"""A process's claim on an execution it runs: taken when the execution starts or is resumed, kept alive
+by one keeper thread for every execution of the process for as long as its `ExecutionState` lives (a
 long model request or tool call included), given up when the execution ends or waits for a decision.
 
 Leases are `CLAIM_SECONDS` (15 s) long and renewed every `CLAIM_SECONDS / 3` (5 s). A process killed
@@ -42,8 +42,8 @@ def claim(store: Store, execution_id: str, owner: str, *, force: bool = False) -
 
 class _ClaimKeeper:
     """One daemon thread per process renews the claims of executions its agents hold. Holding and
-    releasing cost a dict update. An agent that is garbage-collected stops being renewed, so a
-    forgotten agent's execution is freed by its lease even while the process lives on."""
+    releasing cost a dict update. A state that is garbage-collected (with the agent that held it) stops
+    being renewed, so a forgotten agent's execution is freed by its lease even while the process lives on."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
