@@ -145,11 +145,9 @@ def test_wait_gives_up_on_a_live_holder_and_takes_a_dead_ones_thread(
 def test_a_forked_child_keeps_its_own_claims(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import multiprocessing
 
-    import loopline.agent._agent as agent_module
-    import loopline.agent._decisions as decisions_module
+    import loopline.agent._claims as claims_module
 
-    for module in (agent_module, decisions_module):
-        monkeypatch.setattr(module, "CLAIM_SECONDS", 0.6)
+    monkeypatch.setattr(claims_module, "CLAIM_SECONDS", 0.6)
     db = tmp_path / "fork.db"
     make_holder(open_store(db)).add_task("The parent's keeper runs.")
     ready = tmp_path / "ready"

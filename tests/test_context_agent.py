@@ -210,7 +210,8 @@ def test_images_count_toward_the_window_even_when_their_bytes_are_few() -> None:
     agent.add_task("Describe the photos.")
     for i in range(40):
         photo = FilePart(media_type="image/png", url=f"https://example.test/{i}.png")
-        agent._messages.append(Message(role="user", parts=(TextPart(text=f"photo {i}"), photo)))
+        agent._state._thread.append(Message(  # type: ignore[union-attr]
+            role="user", parts=(TextPart(text=f"photo {i}"), photo)))
     request = agent.request_kwargs(model="gpt-4o")
     images = sum(1 for m in request["messages"] for b in m["content"] if isinstance(b, dict)
                  and b.get("type") == "image_url") if request else 0

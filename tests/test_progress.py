@@ -70,7 +70,7 @@ def test_on_a_terminal_the_line_is_rewritten_in_place_and_ends_with_a_newline() 
     agent.add_task("go")
     from loopline.agent import _run
 
-    _run.run(agent, ThreeSteps(), shown)
+    _run.run(agent._state, agent, ThreeSteps(), shown)  # type: ignore[arg-type]
     out = tty.getvalue()
     assert out.count("\r") == 7 and out.endswith("\n") and out.count("\n") == 1
     assert "COMPLETED" in out.rsplit("\r", 1)[1]
@@ -112,7 +112,7 @@ def test_a_failed_run_shows_its_status() -> None:
     agent.add_task("go")
     from loopline.agent import _run
 
-    result = _run.run(agent, Broken(), _progress.TerminalProgress(tty))
+    result = _run.run(agent._state, agent, Broken(), _progress.TerminalProgress(tty))  # type: ignore[arg-type]
     assert result.status is ExecutionStatus.FAILED and "FAILED" in tty.getvalue().rsplit("\r", 1)[1]
 
 

@@ -9,7 +9,7 @@ import pytest
 from loop_helpers import RELEASE_SLOW, FrozenClock
 
 from loopline import InMemoryStore
-from loopline.agent import _agent as agent_module
+from loopline.agent import _state as state_module
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def store() -> InMemoryStore:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
     frozen = FrozenClock(time.time())
-    monkeypatch.setattr(agent_module, "time", frozen)
+    monkeypatch.setattr(state_module, "time", frozen)
     return frozen
 
 

@@ -19,7 +19,7 @@ NOT_RUN = "Error: not run; the execution ended before this call could run"
 
 
 class FrozenClock:
-    """Stands in for the `time` module inside `loopline.agent._agent`: time moves only when told."""
+    """Stands in for the `time` module inside `loopline.agent._state`: time moves only when told."""
 
     def __init__(self, start: float) -> None:
         self.start = start

@@ -13,14 +13,11 @@ import threading
 import time
 from pathlib import Path
 
-import loopline.agent._agent as agent_module
 import loopline.agent._claims as claims_module
-import loopline.agent._decisions as decisions_module
 from loopline import Agent, tool
 from loopline.store import open_store
 
-for module in (agent_module, claims_module, decisions_module):
-    module.CLAIM_SECONDS = 1.0  # type: ignore[attr-defined]
+claims_module.CLAIM_SECONDS = 1.0
 
 
 def main() -> None:

@@ -17,8 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import loopline.agent._agent as agent_module
-import loopline.agent._decisions as decisions_module
+import loopline.agent._claims as claims_module
 from loopline import Agent, tool
 from loopline.store import Store, open_store
 
@@ -42,8 +41,7 @@ def make_holder(store: Store, on_call: Callable[[], None] = lambda: None) -> Age
 def main() -> None:
     location, mode, ready = sys.argv[1:4]
     if len(sys.argv) > 4:
-        for module in (agent_module, decisions_module):
-            module.CLAIM_SECONDS = float(sys.argv[4])  # type: ignore[attr-defined]
+        claims_module.CLAIM_SECONDS = float(sys.argv[4])
 
     def stay() -> None:
         Path(ready).write_text("holding\n")

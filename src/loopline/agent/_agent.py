@@ -1,9 +1,10 @@
 """`Agent`: the public face of the loop.
 
-An agent holds its instructions and tools, the conversation of its current execution, and the state
-machine that runs it. The manual loop (bring your own client) is: `add_task`, then while not
-`is_finished()`: call the model with `messages` / `get_tools()`, `add_messages(response)`,
-`extract_tool_calls(response)`, `run_tools(calls)`.
+An agent is a definition (name, instructions, tools, provider, config) and a thin face over the
+`ExecutionState` of its current execution, which owns the machine, the thread, the store and the
+claim; the run drivers (`_run`) and the loop (`loopline.loop.steps`) work on that state. The manual
+loop (bring your own client) is: `add_task`, then while not `is_finished()`: call the model with
+`messages` / `get_tools()`, `add_messages(response)`, `extract_tool_calls(response)`, `run_tools(calls)`.
 
 Decisions (when an execution ends, what a limit does) belong to `loopline.loop`; wire formats belong
 to `loopline.providers`. This module wires them to a store and never decides either.
@@ -11,64 +12,36 @@ to `loopline.providers`. This module wires them to a store and never decides eit
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import functools
 import html
-import threading
-import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
-from time import monotonic
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal, overload
 
 from .._html import guarded
-from ..errors import (
-    NoActiveTaskError,
-    TaskAlreadyRunningError,
-    ToolDefinitionError,
-    UsageError,
-)
-from ..loop import Execution, ExecutionMachine, ExecutionResult, ExecutionStatus, RunConfig, execution_html
+from ..errors import NoActiveTaskError, TaskAlreadyRunningError, UnknownToolCallError, UsageError
+from ..loop import Execution, ExecutionResult, ExecutionStatus, RunConfig, execution_html
 from ..messages import Message, new_id
-from ..providers import (
-    LLMProvider,
-    Model,
-    RenderReport,
-    StreamingModel,
-    get_adapter,
-    resolve_model,
-)
-from ..store import Page, Store, ToolCallRecord, default_store, process_owner
-from ..tools import (
-    FINISH_TOOL_NAME,
-    OutputSchema,
-    Tool,
-    ToolCall,
-    ToolCallResult,
-    ToolContext,
-    ToolLike,
-    arun_calls,
-    as_tool,
-    json_schema_of,
-    run_calls,
-)
+from ..providers import LLMProvider, Model, RenderReport, StreamingModel, get_adapter, resolve_model
+from ..store import Page, Store, default_store, process_owner
+from ..tools import OutputSchema, Tool, ToolCall, ToolCallResult, ToolLike, as_tool, json_schema_of
 from ..tools import finish_tool as make_finish_tool
 from . import _run
-from ._claims import KEEPER, ClaimHolder
-from ._decisions import CLAIM_SECONDS, Decisions
+from ._claims import CLAIM_SECONDS
+from ._decisions import reopen
 from ._events import RunEvent
 from ._extract import ExtractToolCalls
 from ._files import FileInput
-from ._index import CallIds, resolve_calls
 from ._input import TaskInput, task_message, task_text
 from ._memory import AgentMemory
 from ._progress import progress_for
-from ._requests import InstructionsWatch, RequestBuilder, check_answered, check_results_known, conversation_of
-from ._turns import ThreadTurns
+from ._requests import InstructionsWatch, RequestBuilder, check_answered, conversation_of
+from ._state import ExecutionState
+from ._toolbox import Toolbox
+from ._turns import start
 
 __all__ = ["Agent", "CLAIM_SECONDS"]
 
-class Agent(Decisions, ClaimHolder, ThreadTurns):
+class Agent:
     """An LLM agent: instructions, tools, and the execution of its current task.
 
     Args:
@@ -111,29 +84,21 @@ class Agent(Decisions, ClaimHolder, ThreadTurns):
         self.require_finish_tool = require_finish_tool
         self.use_finish_tool = finish_tool
         self.tools: tuple[Tool, ...] = tuple(as_tool(t) for t in tools)
-        self._tools_by_name = _index_tools(self.tools, reserved=FINISH_TOOL_NAME if finish_tool else None)
-        self._machine: ExecutionMachine | None = None
-        self._finish: Tool | None = make_finish_tool() if finish_tool else None
-        self._messages: list[Message] = []
+        self._tools = Toolbox(self.tools, make_finish_tool() if finish_tool else None)  # the current task's
+        self._state: ExecutionState | None = None
         self._requests = RequestBuilder()
         self._instructions_watch = InstructionsWatch()
-        self._call_ids = CallIds()
-        self._task_index: int | None = None
-        self._rendered_tools: dict[LLMProvider, list[dict[str, Any]]] = {}
-        self._lock = threading.RLock()
         self._owner = process_owner(new_id("agent"))  # host:pid:start:agent-id, see loopline.store.process_owner
-        self._claimed_at: float | None = None
-        self._rerun_now: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return f"Agent(name={self.name!r}, llm_provider={self.llm_provider.value!r}, tools={len(self.tools)})"
 
     def _repr_html_(self) -> str:
         """In Jupyter: the current execution with its conversation step by step (calls folded)."""
-        machine = self._machine
-        if machine is None:
+        state = self._state
+        if state is None:
             return guarded(lambda: f"<div>{html.escape(repr(self))}: no task yet (add_task or run)</div>", "agent")
-        return guarded(lambda: execution_html(machine.execution, self._messages), "this agent's execution")
+        return guarded(lambda: execution_html(state.execution, list(state.thread)), "this agent's execution")
 
     # --- starting a task --------------------------------------------------------------------------
 
@@ -172,46 +137,25 @@ class Agent(Decisions, ClaimHolder, ThreadTurns):
             ThreadBusyError: Another execution holds `thread_id` (still, after `wait` seconds).
             UnknownThreadError: `thread_id` is not in this agent's store.
         """
-        current = self._machine.execution if self._machine else None
-        if current is not None and not current.is_finished:
-            raise TaskAlreadyRunningError(
-                f"agent {self.name!r} is still running execution {current.id} ({current.status.value}); "
-                "finish it, or cancel() it, before add_task (or use another Agent object for a task in parallel)",
-                execution_id=current.id)
+        _check_ended(self._state, self.name, "add_task")
         if output_schema is not None and not self.use_finish_tool:
             raise UsageError("output_schema needs the finish tool; create the agent with finish_tool=True")
         # Everything that can fail on the caller's input is checked before anything is created.
         first = task_message(input, files, self.llm_provider)
-        finish = make_finish_tool(output_schema) if self.use_finish_tool else None
+        tools = self._tools.for_task(output_schema)
         make = functools.partial(Execution, agent_name=self.name, input=task_text(first), limits=self.config.limits(),
-                                 finish_tool_name=finish.name if finish else None,
+                                 finish_tool_name=tools.finish.name if tools.finish else None,
                                  require_finish=self.require_finish_tool or output_schema is not None,
                                  output_schema=json_schema_of(output_schema))
-        history: list[Message] = []
-        if thread_id is None:
-            machine = ExecutionMachine(make(thread_id=self.store.create_thread()))
-            self._commit_start(machine, first, 0)
-        else:
-            machine, history = self._start(make, thread_id, first, wait)
-        self._claimed_at = monotonic()
-        KEEPER.hold(self, machine.execution.id)
-        self._machine, self._finish, self._rendered_tools = machine, finish, {}
-        self._messages = [*history, first]
-        self._task_index = len(history)
-        return machine.execution
-
-    def _commit_start(self, machine: ExecutionMachine, first: Message, length: int) -> None:
-        """Commit the first message and the execution with this process's claim on it, in one transaction
-        (so no other process ever sees it unclaimed, and takes it for abandoned)."""
-        machine.start(time.time())
-        self.store.commit(machine.execution, [first], expected_length=length, owner=self._owner,
-                          claim_seconds=CLAIM_SECONDS)
+        self._state = start(self.store, make, thread_id, first, owner=self._owner, tools=tools, wait=wait)
+        self._tools = tools
+        return self._state.execution
 
     @property
     def memory(self) -> AgentMemory:
         """Key-value memory with JSON values, in the agent's store: `agent` scope (permanent, shared by
         every agent of this name), `thread` (the current conversation) or `execution` (this task)."""
-        return AgentMemory(self)
+        return AgentMemory(self.store, self.name, lambda: self.execution)
 
     # --- loopline drives the loop --------------------------------------------------------------
 
@@ -232,24 +176,26 @@ class Agent(Decisions, ClaimHolder, ThreadTurns):
         client raises after the retries ends the execution FAILED with `error_code` `provider_error`.
         """
         resolved = self._prepare_run(input, model, client, params)
-        return _run.run(self, resolved, progress_for(progress))
+        return _run.run(self._current(), self, resolved, progress_for(progress))
 
     async def arun(self, input: TaskInput | None = None, *, model: Model | str, client: Any = None,
                    params: Mapping[str, Any] | None = None, progress: bool | None = None) -> ExecutionResult:
         """`run` for asyncio; cancelling the task ends the execution CANCELLED with nothing lost."""
         resolved = self._prepare_run(input, model, client, params, asynchronous=True)
-        return await _run.arun(self, resolved, progress_for(progress))
+        return await _run.arun(self._current(), self, resolved, progress_for(progress))
 
     def stream(self, input: TaskInput | None = None, *, model: Model | str, client: Any = None,
                params: Mapping[str, Any] | None = None) -> Iterator[RunEvent]:
         """`run`, streaming: yields text and tool-call deltas as the model writes them, then tool
         results, status changes and usage, and last `Finished` with the result."""
-        return _run.stream(self, self._prepare_run(input, model, client, params, streaming=True))
+        resolved = self._prepare_run(input, model, client, params, streaming=True)
+        return _run.stream(self._current(), self, resolved)
 
     def astream(self, input: TaskInput | None = None, *, model: Model | str, client: Any = None,
                 params: Mapping[str, Any] | None = None) -> AsyncIterator[RunEvent]:
         """`stream` for asyncio (`async for event in agent.astream(...)`)."""
-        return _run.astream(self, self._prepare_run(input, model, client, params, streaming=True, asynchronous=True))
+        resolved = self._prepare_run(input, model, client, params, streaming=True, asynchronous=True)
+        return _run.astream(self._current(), self, resolved)
 
     def _prepare_run(self, input: TaskInput | None, model: Model | str, client: Any,
                      params: Mapping[str, Any] | None, *, streaming: bool = False, asynchronous: bool = False) -> Model:
@@ -262,14 +208,22 @@ class Agent(Decisions, ClaimHolder, ThreadTurns):
                                  retry_delay=self.config.retry_delay_seconds)
         if streaming and not isinstance(resolved, StreamingModel):  # before a task is added, not after
             raise _run.cannot_stream(resolved)
-        _run.check_input(self, input, resolved, asynchronous=asynchronous)
+        # `run(input)` starts a task; `run()` continues the one `add_task` (or `resume`) set up. The client
+        # is built (or checked) before the task is added, and `add_task` checks the input before it creates anything.
+        if input is None and self._state is None:
+            raise UsageError("run() without input needs a task: pass input=..., or call add_task first")
+        connect = getattr(resolved, "connect", None)  # the SDK-backed models build or check their client
+        if connect is not None:
+            connect(asynchronous=asynchronous)
+        if input is not None:
+            self.add_task(input)
         return resolved
 
     # --- the manual loop --------------------------------------------------------------------------
 
     def is_finished(self) -> bool:
         """True once the current execution has ended (this also applies the time limit)."""
-        return self._apply(lambda m: m.check_clock(time.time())).execution.is_finished
+        return self._current().check_clock().execution.is_finished
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -315,12 +269,7 @@ class Agent(Decisions, ClaimHolder, ThreadTurns):
 
     def get_tools(self, llm_provider: LLMProvider | str | None = None) -> list[dict[str, Any]]:
         """The tools (the finish tool included) in `llm_provider`'s request format."""
-        provider = LLMProvider.of(llm_provider or self.llm_provider)
-        rendered = self._rendered_tools.get(provider)
-        if rendered is None:
-            definitions = [t.definition for t in self._all_tools().values()]
-            rendered = self._rendered_tools[provider] = get_adapter(provider).render_tools(definitions)
-        return list(rendered)
+        return self._tools.render(LLMProvider.of(llm_provider or self.llm_provider))
 
     def request_kwargs(self, llm_provider: LLMProvider | str | None = None, *, include_tools: bool = True,
                        model: str | None = None, max_tokens: int | None = None) -> dict[str, Any]:
@@ -339,17 +288,18 @@ class Agent(Decisions, ClaimHolder, ThreadTurns):
 
     def _render(self, provider: LLMProvider, *, include_tools: bool, warn: bool,
                 model: str | None = None, max_tokens: int | None = None) -> dict[str, Any]:
-        ex = self._require_machine().execution
+        state = self._current()
+        ex = state.execution
         if ex.status is ExecutionStatus.PAUSED:
             raise UsageError(f"execution {ex.id} is PAUSED: decide its held calls first (approve / reject, or "
                              "rerun_tool_calls / record_tool_result); no provider accepts the thread as it is")
         check_answered(ex)
         tools = self.get_tools(provider) if include_tools else []
-        definitions = [t.definition for t in self._all_tools().values()] if include_tools and model else []
-        return self._requests.build(provider, self._messages, system=self.instructions or None, tools=tools,
+        definitions = [t.definition for t in state.tools.all.values()] if include_tools and model else []
+        return self._requests.build(provider, state.thread, system=self.instructions or None, tools=tools,
                                     definitions=definitions, model=model, policy=self.config.context,
-                                    pinned=self._task_index, parallel=self.config.parallel_tool_calls,
-                                    thread_id=self.thread_id, warn=warn, max_tokens=max_tokens)
+                                    pinned=state.task_index, parallel=self.config.parallel_tool_calls,
+                                    thread_id=ex.thread_id, warn=warn, max_tokens=max_tokens)
 
     def add_messages(self, response: Any, llm_provider: LLMProvider | str | None = None) -> list[Message]:
         """Add a model response (SDK object or dict) or a list of wire message dicts to the execution.
@@ -361,26 +311,7 @@ class Agent(Decisions, ClaimHolder, ThreadTurns):
         provider = LLMProvider.of(llm_provider or self.llm_provider)
         parsed = get_adapter(provider).parse(response)
         self._instructions_watch.check(provider, self.name)
-        added: list[Message] = []
-
-        def feed(machine: ExecutionMachine) -> list[Message]:
-            # All messages are applied to one fork: a bad item later in a list changes nothing.
-            now = time.time()
-            for message in parsed:
-                if message.role == "assistant":
-                    added.extend(machine.on_model_message(self._call_ids.unique(message, self._messages, added), now))
-                    held = [c.id for c in machine.execution.pending_tool_calls if self._needs_approval(c.name)]
-                    machine.hold_for_approval(held, now)
-                elif message.role == "tool":
-                    added.extend(machine.on_tool_results(self._results_from_message(machine, message), now))
-                elif message.role == "user":
-                    added.extend(machine.on_user_message(message, now))
-                else:
-                    raise UsageError("system messages belong to the agent: set Agent(instructions=...) instead")
-            return added
-
-        self._apply(feed)
-        return added
+        return self._current().add(parsed)
 
     extract_tool_calls = ExtractToolCalls()
     """`(response, llm_provider=None)`: the tool calls in a response, read as the agent's provider's
@@ -394,89 +325,45 @@ class Agent(Decisions, ClaimHolder, ThreadTurns):
         started before they run, so an interruption is recorded too (as an error result that says the
         tool may have had its effect).
         """
-        tool_calls = resolve_calls(tool_calls, self._require_machine().execution.pending_tool_calls)
-        started = self._begin_tools(tool_calls)
-        if not started:
-            return []
-        with self._running(tool_calls):
-            results = run_calls(tool_calls, self._all_tools(), self._context,
-                                default_timeout=self.config.tool_timeout, parallel=self.config.parallel_tool_calls,
-                                time_left=self._require_machine().execution.time_left(time.time()))
-        self._finish_tools(results, started)
-        return results
+        return self._current().run_tools(tool_calls, self.config)
 
     async def arun_tools(self, tool_calls: Sequence[ToolCall]) -> list[ToolCallResult]:
         """`run_tools` for asyncio code: async tools are awaited, sync tools run in threads."""
-        tool_calls = resolve_calls(tool_calls, self._require_machine().execution.pending_tool_calls)
-        started = self._begin_tools(tool_calls)
-        if not started:
-            return []
-        with self._running(tool_calls):
-            results = await arun_calls(tool_calls, self._all_tools(), self._context,
-                                       default_timeout=self.config.tool_timeout,
-                                       parallel=self.config.parallel_tool_calls,
-                                       time_left=self._require_machine().execution.time_left(time.time()))
-        self._finish_tools(results, started)
-        return results
-
-    def _begin_tools(self, tool_calls: Sequence[ToolCall]) -> dict[str, ToolCallRecord]:
-        """Record the calls as started (in the store too) before any of them runs."""
-        machine = self._require_machine()
-        if not tool_calls:
-            return {}
-        now = time.time()
-        records = {c.id: ToolCallRecord(execution_id=machine.execution.id, tool_call_id=c.id, name=c.name,
-                                        arguments=c.raw_arguments, status="started", started_at=now)
-                   for c in tool_calls}
-
-        def begin(machine: ExecutionMachine) -> list[Message]:
-            machine.begin_tools(tool_calls, now)
-            return []
-
-        self._apply(begin, tool_calls=list(records.values()))
-        return records
-
-    def _finish_tools(self, results: Sequence[ToolCallResult], started: dict[str, ToolCallRecord]) -> None:
-        now = time.time()
-        done = [dataclasses.replace(started[r.tool_call_id], status="finished", finished_at=now, result=r.content,
-                                    is_error=r.is_error, duration=r.duration) for r in results]
-        self._apply(lambda m: m.on_tool_results(results, now), tool_calls=done)
+        return await self._current().arun_tools(tool_calls, self.config)
 
     @property
     def pending_tool_calls(self) -> list[ToolCall]:
         """Calls of the last response that have no result yet (after `resume`, run these first)."""
-        ex = self._require_machine().execution
-        held = {*ex.awaiting_decision, *ex.awaiting_approval}
-        return [ToolCall.from_part(c) for c in ex.pending_tool_calls if c.id not in held]
+        return self._current().runnable_calls()
 
     # --- reading state ----------------------------------------------------------------------------
 
     @property
     def execution(self) -> Execution | None:
         """The current (or last) execution, or `None` before the first `add_task`."""
-        return self._machine.execution if self._machine else None
+        return self._state.execution if self._state else None
 
     @property
     def thread_id(self) -> str | None:
         """The thread of the current (or last) execution."""
-        return self._machine.execution.thread_id if self._machine else None
+        return self._state.execution.thread_id if self._state else None
 
     @property
     def thread(self) -> list[Message]:
         """The neutral messages of the current thread (a copy)."""
-        return list(self._messages)
+        return list(self._state.thread) if self._state else []
 
     def retrieve_execution_result(self, *, execution_id: str | None = None) -> ExecutionResult:
         """Status, result, error, ids and usage of the current (or last) execution, or of any execution
         in the agent's store by `execution_id` (one a past process ran, for instance); raises
         `UnknownExecutionError` for an unknown id."""
-        if execution_id is None or (self._machine is not None and self._machine.execution.id == execution_id):
-            return self._apply(lambda m: m.check_clock(time.time())).execution.to_result()
+        if execution_id is None or (self._state is not None and self._state.execution.id == execution_id):
+            return self._current().check_clock().execution.to_result()
         return self.store.get_execution(execution_id).to_result()
 
     def get_execution_status(self) -> Execution:
         """A snapshot of the current (or last) execution's record."""
-        return self._apply(lambda m: m.check_clock(time.time())).execution.copy()
+        return self._current().check_clock().execution.copy()
 
     def list_executions(self, *, status: ExecutionStatus | None = None, limit: int | None = 50,
                         cursor: str | None = None) -> Page[Execution]:
@@ -488,82 +375,100 @@ class Agent(Decisions, ClaimHolder, ThreadTurns):
         """One execution from the store; raises `UnknownExecutionError` for an unknown id."""
         return self.store.get_execution(execution_id)
 
+    # --- decisions from outside the loop ------------------------------------------------------------
+
+    def resume(self, execution_id: str, *, output_schema: OutputSchema | None = None,
+               force: bool = False) -> Execution:
+        """Reattach an execution that was interrupted (its process was killed), in any process.
+
+        The agent must have the same name and tools. Tool calls with recorded results are not run
+        again. A call that was started and has no result is run again now if its tool is idempotent
+        (`@tool(idempotent=True)`); otherwise the execution is PAUSED with the call in
+        `interrupted_tool_calls`, for `rerun_tool_calls` or `record_tool_result` to decide. Calls of
+        the last response that never started are in `pending_tool_calls`: run them before calling
+        the model again (`agent.run()` does both).
+
+        Args:
+            execution_id: The execution to resume.
+            output_schema: The pydantic model of the result, to get it back as a model instance (the
+                store keeps its JSON Schema, which checks the result either way).
+            force: Take the execution even if another process still holds its claim. Only for when
+                you know that process is gone (one killed on this host is seen to be gone without it).
+
+        Raises:
+            ExecutionClaimedError: Another live process holds the execution.
+            ExecutionFinishedError: The execution has already ended.
+        """
+        _check_ended(self._state, self.name, "resuming another")
+        execution = reopen(self.store, execution_id, agent_name=self.name, owner=self._owner, force=force)
+        tools = self._tools.for_task(output_schema or execution.output_schema,
+                                     finish=execution.finish_tool_name is not None)
+        # Nothing is committed if this raises: the agent keeps what it had, and no half-resumed state runs a tool.
+        self._state, again = ExecutionState.reopen(self.store, execution, owner=self._owner, tools=tools)
+        self._tools = tools
+        if again:
+            self._state.run_tools(again, self.config)
+        return execution
+
+    def rerun_tool_calls(self, call_ids: Sequence[str] | None = None) -> list[ToolCallResult]:
+        """Decide to run interrupted calls again (all of them by default), and run them now."""
+        state = self._current()
+        ids = list(call_ids) if call_ids is not None else [c.id for c in self.interrupted_tool_calls]
+        state.decide(lambda machine, now: machine.rerun(ids, now))
+        return state.run_tools([c for c in state.runnable_calls() if c.id in ids], self.config)
+
+    def record_tool_result(self, call_id: str, content: str, *, is_error: bool = False) -> None:
+        """Decide an interrupted call by recording what it came to (for example after checking its
+        side effect through its idempotency key), without running it again."""
+        state = self._current()
+        call = next((c for c in state.execution.pending_tool_calls if c.id == call_id), None)
+        if call is None:
+            raise UnknownToolCallError(f"execution {state.execution.id} is not waiting for tool call {call_id!r}",
+                                       tool_call_id=call_id)
+        state.record_result(ToolCall.from_part(call), content, is_error=is_error)
+
+    @property
+    def pending_approvals(self) -> list[ToolCall]:
+        """Calls waiting for a person's approval (the execution is PAUSED until each is decided)."""
+        ex = self._current().execution
+        return [ToolCall.from_part(c) for c in ex.pending_tool_calls if c.id in ex.awaiting_approval]
+
+    def approve(self, call_id: str) -> None:
+        """Allow a call to a tool that needs approval; it runs with the next `run_tools` (or `run()`)."""
+        self._current().decide(lambda machine, now: machine.approve([call_id], now))
+
+    def reject(self, call_id: str, reason: str = "") -> None:
+        """Refuse a call to a tool that needs approval: the model is told it was rejected, and why."""
+        if call_id not in self._current().execution.awaiting_approval:
+            raise UnknownToolCallError(f"no call {call_id!r} is awaiting approval", tool_call_id=call_id)
+        self.record_tool_result(call_id, "Error: a person rejected this call" + (f": {reason}" if reason else ""),
+                                is_error=True)
+
+    @property
+    def interrupted_tool_calls(self) -> list[ToolCall]:
+        """Calls that were running when a process died, waiting for a decision (the execution is PAUSED)."""
+        ex = self._current().execution
+        return [ToolCall.from_part(c) for c in ex.pending_tool_calls if c.id in ex.awaiting_decision]
+
+    def cancel(self) -> ExecutionResult:
+        """End the current execution CANCELLED. Calls that never started get error results; calls
+        already running keep their place and their results are recorded when they return."""
+        return self._current().cancel()
+
     # --- internals --------------------------------------------------------------------------------
 
-    def _require_machine(self) -> ExecutionMachine:
-        if self._machine is None:
+    def _current(self) -> ExecutionState:
+        """The state of the current (or last) execution."""
+        if self._state is None:
             raise NoActiveTaskError(f"agent {self.name!r} has no task yet; call add_task(input=...) first")
-        return self._machine
-
-    def _all_tools(self) -> dict[str, Tool]:
-        if self._finish is None:
-            return self._tools_by_name
-        return {**self._tools_by_name, self._finish.name: self._finish}
-
-    def _context(self, call: ToolCall) -> ToolContext:
-        execution = self._require_machine().execution
-        return ToolContext(tool_call_id=call.id, execution_id=execution.id, thread_id=execution.thread_id,
-                           agent_name=self.name)
-
-    def _apply(self, event: Callable[[ExecutionMachine], Sequence[Message]], *,
-               tool_calls: Sequence[ToolCallRecord] = ()) -> ExecutionMachine:
-        """Apply an event to a fork of the machine, commit what it produced, and only then adopt it.
-
-        If the event is refused (a misuse error) or the store fails, the agent's state, its local
-        thread and the store are as they were. Reads that change nothing write nothing.
-        """
-        with self._lock:
-            machine = self._require_machine()
-            trial = machine.fork()
-            messages = list(event(trial))
-            if messages or tool_calls or trial.execution != machine.execution:
-                self.store.commit(trial.execution, messages, expected_length=len(self._messages),
-                                  tool_calls=tool_calls, owner=self._owner, claim_seconds=self._claim_to_take(trial))
-            machine.adopt(trial)
-            self._messages.extend(messages)
-            self._keep_claim(machine.execution)
-            return machine
-
-    @contextlib.contextmanager
-    def _running(self, tool_calls: Sequence[ToolCall]) -> Iterator[None]:
-        """While the calls run: if they are cut off (an exception, a cancelled
-        task, Ctrl-C), record that each may or may not have had its effect, then let it propagate."""
-        try:
-            yield
-        except BaseException:
-            self._apply(lambda m: m.interrupt_tools(tool_calls, time.time()))
-            raise
-
-    def _results_from_message(self, machine: ExecutionMachine, message: Message) -> list[ToolCallResult]:
-        """Tool results the user supplied as wire messages, in the shape the machine takes.
-
-        A result for the finish tool is not taken at its word: the finish call's own arguments are
-        checked (output schema included) exactly as `run_tools` would.
-        """
-        pending = {c.id: c for c in machine.execution.pending_tool_calls}
-        check_results_known(machine.execution, message, answered=self._call_ids.of(self._messages))
-        results = []
-        for part in message.tool_results:
-            call = pending.get(part.tool_call_id)
-            if call is not None and self._finish is not None and call.name == self._finish.name:
-                results += run_calls([ToolCall.from_part(call)], {call.name: self._finish}, self._context)
-                continue
-            payload = ToolCall.from_part(call).arguments if call else {}
-            results.append(ToolCallResult(tool_call_id=part.tool_call_id, function_name=part.name or (
-                call.name if call else ""), payload=payload, result=part.content, is_success=not part.is_error,
-                content=part.content, error=part.content if part.is_error else None))
-        return results
+        return self._state
 
 
-def _index_tools(tools: Sequence[Tool], *, reserved: str | None) -> dict[str, Tool]:
-    by_name: dict[str, Tool] = {}
-    for t in tools:
-        if t.name == reserved:
-            raise ToolDefinitionError(
-                f"tool name {t.name!r} is reserved for the built-in finish tool; rename the tool, "
-                "or create the agent with finish_tool=False", tool_name=t.name)
-        if t.name in by_name:
-            raise ToolDefinitionError(f"two tools are named {t.name!r}; tool names must be unique",
-                                      tool_name=t.name)
-        by_name[t.name] = t
-    return by_name
+def _check_ended(state: ExecutionState | None, name: str, doing: str) -> None:
+    """An agent runs one execution at a time: refuse to start another while its current one runs."""
+    current = state.execution if state else None
+    if current is not None and not current.is_finished:
+        raise TaskAlreadyRunningError(
+            f"agent {name!r} is still running execution {current.id} ({current.status.value}); finish it, "
+            f"or cancel() it, before {doing} (or use another Agent object for a task in parallel)",
+            execution_id=current.id)

@@ -9,13 +9,10 @@ raises `ProviderMismatchError`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..providers import LLMProvider, detect_provider, get_adapter
 from ..tools import ToolCall
-
-if TYPE_CHECKING:
-    from ._agent import Agent
 
 __all__ = ["ExtractToolCalls", "ToolCallExtractor"]
 
@@ -40,8 +37,14 @@ class ToolCallExtractor:
         return [ToolCall.from_part(p) for m in messages if m.role == "assistant" for p in m.tool_calls]
 
 
+class _Speaking(Protocol):
+    """An agent, as far as the descriptor reads it."""
+
+    llm_provider: LLMProvider
+
+
 class ExtractToolCalls:
     """The descriptor behind `Agent.extract_tool_calls`: on an agent, its provider is the default."""
 
-    def __get__(self, agent: Agent | None, owner: type[Agent] | None = None) -> ToolCallExtractor:
+    def __get__(self, agent: _Speaking | None, owner: type | None = None) -> ToolCallExtractor:
         return ToolCallExtractor(agent.llm_provider if agent is not None else None)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from ..errors import ExecutionFinishedError, NoActiveTaskError
-from ..store import MemoryScope, memory_scope
-
-if TYPE_CHECKING:
-    from ._agent import Agent
+from ..loop import Execution
+from ..store import MemoryScope, Store, memory_scope
 
 __all__ = ["AgentMemory"]
 
@@ -30,24 +29,24 @@ class AgentMemory:
     key is missing; the operators use the `agent` scope.
     """
 
-    def __init__(self, agent: Agent) -> None:
-        self._agent = agent
+    def __init__(self, store: Store, agent_name: str, execution: Callable[[], Execution | None]) -> None:
+        self._store, self._agent_name, self._execution = store, agent_name, execution
 
     def get(self, key: str, default: Any = None, *, scope: MemoryScope = "agent") -> Any:
         """The value stored under `key` (`None` too, when that was stored), or `default` if there is none."""
-        return self._agent.store.memory_get(scope, self._owner(scope), key, default)
+        return self._store.memory_get(scope, self._owner(scope), key, default)
 
     def set(self, key: str, value: Any, *, scope: MemoryScope = "agent") -> None:
         """Store a JSON value under `key` (replacing any)."""
-        self._agent.store.memory_set(scope, self._owner(scope, writing=True), key, value)
+        self._store.memory_set(scope, self._owner(scope, writing=True), key, value)
 
     def delete(self, key: str, *, scope: MemoryScope = "agent") -> None:
         """Forget `key` (no error if it is not there)."""
-        self._agent.store.memory_delete(scope, self._owner(scope), key)
+        self._store.memory_delete(scope, self._owner(scope), key)
 
     def list(self, *, scope: MemoryScope = "agent") -> dict[str, Any]:
         """Every key and value of the scope."""
-        return self._agent.store.memory_list(scope, self._owner(scope))
+        return self._store.memory_list(scope, self._owner(scope))
 
     def __getitem__(self, key: str) -> Any:
         value = self.get(key, _MISSING)
@@ -69,8 +68,8 @@ class AgentMemory:
     def _owner(self, scope: MemoryScope, *, writing: bool = False) -> str:
         stored = memory_scope(scope)
         if stored == "agent":
-            return self._agent.name
-        execution = self._agent.execution
+            return self._agent_name
+        execution = self._execution()
         if execution is None:
             raise NoActiveTaskError(f"{scope}-scoped memory needs a task: call add_task (or resume) first")
         if stored == "thread":

@@ -1,87 +1,83 @@
 """Taking turns on a thread: tasks on one thread run one at a time. A task starts on a thread only
 when no other execution is at work on it, and what a dead process left on it is ended first.
 
-A mixin of `Agent` (its `add_task` starts here), kept apart so that each module stays about one job.
-Checking that the thread is free and starting on it are fenced by the thread's length: of two
-processes that found it free, the second to commit is refused and told `ThreadBusyError`.
+`Agent.add_task` starts here, and gets back the `ExecutionState` of the new execution. Checking that
+the thread is free and starting on it are fenced by the thread's length: of two processes that found
+it free, the second to commit is refused and told `ThreadBusyError`.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from time import monotonic
-from typing import TYPE_CHECKING
 
 from ..errors import ConcurrentUpdateError, ThreadBusyError
-from ..loop import Execution, ExecutionMachine, ExecutionStatus
+from ..loop import Execution, ExecutionStatus
 from ..messages import Message
 from ..store import Store
+from ._decisions import settle_abandoned
+from ._state import ExecutionState
+from ._toolbox import Toolbox
 
-__all__ = ["ThreadTurns"]
+__all__ = ["start"]
 
 
-class ThreadTurns:
-    """Starting an execution on a thread that may be busy."""
-
-    if TYPE_CHECKING:
-        store: Store
-
-        def _settle_abandoned(self, executions: Sequence[Execution]) -> bool: ...
-        def _commit_start(self, machine: ExecutionMachine, first: Message, length: int) -> None: ...
-
-    def _start(self, make: Callable[..., Execution], thread_id: str, first: Message,
-               wait: float) -> tuple[ExecutionMachine, list[Message]]:
-        """Start on an existing thread once it is free, trying again with a short backoff for `wait` seconds
-        (each try a fresh execution, so waiting does not count against its time limit)."""
-        deadline, pause = monotonic() + wait, 0.005
-        while True:
-            try:
-                return self._try_start(make, thread_id, first)
-            except ThreadBusyError as busy:
-                remaining = deadline - monotonic()
-                if remaining <= 0:
-                    if wait > 0:
-                        raise ThreadBusyError(f"{busy} (waited {wait:g} s)", thread_id=busy.thread_id,
-                                              execution_id=busy.execution_id) from None
-                    raise
-            time.sleep(min(pause * random.uniform(0.5, 1.5), remaining))  # the last try comes at the deadline
-            pause = min(pause * 2, 0.25)
-
-    def _try_start(self, make: Callable[..., Execution], thread_id: str,
-                   first: Message) -> tuple[ExecutionMachine, list[Message]]:
-        """One try. The thread's length is the fence between checking that it is free and starting: of two
-        processes that found it free, the second to commit is refused, and told that the thread is busy."""
+def start(store: Store, make: Callable[..., Execution], thread_id: str | None, first: Message, *, owner: str,
+          tools: Toolbox, wait: float) -> ExecutionState:
+    """Start the execution `make` builds with `first`, on a new thread (`thread_id` None) or on an existing
+    one once it is free, trying again with a short backoff for `wait` seconds (each try a fresh
+    execution, so waiting does not count against its time limit)."""
+    if thread_id is None:
+        return ExecutionState.start(store, make(thread_id=store.create_thread()), first, [], owner=owner,
+                                    tools=tools)
+    deadline, pause = monotonic() + wait, 0.005
+    while True:
         try:
-            history = self._history_to_continue(thread_id)
-            machine = ExecutionMachine(make(thread_id=thread_id))
-            self._commit_start(machine, first, len(history))
-        except ConcurrentUpdateError as exc:
-            raise ThreadBusyError(f"another task started on thread {thread_id} while this one was starting; try "
-                                  "again, or pass wait=SECONDS to add_task to wait for the thread to be free",
-                                  thread_id=thread_id, execution_id=None) from exc
-        return machine, history
+            return _try_start(store, make, thread_id, first, owner=owner, tools=tools)
+        except ThreadBusyError as busy:
+            remaining = deadline - monotonic()
+            if remaining <= 0:
+                if wait > 0:
+                    raise ThreadBusyError(f"{busy} (waited {wait:g} s)", thread_id=busy.thread_id,
+                                          execution_id=busy.execution_id) from None
+                raise
+        time.sleep(min(pause * random.uniform(0.5, 1.5), remaining))  # the last try comes at the deadline
+        pause = min(pause * 2, 0.25)
 
-    def _history_to_continue(self, thread_id: str) -> list[Message]:
-        """The thread's messages, refusing a thread that another execution is still writing to (after
-        ending what a dead process left on it)."""
-        history = self.store.get_messages(thread_id)
-        executions = self.store.list_executions(thread_id=thread_id, limit=None)
-        if self._settle_abandoned(executions):
-            return self._history_to_continue(thread_id)
-        active = [e for e in executions if not e.is_finished]
-        if active:
-            raise ThreadBusyError(_busy_message(thread_id, active[0]), thread_id=thread_id,
-                                  execution_id=active[0].id)
-        answered = {p.tool_call_id for m in history for p in m.tool_results}
-        unanswered = [p.id for m in history for p in m.tool_calls if p.id not in answered]
-        if unanswered:
-            raise ThreadBusyError(f"thread {thread_id} ends with tool calls {unanswered} that have no results "
-                                  "(a live process may still be running them); no provider accepts it as it is. "
-                                  "Pass wait=SECONDS to add_task to wait for the results",
-                                  thread_id=thread_id, execution_id=None)
-        return history
+
+def _try_start(store: Store, make: Callable[..., Execution], thread_id: str, first: Message, *, owner: str,
+               tools: Toolbox) -> ExecutionState:
+    """One try. The thread's length is the fence between checking that it is free and starting: of two
+    processes that found it free, the second to commit is refused, and told that the thread is busy."""
+    try:
+        history = _history_to_continue(store, owner, thread_id)
+        return ExecutionState.start(store, make(thread_id=thread_id), first, history, owner=owner, tools=tools)
+    except ConcurrentUpdateError as exc:
+        raise ThreadBusyError(f"another task started on thread {thread_id} while this one was starting; try "
+                              "again, or pass wait=SECONDS to add_task to wait for the thread to be free",
+                              thread_id=thread_id, execution_id=None) from exc
+
+
+def _history_to_continue(store: Store, owner: str, thread_id: str) -> list[Message]:
+    """The thread's messages, refusing a thread that another execution is still writing to (after
+    ending what a dead process left on it)."""
+    history = store.get_messages(thread_id)
+    executions = store.list_executions(thread_id=thread_id, limit=None)
+    if settle_abandoned(store, owner, executions):
+        return _history_to_continue(store, owner, thread_id)
+    active = [e for e in executions if not e.is_finished]
+    if active:
+        raise ThreadBusyError(_busy_message(thread_id, active[0]), thread_id=thread_id, execution_id=active[0].id)
+    answered = {p.tool_call_id for m in history for p in m.tool_results}
+    unanswered = [p.id for m in history for p in m.tool_calls if p.id not in answered]
+    if unanswered:
+        raise ThreadBusyError(f"thread {thread_id} ends with tool calls {unanswered} that have no results "
+                              "(a live process may still be running them); no provider accepts it as it is. "
+                              "Pass wait=SECONDS to add_task to wait for the results",
+                              thread_id=thread_id, execution_id=None)
+    return history
 
 
 def _busy_message(thread_id: str, active: Execution) -> str:

@@ -14,8 +14,10 @@ from ._machine import CallModel, Done, ExecutionMachine, NextAction, RunTools
 from ._messages_html import messages_html
 from ._pricing import PRICES, Price, cost_of, price_for, set_price
 from ._serialize import EXECUTION_SCHEMA_VERSION, execution_from_json, execution_to_json
+from ._steps import AskModel, RunCalls, Step, steps
 
 __all__ = [
+    "AskModel",
     "CallModel",
     "Done",
     "EXECUTION_SCHEMA_VERSION",
@@ -28,8 +30,10 @@ __all__ = [
     "NextAction",
     "PRICES",
     "Price",
+    "RunCalls",
     "RunConfig",
     "RunTools",
+    "Step",
     "cost_of",
     "execution_from_json",
     "execution_html",
@@ -38,4 +42,5 @@ __all__ = [
     "messages_html",
     "price_for",
     "set_price",
+    "steps",
 ]
