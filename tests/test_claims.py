@@ -22,8 +22,8 @@ from loopline import Agent, ExecutionStatus
 from loopline.errors import ExecutionClaimedError, ThreadBusyError
 from loopline.store import Store, open_store
 
-WORKERS = Path(__file__).resolve().parent / "workers"
-sys.path.insert(0, str(WORKERS))
+SCRIPTS = Path(__file__).resolve().parent / "processes"
+sys.path.insert(0, str(SCRIPTS))
 from hold_worker import make_holder  # noqa: E402
 
 
@@ -58,7 +58,7 @@ def start_holder(location: str, tmp_path: Path) -> Iterator[Callable[..., Holder
 
     def start(mode: str, *lease: str) -> Holder:
         ready = tmp_path / f"ready-{len(started)}"
-        proc = subprocess.Popen([sys.executable, str(WORKERS / "hold_worker.py"), location, mode, str(ready), *lease],
+        proc = subprocess.Popen([sys.executable, str(SCRIPTS / "hold_worker.py"), location, mode, str(ready), *lease],
                                 stdout=subprocess.PIPE, text=True)
         started.append(proc)
         deadline = time.monotonic() + 60

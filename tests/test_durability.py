@@ -17,15 +17,15 @@ from loopline import Agent, ExecutionStatus
 from loopline.errors import ExecutionClaimedError, InterruptedCallError
 from loopline.store import SQLiteStore, Store, open_store
 
-WORKERS = Path(__file__).resolve().parent / "workers"
-sys.path.insert(0, str(WORKERS))
+SCRIPTS = Path(__file__).resolve().parent / "processes"
+sys.path.insert(0, str(SCRIPTS))
 from crash_agent import make_agent, step_one, step_two  # noqa: E402
 
 
 def _kill_inside_tool(db: Path, effects: Path, tool_name: str) -> str:
     """Start an agent in another process, SIGKILL it once its tool has had its effect; the execution id."""
     ready = db.parent / "ready"
-    proc = subprocess.Popen([sys.executable, str(WORKERS / "crash_worker.py"), str(db), str(effects), str(ready),
+    proc = subprocess.Popen([sys.executable, str(SCRIPTS / "crash_worker.py"), str(db), str(effects), str(ready),
                              tool_name], stdout=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
@@ -116,7 +116,7 @@ def test_four_processes_append_to_one_thread(backend: str, tmp_path: Path, reque
     location = str(tmp_path / "shared.db") if backend == "sqlite" else request.getfixturevalue("pg_url")
     store: Store = open_store(location)
     thread = store.create_thread()
-    procs = [subprocess.Popen([sys.executable, str(WORKERS / "append_worker.py"), location, thread, f"p{n}", "250"])
+    procs = [subprocess.Popen([sys.executable, str(SCRIPTS / "append_worker.py"), location, thread, f"p{n}", "250"])
              for n in range(4)]
     assert [p.wait(120) for p in procs] == [0, 0, 0, 0]
     texts = [m.text for m in store.get_messages(thread)]

@@ -15,8 +15,8 @@ import pytest
 from loopline import ExecutionStatus
 from loopline.store import open_store
 
-WORKERS = Path(__file__).resolve().parent / "workers"
-sys.path.insert(0, str(WORKERS))
+SCRIPTS = Path(__file__).resolve().parent / "processes"
+sys.path.insert(0, str(SCRIPTS))
 from thread_task_worker import inputs_by_tag  # noqa: E402
 
 PROCESSES, TASKS = 4, 25
@@ -29,7 +29,7 @@ def test_four_processes_take_turns_on_one_thread(backend: str, mode: str, tmp_pa
     location = str(tmp_path / "turns.db") if backend == "sqlite" else request.getfixturevalue("pg_url")
     store = open_store(location)
     thread = store.create_thread()
-    procs = [subprocess.Popen([sys.executable, str(WORKERS / "thread_task_worker.py"), location, thread, f"p{n}",
+    procs = [subprocess.Popen([sys.executable, str(SCRIPTS / "thread_task_worker.py"), location, thread, f"p{n}",
                                str(TASKS), mode], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for n in range(PROCESSES)]
     outputs = [p.communicate(timeout=300) for p in procs]

@@ -5,7 +5,7 @@ variant tries again after each `ThreadBusyError`; the other passes `add_task(wai
     python tools/bench/thread_contention.py [--processes 4] [--tasks 25] [--pg URL] [--json PATH]
 
 Each row is checked before it is printed: every input in the thread once, each process's in its own
-order, every execution COMPLETED. The processes are `tests/workers/thread_task_worker.py` (the same
+order, every execution COMPLETED. The processes are `tests/processes/thread_task_worker.py` (the same
 ones `tests/test_thread_contention.py` runs). PostgreSQL rows run when --pg (or LOOPLINE_TEST_PG_URL)
 names a server.
 """
@@ -23,14 +23,14 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "workers"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "processes"))
 from scenario import fmt_time, save_section, table
 from thread_task_worker import inputs_by_tag
 
 from loopline import ExecutionStatus
 from loopline.store import open_store
 
-WORKER = Path(__file__).resolve().parents[2] / "tests" / "workers" / "thread_task_worker.py"
+WORKER = Path(__file__).resolve().parents[2] / "tests" / "processes" / "thread_task_worker.py"
 
 
 def measure(location: str, mode: str, processes: int, tasks: int) -> dict[str, Any]:
