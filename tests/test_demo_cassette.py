@@ -19,6 +19,7 @@ from openai import AsyncOpenAI, OpenAI
 
 from loopline import Agent, ExecutionStatus
 from loopline.testing import REQUEST_HEADERS, RESPONSE_HEADERS, CassetteError, use_cassette
+from sdk_clients import sdk_client
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))
@@ -28,7 +29,7 @@ CASSETTES = sorted((ROOT / "cassettes").rglob("*.yaml"))
 
 
 def _client() -> OpenAI:
-    return OpenAI(api_key="sk-test-not-a-key", base_url="https://api.openai.com/v1", max_retries=0)
+    return sdk_client("openai", base_url="https://api.openai.com/v1", api_key="sk-test-not-a-key")
 
 
 def test_two_agent_handoff_replays_from_the_cassette() -> None:

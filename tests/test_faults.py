@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import anthropic
 import openai
 import pytest
 
@@ -44,6 +43,7 @@ from fault_server import Action, Drop, FaultServer, Json, Slow, Sse, sse
 from loopline import Agent, ExecutionResult, ExecutionStatus, RunConfig, SQLiteStore, tool
 from loopline.agent import Finished, StatusChanged, ToolResult, UsageReport
 from loopline.providers import ToolCallStart
+from sdk_clients import sdk_client
 
 KINDS = ["openai", "anthropic"]
 MODES = ["run", "arun", "stream", "astream"]
@@ -76,13 +76,8 @@ class Harness:
 
     def client(self, kind: str, mode: str, *, max_retries: int = 2, timeout: float = 5.0) -> Any:
         asynchronous = mode in ("arun", "astream")
-        if kind == "openai":
-            cls: Any = openai.AsyncOpenAI if asynchronous else openai.OpenAI
-            made = cls(api_key="sk-test", base_url=f"{self.server.url}/v1", max_retries=max_retries,
-                       timeout=timeout)
-        else:
-            cls = anthropic.AsyncAnthropic if asynchronous else anthropic.Anthropic
-            made = cls(api_key="sk-ant-test", base_url=self.server.url, max_retries=max_retries, timeout=timeout)
+        made = sdk_client(kind, server=self.server.url, asynchronous=asynchronous, max_retries=max_retries,
+                          timeout=timeout)
         if not asynchronous:
             self.clients.append(made)  # async clients are closed inside their own event loop
         return made

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import anthropic
 import openai
 import pytest
 
@@ -24,6 +23,7 @@ from fault_server import FaultServer, Json, Slow
 from loopline import Agent, ExecutionResult, ExecutionStatus, InMemoryStore, RunConfig, tool
 from loopline.errors import UsageError
 from loopline.testing import ScriptedModel, call, reply
+from sdk_clients import sdk_client
 
 KINDS = ["openai", "anthropic"]
 MODEL = {"openai": "openai:gpt-4o-mini", "anthropic": "anthropic:claude-sonnet-4-6"}
@@ -45,12 +45,7 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultServer]:
 
 def _client(server: FaultServer, kind: str, mode: str, *, max_retries: int = 2) -> Any:
     """An SDK client with a generous timeout of its own, so only what loopline sets can cut a request."""
-    asynchronous = mode == "arun"
-    if kind == "openai":
-        cls: Any = openai.AsyncOpenAI if asynchronous else openai.OpenAI
-        return cls(api_key="sk-test", base_url=f"{server.url}/v1", max_retries=max_retries, timeout=30.0)
-    cls = anthropic.AsyncAnthropic if asynchronous else anthropic.Anthropic
-    return cls(api_key="sk-ant-test", base_url=server.url, max_retries=max_retries, timeout=30.0)
+    return sdk_client(kind, server=server.url, asynchronous=mode == "arun", max_retries=max_retries, timeout=30.0)
 
 
 def _run(agent: Agent, mode: str, model: Any, client: Any = None, *,

@@ -12,15 +12,14 @@ import asyncio
 import json
 from typing import Any
 
-import anthropic
 import httpx2
-import openai
 import pytest
 
 from loopline import Agent, InMemoryStore, LLMProvider, tool
 from loopline.errors import UsageError
 from loopline.providers import resolve_model
 from loopline.testing import ScriptedModel, assert_result, assert_tool_calls, call, reply
+from sdk_clients import sdk_client
 
 
 @tool
@@ -52,14 +51,8 @@ class Server:
 
 
 def _client(kind: str, server: Server, *, asynchronous: bool) -> Any:
-    transport = httpx2.MockTransport(server)
-    if kind == "anthropic":
-        http: Any = httpx2.AsyncClient(transport=transport) if asynchronous else httpx2.Client(transport=transport)
-        cls: Any = anthropic.AsyncAnthropic if asynchronous else anthropic.Anthropic
-        return cls(api_key="sk-ant-test", http_client=http, max_retries=2)
-    http = httpx2.AsyncClient(transport=transport) if asynchronous else httpx2.Client(transport=transport)
-    cls = openai.AsyncOpenAI if asynchronous else openai.OpenAI
-    return cls(api_key="sk-test", base_url="https://api.example.test/v1", http_client=http, max_retries=2)
+    return sdk_client(kind, server="https://api.example.test", asynchronous=asynchronous,
+                      transport=httpx2.MockTransport(server), max_retries=2)
 
 
 CASES = {

@@ -17,8 +17,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import anthropic
-import openai
 import pytest
 import yaml
 
@@ -27,6 +25,7 @@ from loopline.agent import Finished, RunEvent, StatusChanged, ToolResult, UsageR
 from loopline.messages import ReasoningPart, TextPart, ToolCallPart, ToolResultPart
 from loopline.providers import ReasoningDelta, TextDelta, ToolCallDelta, ToolCallEnd, ToolCallStart
 from loopline.testing import REQUEST_HEADERS, RESPONSE_HEADERS, use_cassette
+from sdk_clients import sdk_client
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))
@@ -80,12 +79,7 @@ def _default_endpoints(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _client(api: str, way: str) -> Any:
-    asynchronous = desk.is_async(way)
-    if api == "anthropic":
-        cls: Any = anthropic.AsyncAnthropic if asynchronous else anthropic.Anthropic
-        return cls(api_key="test-key-not-real", max_retries=0)
-    cls = openai.AsyncOpenAI if asynchronous else openai.OpenAI
-    return cls(api_key="test-key-not-real", max_retries=0)
+    return sdk_client(api, asynchronous=desk.is_async(way), api_key="test-key-not-real")
 
 
 # --- what the cassette recorded, read without loopline ----------------------------------------------

@@ -20,6 +20,7 @@ import pytest
 from loopline import Agent, ExecutionStatus, InMemoryStore, Limits, LLMProvider, RunConfig, tool
 from loopline.errors import UsageError
 from loopline.providers import RequestLimiter, resolve_model, shared_limiter
+from sdk_clients import sdk_client
 
 
 @tool
@@ -85,11 +86,9 @@ class Endpoint:
         return self._leave(request, failed)
 
     def client(self, url: str, *, asynchronous: bool = False, **options: Any) -> Any:
-        if asynchronous:
-            return openai.AsyncOpenAI(api_key="sk-test", base_url=url, **options,
-                                      http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(self.ahandle)))
-        return openai.OpenAI(api_key="sk-test", base_url=url, **options,
-                             http_client=httpx2.Client(transport=httpx2.MockTransport(self.handle)))
+        options.setdefault("max_retries", 2)  # the SDK's own default
+        return sdk_client("openai", base_url=url, asynchronous=asynchronous,
+                          transport=httpx2.MockTransport(self.ahandle if asynchronous else self.handle), **options)
 
 
 def agent(config: RunConfig | None = None) -> Agent:

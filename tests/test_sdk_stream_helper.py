@@ -9,6 +9,7 @@ import pytest
 
 import wire
 from loopline.providers import LLMProvider, get_adapter
+from sdk_clients import sdk_client
 
 STREAMS = [w for w in wire.load("openai/chat.completions") if w.stream and not w.is_error]
 
@@ -17,7 +18,7 @@ def _client(sse: str) -> openai.OpenAI:
     def handle(request: httpx2.Request) -> httpx2.Response:
         return httpx2.Response(200, text=sse, headers={"content-type": "text/event-stream"})
 
-    return openai.OpenAI(api_key="sk-test", http_client=httpx2.Client(transport=httpx2.MockTransport(handle)))
+    return sdk_client("openai", transport=httpx2.MockTransport(handle), max_retries=2)
 
 
 @pytest.mark.parametrize("whole", [False, True], ids=["events", "stream-object"])

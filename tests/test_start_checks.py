@@ -13,8 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import anthropic
-import openai
 import pytest
 from tests.fault_server import FaultServer, Json
 from tests.readme_server import ReadmeServer
@@ -28,6 +26,7 @@ from loopline.errors import (
     UsageError,
 )
 from loopline.testing import assert_result
+from sdk_clients import sdk_client
 
 WAYS = ("run", "arun", "stream", "astream")
 ASYNC_WAYS = ("arun", "astream")
@@ -92,14 +91,6 @@ def test_a_missing_key_is_refused_before_a_task_starts_and_the_next_start_works(
     assert len(server.received) == 1
 
 
-def _client(vendor: str, asynchronous: bool, base_url: str) -> Any:
-    if vendor == "anthropic":
-        cls: Any = anthropic.AsyncAnthropic if asynchronous else anthropic.Anthropic
-        return cls(api_key="sk-ant-local", base_url=base_url, max_retries=0)
-    cls = openai.AsyncOpenAI if asynchronous else openai.OpenAI
-    return cls(api_key="sk-local", base_url=base_url + "/v1", max_retries=0)
-
-
 CLIENT_CASES = [  # the way, the model, the vendor and kind (async?) of the client given, what the error says
     ("run", "gpt-4o", "anthropic", False, "needs an openai client, but client= is anthropic.Anthropic"),
     ("arun", "openai_responses:gpt-5-mini", "anthropic", True, "needs an openai client"),
@@ -118,12 +109,13 @@ def test_a_client_that_cannot_serve_the_model_is_refused_before_a_task_starts(
     way, model, vendor, asynchronous, says = case
     store = SQLiteStore(tmp_path / "start.db")
     agent = Agent("starter", store=store)
-    wrong = _client(vendor, asynchronous, server.url)
+    wrong = sdk_client(vendor, server=server.url, asynchronous=asynchronous)
     with pytest.raises(ClientMismatchError, match=says):
         drive(agent, way, "Weather in Oslo?", model=model, client=wrong)
     assert_nothing_started(agent, store, server)
 
-    right = _client("anthropic" if model.startswith("anthropic") else "openai", way in ASYNC_WAYS, server.url)
+    right = sdk_client("anthropic" if model.startswith("anthropic") else "openai", server=server.url,
+                       asynchronous=way in ASYNC_WAYS)
     assert_result(drive(agent, way, "Weather in Oslo?", model=model, client=right), ok=True)
     assert len(store.list_executions(agent_name="starter")) == 1
 

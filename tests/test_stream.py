@@ -11,15 +11,14 @@ import asyncio
 import json
 from typing import Any
 
-import anthropic
 import httpx2
-import openai
 import pytest
 
 import wire
 from loopline import Agent, ExecutionStatus, InMemoryStore, tool
 from loopline.agent import Finished, StatusChanged, ToolResult, UsageReport
 from loopline.providers import TextDelta, ToolCallDelta, ToolCallEnd, ToolCallStart
+from sdk_clients import sdk_client
 
 
 @tool
@@ -108,13 +107,8 @@ def _client(kind: str, bodies: list[str], *, asynchronous: bool) -> Any:
     def handle(request: httpx2.Request) -> httpx2.Response:
         return httpx2.Response(200, content=queue.pop(0).encode(), headers={"content-type": "text/event-stream"})
 
-    transport = httpx2.MockTransport(handle)
-    http: Any = httpx2.AsyncClient(transport=transport) if asynchronous else httpx2.Client(transport=transport)
-    if kind == "anthropic":
-        cls: Any = anthropic.AsyncAnthropic if asynchronous else anthropic.Anthropic
-        return cls(api_key="sk-ant-test", http_client=http, max_retries=0)
-    cls = openai.AsyncOpenAI if asynchronous else openai.OpenAI
-    return cls(api_key="sk-test", base_url="https://api.example.test/v1", http_client=http, max_retries=0)
+    return sdk_client(kind, server="https://api.example.test", asynchronous=asynchronous,
+                      transport=httpx2.MockTransport(handle))
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])

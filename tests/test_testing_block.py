@@ -36,6 +36,7 @@ from loopline.testing import (
     set_model_requests_blocked,
 )
 from loopline.testing._blocking import check_http_request
+from sdk_clients import sdk_client
 
 pytest_plugins = ["pytester"]
 
@@ -78,19 +79,13 @@ MODELS = {"chat": (OpenAIChatModel, "gpt-4o-mini"), "responses": (OpenAIResponse
           "anthropic": (AnthropicModel, "claude-sonnet-4-6")}
 
 
-def _client(kind: str, **options: Any) -> Any:
-    if kind == "anthropic":
-        return anthropic.Anthropic(api_key="sk-ant-test", max_retries=0, **options)
-    return openai.OpenAI(api_key="sk-test", max_retries=0, **options)
-
-
 @pytest.mark.parametrize("kind", list(MODELS))
 def test_a_model_object_is_stopped_before_it_sends_and_the_error_names_the_test(
         kind: str, request: pytest.FixtureRequest) -> None:
     cls, name = MODELS[kind]
     agent = Agent("a", llm_provider=cls(name).provider, store=InMemoryStore())
     with pytest.raises(ModelRequestBlockedError) as info:
-        agent.run("Hi", model=cls(name, client=_client(kind)))
+        agent.run("Hi", model=cls(name, client=sdk_client(kind)))
     assert info.value.test == request.node.nodeid
     assert f"in test {request.node.nodeid}:" in str(info.value)
     assert info.value.url.startswith("https://api.")
@@ -103,19 +98,19 @@ def test_outside_a_test_the_error_says_how_to_allow_in_code(monkeypatch: pytest.
     monkeypatch.setattr("loopline.providers._guard._SWITCH.test", None)
     with pytest.raises(ModelRequestBlockedError, match=r"outside any test: .* wrap the code in "
                                                        r"loopline.testing.allow_model_requests\(\)"):
-        check_model_request(OpenAIChatModel("gpt-4o", client=_client("chat")), "https://api.openai.com/v1")
+        check_model_request(OpenAIChatModel("gpt-4o", client=sdk_client("chat")), "https://api.openai.com/v1")
 
 
 def test_allowed_requests_and_mock_transports_pass_the_model_guard() -> None:
-    real = OpenAIChatModel("gpt-4o", client=_client("chat"))
+    real = OpenAIChatModel("gpt-4o", client=sdk_client("chat"))
     with allow_model_requests():
         check_model_request(real, "https://api.openai.com/v1")
     mocked = httpx2.Client(transport=httpx2.MockTransport(lambda r: httpx2.Response(500)))
-    check_model_request(OpenAIChatModel("gpt-4o", client=_client("chat", http_client=mocked)),
+    check_model_request(OpenAIChatModel("gpt-4o", client=sdk_client("chat", http_client=mocked)),
                         "https://api.openai.com/v1")
     with pytest.raises(ModelRequestBlockedError):  # a mounted real transport still reaches the network
         mounts = {"all://": httpx2.HTTPTransport()}
-        check_model_request(OpenAIChatModel("gpt-4o", client=_client("chat", http_client=httpx2.Client(
+        check_model_request(OpenAIChatModel("gpt-4o", client=sdk_client("chat", http_client=httpx2.Client(
             transport=httpx2.MockTransport(lambda r: httpx2.Response(500)), mounts=mounts))),
             "https://api.openai.com/v1")
 
@@ -156,9 +151,9 @@ def test_a_local_server_is_never_blocked(local_server: str, host: str) -> None:
     assert model_requests_blocked()
     url = local_server.replace("127.0.0.1", host)
     agent = Agent("a", store=InMemoryStore())
-    result = agent.run("Hi", model="gpt-4o-mini", client=_client("chat", base_url=url))
+    result = agent.run("Hi", model="gpt-4o-mini", client=sdk_client("chat", base_url=url))
     assert_result(result, ok=True, value="local: Hi")
-    manual = _client("chat", base_url=url).chat.completions.create(model="m", messages=[{"role": "user",
+    manual = sdk_client("chat", base_url=url).chat.completions.create(model="m", messages=[{"role": "user",
                                                                                          "content": "Yo"}])
     assert manual.choices[0].message.tool_calls[0].function.arguments == json.dumps(
         {"result": "local: Yo", "is_success": True}, separators=(",", ":"))

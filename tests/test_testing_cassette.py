@@ -34,6 +34,7 @@ from loopline.testing import (
     reply,
     use_cassette,
 )
+from sdk_clients import sdk_client
 
 SECRETS = {"api key": "sk-proj-S3cr3tKey0123456789abcdef", "organization": "org-S3cr3tOrganisation",
            "project": "proj_S3cr3tProject", "x-api-key": "sk-ant-api03-S3cr3tAnthropicKey",
@@ -68,13 +69,12 @@ def _answerer(kind: str) -> Callable[[httpx2.Request], httpx2.Response]:
 
 
 def _client(kind: str, transport: httpx2.BaseTransport | None = None) -> Any:
-    http = httpx2.Client(transport=transport) if transport is not None else None
+    """A client carrying every secret the cassette must leave out."""
     if kind == "anthropic":
-        return anthropic.Anthropic(api_key=SECRETS["x-api-key"], http_client=http, max_retries=0,
-                                   default_headers={"authorization": SECRETS["authorization"]})
-    return openai.OpenAI(api_key=SECRETS["api key"], organization=SECRETS["organization"],
-                         project=SECRETS["project"], http_client=http, max_retries=0,
-                         default_headers={"x-api-key": SECRETS["x-api-key"]})
+        return sdk_client(kind, transport=transport, api_key=SECRETS["x-api-key"],
+                          default_headers={"authorization": SECRETS["authorization"]})
+    return sdk_client(kind, transport=transport, api_key=SECRETS["api key"], organization=SECRETS["organization"],
+                      project=SECRETS["project"], default_headers={"x-api-key": SECRETS["x-api-key"]})
 
 
 MODELS = {"openai": "openai:gpt-4o-mini", "openai_responses": "openai_responses:gpt-5-mini",
