@@ -7,6 +7,7 @@ import pytest
 from chat_responses import call, completion, finish_call
 from loopline import Agent, ExecutionStatus, InMemoryStore, tool
 from loopline.errors import ApprovalRequiredError, UnknownToolCallError
+from loopline.testing import ScriptedModel
 
 sent: list[str] = []
 
@@ -24,20 +25,9 @@ def lookup(key: str) -> str:
     return f"value of {key}"
 
 
-class Scripted:
-    """A model object answering from a list (the public Model protocol)."""
-
-    provider = __import__("loopline").LLMProvider.OPEN_AI
-    name = "scripted"
-
-    def __init__(self, *responses: dict) -> None:  # type: ignore[type-arg]
-        self.responses = list(responses)
-
-    def complete(self, request: dict) -> dict:  # type: ignore[type-arg]
-        return self.responses.pop(0)
-
-    async def acomplete(self, request: dict) -> dict:  # type: ignore[type-arg]
-        return self.complete(request)
+def Scripted(*responses: dict) -> ScriptedModel:  # type: ignore[type-arg]
+    """A model answering from a list of Chat Completions bodies."""
+    return ScriptedModel(list(responses))
 
 
 def test_a_call_needing_approval_pauses_the_run_until_approved() -> None:

@@ -3,6 +3,7 @@ the task stays, the stored thread keeps everything, and rendering stays incremen
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -14,6 +15,7 @@ from loopline.agent import _requests
 from loopline.context import CUT_MARKER, ContextPolicy, TokenCounter
 from loopline.errors import ContextOverflowError
 from loopline.providers import get_adapter
+from loopline.testing import Reply, ScriptedModel, call, reply
 
 RULES = {LLMProvider.OPEN_AI: chat_violations, LLMProvider.ANTHROPIC: anthropic_violations,
          LLMProvider.OPEN_AI_RESPONSES: responses_violations}
@@ -26,22 +28,16 @@ def read_page(page: int) -> str:
     return f"Page {page}: " + "The quarterly figures rose and fell in turn. " * 60
 
 
-class Reader:
-    """Reads pages 1..N one call at a time, then finishes; records what each request carried."""
+def Reader(provider: LLMProvider, pages: int, name: str = "gpt-4o-mini") -> ScriptedModel:
+    """Reads pages 1..N one call at a time, then finishes; its `requests` are what each request carried."""
+    turns = itertools.count(1)
 
-    def __init__(self, provider: LLMProvider, pages: int, name: str = "gpt-4o-mini") -> None:
-        self.provider, self.name, self.pages = provider, name, pages
-        self.requests: list[dict[str, Any]] = []
+    def answer(request: dict[str, Any]) -> Reply:
+        turn = next(turns)
+        return reply(call("read_page", page=turn) if turn <= pages else call("finish", result="summary",
+                                                                               is_success=True))
 
-    def complete(self, request: dict[str, Any]) -> dict[str, Any]:
-        self.requests.append(json.loads(json.dumps(request)))
-        turn = len(self.requests)
-        name, args = ("read_page", {"page": turn}) if turn <= self.pages else (
-            "finish", {"result": "summary", "is_success": True})
-        return _response(self.provider, self.name, turn, name, args)
-
-    async def acomplete(self, request: dict[str, Any]) -> dict[str, Any]:
-        return self.complete(request)
+    return ScriptedModel(answer, provider=provider, name=name)
 
 
 def _response(provider: LLMProvider, model: str, turn: int, name: str, args: dict[str, Any]) -> dict[str, Any]:

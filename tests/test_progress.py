@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import io
-import json
 from typing import Any
 
 import pytest
 
 from loopline import Agent, ExecutionStatus, InMemoryStore, LLMProvider, tool
 from loopline.agent import _progress
+from loopline.testing import Reply, ScriptedModel, call, reply
 
 
 @tool
@@ -18,23 +18,15 @@ def lookup(key: str) -> str:
     return f"value of {key}"
 
 
-class ThreeSteps:
+def _three_steps(request: dict[str, Any]) -> Reply:
+    done = sum(1 for m in request["messages"] if m.get("role") == "tool")
+    answer = call("lookup", key=f"k{done}") if done < 2 else call("finish", result="ok", is_success=True)
+    return reply(answer, input_tokens=100, output_tokens=10)
+
+
+def ThreeSteps() -> ScriptedModel:
     """A model that looks up two keys, then finishes."""
-
-    provider = LLMProvider.OPEN_AI
-    name = "gpt-4o-mini"
-
-    def complete(self, request: dict[str, Any]) -> dict[str, Any]:
-        done = sum(1 for m in request["messages"] if m.get("role") == "tool")
-        name, args = ("lookup", {"key": f"k{done}"}) if done < 2 else ("finish", {"result": "ok", "is_success": True})
-        return {"object": "chat.completion", "model": self.name, "choices": [{"index": 0, "finish_reason": "tool_calls",
-                "message": {"role": "assistant", "content": None, "tool_calls": [
-                    {"id": f"call_{done}", "type": "function",
-                     "function": {"name": name, "arguments": json.dumps(args)}}]}}],
-                "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}}
-
-    async def acomplete(self, request: dict[str, Any]) -> dict[str, Any]:
-        return self.complete(request)
+    return ScriptedModel(_three_steps, provider=LLMProvider.OPEN_AI, name="gpt-4o-mini")
 
 
 class Tty(io.StringIO):
@@ -103,16 +95,13 @@ def test_in_a_notebook_one_display_is_updated_in_place(monkeypatch: pytest.Monke
 
 
 def test_a_failed_run_shows_its_status() -> None:
-    class Broken(ThreeSteps):
-        def complete(self, request: dict[str, Any]) -> dict[str, Any]:
-            raise ConnectionError("no route")
-
     tty = Tty()
     agent = Agent("a", tools=[lookup], store=InMemoryStore())
     agent.add_task("go")
     from loopline.agent import _run
 
-    result = _run.run(agent._state, agent, Broken(), _progress.TerminalProgress(tty))  # type: ignore[arg-type]
+    broken = ScriptedModel([ConnectionError("no route")])
+    result = _run.run(agent._state, agent, broken, _progress.TerminalProgress(tty))
     assert result.status is ExecutionStatus.FAILED and "FAILED" in tty.getvalue().rsplit("\r", 1)[1]
 
 

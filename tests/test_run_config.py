@@ -20,6 +20,7 @@ import pytest
 from loopline import Agent, ExecutionStatus, InMemoryStore, Limits, LLMProvider, RunConfig, tool
 from loopline.errors import UsageError
 from loopline.providers import RequestLimiter, resolve_model, shared_limiter
+from loopline.testing import ScriptedModel
 from sdk_clients import sdk_client
 
 
@@ -495,12 +496,5 @@ def test_params_join_an_sdk_model_and_are_refused_by_other_models() -> None:
     joined = resolve_model(model, params={"max_tokens": 50})
     assert joined.params == {"temperature": 0, "max_tokens": 50}  # type: ignore[attr-defined]
 
-    class Double:
-        provider, name = LLMProvider.OPEN_AI, "double"
-
-        def complete(self, request: dict[str, Any]) -> Any: ...
-
-        async def acomplete(self, request: dict[str, Any]) -> Any: ...
-
     with pytest.raises(UsageError, match="params="):
-        resolve_model(Double(), params={"temperature": 0})
+        resolve_model(ScriptedModel([]), params={"temperature": 0})
