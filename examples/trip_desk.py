@@ -7,7 +7,7 @@
   converts the fare.
 - The note writer (no tools of its own) continues the same thread and writes the answer up.
 
-`tools/record_runs.py` records them into `cassettes/runs/` and `tests/test_run_cassettes.py` replays
+`tools/record_runs.py` records them into `cassettes/runs/` and `tests/run/test_run_cassettes.py` replays
 them with the real SDK clients. The tools answer from fixed tables, so a replay runs the same tools
 on the same arguments and gets the same results the recording did.
 """

@@ -1,5 +1,5 @@
-"""The bodies the fault server answers with in tests/test_faults.py: Chat Completions and Anthropic
-Messages responses and streams, shaped like tests/test_run.py and tests/test_stream.py (after tests/wire),
+"""The bodies the fault server answers with in tests/run/test_faults.py: Chat Completions and Anthropic
+Messages responses and streams, shaped like tests/run/test_run.py and tests/run/test_stream.py (after tests/wire),
 the recorded streams a test cuts, and error bodies."""
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ variant tries again after each `ThreadBusyError`; the other passes `add_task(wai
 
 Each row is checked before it is printed: every input in the thread once, each process's in its own
 order, every execution COMPLETED. The processes are `tests/processes/thread_task_worker.py` (the same
-ones `tests/test_thread_contention.py` runs). PostgreSQL rows run when --pg (or LOOPLINE_TEST_PG_URL)
+ones `tests/agent/test_thread_contention.py` runs). PostgreSQL rows run when --pg (or LOOPLINE_TEST_PG_URL)
 names a server.
 """
 

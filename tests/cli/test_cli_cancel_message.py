@@ -7,8 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from loopline import ExecutionStatus, SQLiteStore
 from test_cli_cancel_resume import Worker
+
+from loopline import ExecutionStatus, SQLiteStore
 
 
 def test_cancel_refusal_names_the_real_id_and_the_force_flag(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ import pytest
 
 import wire
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO / "tests" / "wire"
 README = CORPUS / "README.md"
 ALLOWED = {"MIT", "Apache-2.0"}

@@ -8,7 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # Builds the environment's sync and async clients (each run is refused after its client was built and
 # checked: the input is not one), and passes a client of its own to a third run. httpx2's client module

@@ -21,7 +21,7 @@ from loopline import Agent, ExecutionStatus
 from loopline.testing import REQUEST_HEADERS, RESPONSE_HEADERS, CassetteError, use_cassette
 from sdk_clients import sdk_client
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "examples"))
 import research_handoff as demo  # noqa: E402
 

@@ -16,7 +16,7 @@ import pytest
 
 from loopline import ExecutionStatus, SQLiteStore
 
-WORKER = Path(__file__).resolve().parent / "processes" / "hold_worker.py"
+WORKER = Path(__file__).resolve().parents[1] / "processes" / "hold_worker.py"
 
 AGENT_FILE = textwrap.dedent('''\
     from loopline import Agent, tool

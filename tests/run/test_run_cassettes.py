@@ -27,7 +27,7 @@ from loopline.providers import ReasoningDelta, TextDelta, ToolCallDelta, ToolCal
 from loopline.testing import REQUEST_HEADERS, RESPONSE_HEADERS, use_cassette
 from sdk_clients import sdk_client
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "examples"))
 import trip_desk as desk  # noqa: E402
 

@@ -15,7 +15,7 @@ import pytest
 from loopline import ExecutionStatus
 from loopline.store import open_store
 
-SCRIPTS = Path(__file__).resolve().parent / "processes"
+SCRIPTS = Path(__file__).resolve().parents[1] / "processes"
 sys.path.insert(0, str(SCRIPTS))
 from thread_task_worker import inputs_by_tag  # noqa: E402
 

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_context import spy_on
 
 import provider_rules
 import wire
@@ -30,7 +31,6 @@ from loopline.context._plan import units_of
 from loopline.errors import ContextOverflowError
 from loopline.messages import Message, ToolCallPart, ToolResultPart, message_to_json, new_id
 from loopline.providers import get_adapter
-from test_context import spy_on
 
 RULES: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "openai": provider_rules.chat_violations,

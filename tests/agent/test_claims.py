@@ -22,7 +22,7 @@ from loopline import Agent, ExecutionStatus
 from loopline.errors import ExecutionClaimedError, ThreadBusyError
 from loopline.store import Store, open_store
 
-SCRIPTS = Path(__file__).resolve().parent / "processes"
+SCRIPTS = Path(__file__).resolve().parents[1] / "processes"
 sys.path.insert(0, str(SCRIPTS))
 from hold_worker import make_holder  # noqa: E402
 

@@ -15,7 +15,7 @@ from loopline import Agent, ExecutionStatus
 from loopline.errors import ThreadBusyError
 from loopline.store import SQLiteStore
 
-WORKER = Path(__file__).resolve().parent / "processes" / "cancel_worker.py"
+WORKER = Path(__file__).resolve().parents[1] / "processes" / "cancel_worker.py"
 
 
 def test_a_dead_processs_cancelled_call_is_settled_when_the_thread_continues(tmp_path: Path) -> None:

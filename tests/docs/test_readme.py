@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from tests.readme_server import ReadmeServer
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
 

@@ -17,7 +17,7 @@ from loopline import Agent, ExecutionStatus
 from loopline.errors import ExecutionClaimedError, InterruptedCallError
 from loopline.store import SQLiteStore, Store, open_store
 
-SCRIPTS = Path(__file__).resolve().parent / "processes"
+SCRIPTS = Path(__file__).resolve().parents[1] / "processes"
 sys.path.insert(0, str(SCRIPTS))
 from crash_agent import make_agent, step_one, step_two  # noqa: E402
 

@@ -42,7 +42,7 @@ from loopline.providers import (
 
 SRC = Path(loopline.__file__).resolve().parent
 PROVIDERS = SRC / "providers"
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 PACKAGES = {"openai": "_chat", "openai_responses": "_responses", "anthropic": "_anthropic"}
 
 

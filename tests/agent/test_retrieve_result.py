@@ -17,7 +17,7 @@ from loopline.messages import Usage
 from loopline.store import SQLiteStore
 from loopline.testing import ScriptedModel, call, reply
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # Runs one task to completion on the SQLite file argv[1] and prints what it came to, then exits.
 RUN_ONE_TASK = textwrap.dedent("""
