@@ -25,9 +25,9 @@ from pydantic import TypeAdapter, ValidationError
 
 import wire
 from loopline import Agent, InMemoryStore, LLMProvider, Message, Tool, ToolCall, Usage
-from loopline.errors import ProviderErrorResponse, ProviderMismatchError, ResponseParseError, UnknownToolCallError
+from loopline.errors import ProviderErrorResponse, ResponseParseError, UnknownToolCallError
 from loopline.messages import OpaquePart, Part, ReasoningPart, StopReason, TextPart, ToolCallPart
-from loopline.providers import AnthropicAdapter, describe_format
+from loopline.providers import AnthropicAdapter
 
 API = "anthropic/messages"
 PROVIDER = "anthropic"
@@ -37,12 +37,6 @@ STOP_REASONS: dict[str, StopReason] = {"end_turn": "stop", "tool_use": "tool_cal
 
 DERIVED_TYPE = {"tool_use": "function"}
 """The corpus calls an Anthropic tool call `tool_use`; loopline's `ToolCall.type` for it is `function`."""
-
-FOREIGN_FORMATS = {
-    "openai/chat.completions": "an OpenAI Chat Completions response",
-    "openai/responses": "an OpenAI Responses API response",
-}
-"""What a response of another wire API must be named when fed to the Anthropic adapter."""
 
 UNREPRESENTABLE_TOOL_KEYS = frozenset({"defer_loading"})
 """Recorded tool fields a `ToolDefinition` has no place for (015's tool-search beta): not compared."""
@@ -88,8 +82,6 @@ HISTORIES = wire.params(API, lambda w: _has_tool_results(w) and _results_answer_
 MISMATCHED_HISTORIES = wire.params(API, lambda w: _has_tool_results(w) and not _results_answer_their_calls(w))
 LOOPS = wire.pairs(API, lambda first, _second: _plain_response(first))
 FUNCTION_TOOLS = wire.params(API, _has_function_tools)
-FOREIGN = [p for api in FOREIGN_FORMATS for p in wire.params(api, _plain_response, prefix_ids=True)]
-
 
 # --- helpers ----------------------------------------------------------------------------------------
 
@@ -521,19 +513,3 @@ def test_tools_render_as_recorded(w: wire.WireFile) -> None:
 
     assert rendered == [{k: v for k, v in t.items() if k not in UNREPRESENTABLE_TOOL_KEYS} for t in specs]
 
-
-# --- another provider's response ----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("w", FOREIGN)
-def test_foreign_response_is_named_not_parsed(w: wire.WireFile) -> None:
-    expected = FOREIGN_FORMATS[w.api]
-    assert describe_format(w.response) == expected
-
-    parsers = (AnthropicAdapter().parse, lambda r: Agent.extract_tool_calls(r, llm_provider=LLMProvider.ANTHROPIC))
-    for parse in parsers:
-        with pytest.raises(ProviderMismatchError) as info:
-            parse(w.response)
-
-        assert (info.value.expected, info.value.detected) == (PROVIDER, expected)
-        assert expected in str(info.value)

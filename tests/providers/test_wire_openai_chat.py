@@ -20,20 +20,14 @@ from openai.types.chat import ChatCompletion
 
 import wire
 from loopline import Agent, InMemoryStore, LLMProvider, Message, Tool, ToolCall, ToolDefinition, Usage
-from loopline.errors import ProviderErrorResponse, ProviderMismatchError
+from loopline.errors import ProviderErrorResponse
 from loopline.messages import RefusalPart, StopReason, TextPart, ToolCallPart
-from loopline.providers import OpenAIChatAdapter, describe_format
+from loopline.providers import OpenAIChatAdapter
 
 API = "openai/chat.completions"
 
 STOP_REASONS: dict[str, StopReason] = {"stop": "stop", "tool_calls": "tool_calls", "length": "length"}
 """The recorded finish_reasons and what loopline must call them."""
-
-FOREIGN_FORMATS = {
-    "anthropic/messages": "an Anthropic Messages response",
-    "openai/responses": "an OpenAI Responses API response",
-}
-"""What a response of another wire API must be named when fed to the Chat Completions adapter."""
 
 
 def _plain_response(w: wire.WireFile) -> bool:
@@ -56,8 +50,6 @@ HISTORIES = wire.params(API, _has_tool_history)
 LOOPS = wire.pairs(API, lambda first, _second: _plain_response(first))
 FUNCTION_TOOLS = wire.params(API, _tools_of_type("function"))
 CUSTOM_TOOLS = wire.params(API, _tools_of_type("custom"))
-FOREIGN = [p for api in FOREIGN_FORMATS for p in wire.params(api, _plain_response, prefix_ids=True)]
-
 
 # --- helpers ----------------------------------------------------------------------------------------
 
@@ -315,17 +307,3 @@ def test_custom_tools_render_as_recorded(w: wire.WireFile) -> None:
 
     assert [normalise_tool(t) for t in rendered] == [normalise_tool(t) for t in specs]
 
-
-# --- another provider's response ----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("w", FOREIGN)
-def test_foreign_response_is_named_not_parsed(w: wire.WireFile) -> None:
-    expected = FOREIGN_FORMATS[w.api]
-    assert describe_format(w.response) == expected
-
-    with pytest.raises(ProviderMismatchError) as info:
-        Agent.extract_tool_calls(w.response, llm_provider=LLMProvider.OPEN_AI)
-
-    assert (info.value.expected, info.value.detected) == ("openai", expected)
-    assert expected in str(info.value)
