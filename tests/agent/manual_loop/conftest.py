@@ -1,4 +1,5 @@
-"""Fixtures of the manual-loop tests: a store of their own, a frozen clock, and the slow tool's release."""
+"""Fixtures of the manual-loop tests (test_loop_*): a store of their own, a frozen clock, and the slow
+tool's release."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ from tests.readme_server import ReadmeServer
 from loopline import Agent, ExecutionStatus, InMemoryStore, LLMProvider, tool
 from loopline.agent import InstructionsNotSentWarning
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[3] / "README.md"
 SECTION = "### The same loop on Anthropic and the Responses API"
 INSTRUCTIONS = "You research things."
 Body = dict[str, Any]
