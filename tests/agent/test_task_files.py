@@ -14,8 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import anthropic
-import openai
 import pytest
 from tests.readme_server import ReadmeServer
 
@@ -24,6 +22,7 @@ from loopline.errors import InvalidInputError
 from loopline.messages import FilePart, Message
 from loopline.providers import get_adapter
 from loopline.testing import assert_result
+from sdk_clients import sdk_client
 
 CSV = "city,temp_c\nOslo,12\nRome,24\n"
 CSV_B64 = base64.b64encode(CSV.encode()).decode()
@@ -170,9 +169,7 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[ReadmeServer]:
 
 @pytest.mark.parametrize("model", ["gpt-4o", "openai_responses:gpt-5-mini", "anthropic:claude-sonnet-4-5"])
 def test_the_csv_text_arrives_at_the_server_through_the_sdk(model: str, server: ReadmeServer, tmp_path: Path) -> None:
-    client: Any = (anthropic.Anthropic(api_key="sk-ant-local", base_url=server.url, max_retries=0)
-                   if model.startswith("anthropic") else
-                   openai.OpenAI(api_key="sk-local", base_url=server.url + "/v1", max_retries=0))
+    client = sdk_client("anthropic" if model.startswith("anthropic") else "openai", server=server.url)
     agent = Agent("filer", store=SQLiteStore(tmp_path / "files.db"))
     agent.add_task("Which city is warmer?", files=[{"name": "data.csv", "content": CSV_B64}])
     assert_result(agent.run(model=model, client=client), ok=True)

@@ -11,11 +11,11 @@ import io
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import vcr.errors
 import yaml
-from openai import AsyncOpenAI, OpenAI
 
 from loopline import Agent, ExecutionStatus
 from loopline.testing import REQUEST_HEADERS, RESPONSE_HEADERS, CassetteError, use_cassette
@@ -28,8 +28,9 @@ import research_handoff as demo  # noqa: E402
 CASSETTES = sorted((ROOT / "cassettes").rglob("*.yaml"))
 
 
-def _client() -> OpenAI:
-    return sdk_client("openai", base_url="https://api.openai.com/v1", api_key="sk-test-not-a-key")
+def _client(*, asynchronous: bool = False) -> Any:
+    return sdk_client("openai", base_url="https://api.openai.com/v1", api_key="sk-test-not-a-key",
+                      asynchronous=asynchronous)
 
 
 def test_two_agent_handoff_replays_from_the_cassette() -> None:
@@ -50,7 +51,7 @@ def test_two_agent_handoff_replays_from_the_cassette() -> None:
 
 def test_the_async_client_and_arun_tools_replay_the_same_traffic() -> None:
     async def research() -> Agent:
-        client = AsyncOpenAI(api_key="sk-test-not-a-key", base_url="https://api.openai.com/v1", max_retries=0)
+        client = _client(asynchronous=True)
         agent = demo.researcher()
         agent.add_task(input=demo.QUESTION)
         while not agent.is_finished():
