@@ -213,14 +213,14 @@ def test_a_given_client_keeps_its_own_settings_when_the_config_sets_none() -> No
 # --- the body goes to the SDK as it is -----------------------------------------------------------
 
 
-def _captured(handler_client: Any, call: Any) -> dict[str, Any]:
+def _captured(kind: str, call: Any) -> dict[str, Any]:
     seen: list[dict[str, Any]] = []
 
     def handle(request: httpx2.Request) -> httpx2.Response:
         seen.append(json.loads(request.content))
         return httpx2.Response(500, json={"error": {"message": "stop here"}})
 
-    client = handler_client(httpx2.Client(transport=httpx2.MockTransport(handle)))
+    client = sdk_client(kind, transport=httpx2.MockTransport(handle))
     with pytest.raises((openai.APIStatusError, anthropic.APIStatusError)):
         call(client)
     return seen[0]
@@ -233,18 +233,16 @@ def test_the_request_body_is_what_the_plain_sdk_call_would_send(kind: str) -> No
     a.add_messages([{"role": "assistant", "content": "", "tool_calls": [_call("lookup", {"key": "k"}, 1)]}])
     a.run_tools(a.pending_tool_calls)
     if kind == "anthropic":
-        make: Any = lambda http: anthropic.Anthropic(api_key="k", http_client=http, max_retries=0)  # noqa: E731
         name, provider, create = "claude-sonnet-4-6", LLMProvider.ANTHROPIC, lambda c: c.messages.create
     else:
-        make = lambda http: openai.OpenAI(api_key="k", http_client=http, max_retries=0)  # noqa: E731
         provider = LLMProvider.OPEN_AI if kind == "chat" else LLMProvider.OPEN_AI_RESPONSES
         name = "gpt-4o-mini"
         create = (lambda c: c.chat.completions.create) if kind == "chat" else (lambda c: c.responses.create)
     request = a.request_kwargs(provider)
     params = {"stop_sequences": ["END"], "max_tokens": 300} if kind == "anthropic" else {"temperature": 0.2}
-    plain = _captured(make, lambda c: create(c)(model=name, **params, **request))
+    plain = _captured(kind, lambda c: create(c)(model=name, **params, **request))
     model = resolve_model(f"{provider.value}:{name}", params=params)
-    ours = _captured(make, lambda c: type(model)(name=name, client=c, params=params, provider=provider)
+    ours = _captured(kind, lambda c: type(model)(name=name, client=c, params=params, provider=provider)
                      .complete(request))
     assert ours == plain
 
