@@ -308,11 +308,17 @@ class Agent:
         A response with tool calls waits for `run_tools`; a reply without tool calls ends the
         execution with its text (unless the finish tool is required). Returns the neutral messages
         that were appended.
+
+        The time limit is applied first, as `is_finished()` does: a response that comes after
+        `max_duration` has run out ends the execution FAILED (`max_duration`) and is not added, and
+        `ExecutionFinishedError` (naming `max_duration`) is raised, as for any ended execution.
         """
+        state = self._current()
+        state.check_clock()  # a late response is refused by the ended execution below, never added
         provider = LLMProvider.of(llm_provider or self.llm_provider)
         parsed = get_adapter(provider).parse(response)
         self._instructions_watch.check(provider, self.name)
-        return self._current().add(parsed)
+        return state.add(parsed)
 
     extract_tool_calls = ExtractToolCalls()
     """`(response, llm_provider=None)`: the tool calls in a response, read as the agent's provider's
