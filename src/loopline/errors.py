@@ -24,6 +24,7 @@ __all__ = [
     "ConfigError",
     "ContextOverflowError",
     "ControlSignal",
+    "DeadlineExceededError",
     "DuplicateToolCallError",
     "ExecutionClaimedError",
     "ExecutionFinishedError",
@@ -322,6 +323,17 @@ class ContextOverflowError(RuntimeFailure):
         self.needed = needed
         self.window = window
         self.reserve = reserve
+
+
+class DeadlineExceededError(RuntimeFailure):
+    """A failed model request was not retried because the wait before the retry (the server's
+    `Retry-After`, or the retry delay) would run past the execution's deadline (`max_duration`): the time
+    limit, not the provider, is why no response came. The provider's error is chained."""
+
+    def __init__(self, message: str, *, wait: float, deadline: float) -> None:
+        super().__init__(message)
+        self.wait = wait
+        self.deadline = deadline
 
 
 class StoreError(RuntimeFailure):

@@ -22,11 +22,11 @@ from ..errors import NoActiveTaskError, TaskAlreadyRunningError, UnknownToolCall
 from ..loop import Execution, ExecutionResult, ExecutionStatus, RunConfig, execution_html
 from ..messages import Message, new_id
 from ..providers import LLMProvider, Model, RenderReport, StreamingModel, get_adapter, resolve_model
-from ..store import Page, Store, default_store, process_owner
+from ..store import Page, Store, default_store
 from ..tools import OutputSchema, Tool, ToolCall, ToolCallResult, ToolLike, as_tool, json_schema_of
 from ..tools import finish_tool as make_finish_tool
 from . import _run
-from ._claims import CLAIM_SECONDS
+from ._claims import CLAIM_SECONDS, ProcessOwner
 from ._decisions import reopen
 from ._events import RunEvent
 from ._extract import ExtractToolCalls
@@ -88,7 +88,7 @@ class Agent:
         self._state: ExecutionState | None = None
         self._requests = RequestBuilder()
         self._instructions_watch = InstructionsWatch()
-        self._owner = process_owner(new_id("agent"))  # host:pid:start:agent-id, see loopline.store.process_owner
+        self._owner = ProcessOwner(new_id("agent"))  # host:pid:start:agent-id of the process using the agent
 
     def __repr__(self) -> str:
         return f"Agent(name={self.name!r}, llm_provider={self.llm_provider.value!r}, tools={len(self.tools)})"
@@ -129,10 +129,11 @@ class Agent:
             output_schema: A pydantic model or JSON Schema the result must match; the finish tool's
                 `result` takes this shape and the execution's result is the parsed value.
             wait: Seconds to wait for a busy thread to become free (checking again with a short
-                backoff) before `ThreadBusyError`; 0 refuses at once.
+                backoff) before `ThreadBusyError`; 0 refuses at once. A finite number, 0 or more.
 
         Raises:
             TaskAlreadyRunningError: The current execution has not ended.
+            ConfigError: `wait` is not a finite number of seconds, 0 or more (`None`, `"5"`, NaN, a bool).
             InvalidInputError: `input` or `files` cannot be sent and stored (`None`, a number, bad base64, ...).
             ThreadBusyError: Another execution holds `thread_id` (still, after `wait` seconds).
             UnknownThreadError: `thread_id` is not in this agent's store.
@@ -307,11 +308,17 @@ class Agent:
         A response with tool calls waits for `run_tools`; a reply without tool calls ends the
         execution with its text (unless the finish tool is required). Returns the neutral messages
         that were appended.
+
+        The time limit is applied first, as `is_finished()` does: a response that comes after
+        `max_duration` has run out ends the execution FAILED (`max_duration`) and is not added, and
+        `ExecutionFinishedError` (naming `max_duration`) is raised, as for any ended execution.
         """
+        state = self._current()
+        state.check_clock()  # a late response is refused by the ended execution below, never added
         provider = LLMProvider.of(llm_provider or self.llm_provider)
         parsed = get_adapter(provider).parse(response)
         self._instructions_watch.check(provider, self.name)
-        return self._current().add(parsed)
+        return state.add(parsed)
 
     extract_tool_calls = ExtractToolCalls()
     """`(response, llm_provider=None)`: the tool calls in a response, read as the agent's provider's
@@ -400,7 +407,7 @@ class Agent:
             ExecutionFinishedError: The execution has already ended.
         """
         _check_ended(self._state, self.name, "resuming another")
-        execution = reopen(self.store, execution_id, agent_name=self.name, owner=self._owner, force=force)
+        execution = reopen(self.store, execution_id, agent_name=self.name, owner=str(self._owner), force=force)
         tools = self._tools.for_task(output_schema or execution.output_schema,
                                      finish=execution.finish_tool_name is not None)
         # Nothing is committed if this raises: the agent keeps what it had, and no half-resumed state runs a tool.

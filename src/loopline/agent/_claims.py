@@ -15,9 +15,9 @@ import weakref
 from time import sleep
 from typing import Protocol
 
-from ..store import Store
+from ..store import Store, process_owner
 
-__all__ = ["CLAIM_SECONDS", "KEEPER", "ClaimHolder", "claim"]
+__all__ = ["CLAIM_SECONDS", "KEEPER", "ClaimHolder", "ProcessOwner", "claim"]
 
 CLAIM_SECONDS = 15.0
 """How long an agent's claim on its execution lasts without renewal. The process's claim keeper renews
@@ -33,6 +33,28 @@ class ClaimHolder(Protocol):
 
     @property
     def owner(self) -> str: ...
+
+
+class ProcessOwner:
+    """An agent's name for its claims, always naming the process that uses it (`process_owner(tag)`).
+
+    An agent made before a fork (a module-level agent in a prefork worker pool) is used by each forked
+    child: a name fixed when it was made would give the parent's pid to a child's claims, so that a
+    third process takes the live child's execution for its dead parent's, and siblings would share one
+    name (and could take each other's executions as their own). The name is derived again whenever the
+    pid has changed; the tag keeps two agents of one process apart.
+    """
+
+    def __init__(self, tag: str) -> None:
+        self._tag = tag
+        self._pid = -1
+        self._name = ""
+
+    def __str__(self) -> str:
+        pid = os.getpid()
+        if pid != self._pid:  # first use, or a forked child: two threads racing here compute the same name
+            self._name, self._pid = process_owner(self._tag), pid
+        return self._name
 
 
 def claim(store: Store, execution_id: str, owner: str, *, force: bool = False) -> bool:

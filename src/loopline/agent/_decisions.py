@@ -39,8 +39,8 @@ def cancel_execution(store: Store, execution_id: str, *, force: bool = False) ->
     if not _claims.claim(store, execution_id, owner, force=force):
         raise ExecutionClaimedError(
             f"execution {execution_id} is running in a live process; cancel it there (agent.cancel(), or Ctrl-C "
-            "in `loopline run`), or end it from here with force=True (`loopline executions cancel ID --force`): "
-            "that process's next write is then refused", execution_id=execution_id)
+            f"in `loopline run`), or end it from here with force=True (`loopline executions cancel {execution_id} "
+            "--force`): that process's next write is then refused", execution_id=execution_id)
     try:
         execution = store.get_execution(execution_id)
         if execution.is_finished and not execution.running_tool_calls:

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Generator, Iterator, Sequence
+import time
+from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from ..errors import LooplineError, UsageError
+from ..errors import DeadlineExceededError, LooplineError, UsageError
 from ..loop import ExecutionMachine, ExecutionResult, ExecutionStatus, RunCalls, RunConfig, Step, steps
 from ..messages import Message
 from ..providers import LLMProvider, Model, RequestLimiter, StreamingModel, shared_limiter, to_plain, translator
@@ -74,9 +75,15 @@ def _reply_limit(model: Model) -> int | None:
 def _provider_errors(state: ExecutionState) -> Iterator[None]:
     """An error the client raises after the retries (or a failed, cut stream) ends the execution FAILED
     with `provider_error`, or with `max_duration` when the execution's time ran out meanwhile (the
-    deadline cut the request short); nothing half-received is written. loopline's own errors propagate."""
+    deadline cut the request short, or a retry would have waited past it); nothing half-received is written.
+    loopline's own errors propagate."""
     try:
         yield
+    except DeadlineExceededError as exc:  # not retried because the wait would pass the deadline
+        if not state.check_clock().execution.is_finished:
+            limit = state.execution.limits.max_duration or 0.0
+            state.fail("max_duration", f"the request could not be retried within the execution's limit of {limit:g} "
+                       f"seconds (Limits.max_duration): {exc}")
     except LooplineError:
         raise
     except Exception as exc:
@@ -201,11 +208,15 @@ def stream(state: ExecutionState, speaker: Speaker, model: Model) -> Iterator[Ru
             continue
         translate = translator(model.provider)
         events: list[dict[str, Any]] = []
-        with _provider_errors(state), _slot(speaker, model):  # the slot is held until the stream has been read
-            for raw in model.stream(step.request):
+        # The slot is held until the stream has been read (or closed).
+        with _provider_errors(state), _slot(speaker, model), _opened(model.stream(step.request)) as raws:
+            for raw in raws:
+                if _out_of_time(state):
+                    break  # a stream the server keeps sending is cut at the deadline: nothing of it is added
                 events.append(to_plain(raw))
                 yield from translate(events[-1])
-            outcome = events
+            else:
+                outcome = events
 
 
 async def astream(state: ExecutionState, speaker: Speaker, model: Model) -> AsyncIterator[RunEvent]:
@@ -254,8 +265,35 @@ async def _astream_response(state: ExecutionState, model: StreamingModel, reques
     """Stream one response, yielding its deltas; `received` holds the events, and whether all came."""
     translate = translator(model.provider)
     with _provider_errors(state):
-        async for raw in model.astream(request):
-            received.events.append(to_plain(raw))
-            for delta in translate(received.events[-1]):
-                yield delta
-        received.complete = True
+        raws = aiter(model.astream(request))
+        try:
+            async for raw in raws:
+                if _out_of_time(state):
+                    return  # cut at the deadline, as `stream` does: not complete, so nothing of it is added
+                received.events.append(to_plain(raw))
+                for delta in translate(received.events[-1]):
+                    yield delta
+            received.complete = True
+        finally:
+            close = getattr(raws, "aclose", None)
+            if close is not None:
+                await close()
+
+
+def _out_of_time(state: ExecutionState) -> bool:
+    """Whether the execution's deadline has passed: a stream is read no further (the per-read timeout of
+    the SDK's client never ends a stream whose events keep coming)."""
+    return state.execution.time_left(time.time()) == 0
+
+
+@contextlib.contextmanager
+def _opened(stream: Iterable[Any]) -> Iterator[Iterator[Any]]:
+    """The stream's events; closed at the end, so that one left unread (cut at the deadline, or abandoned)
+    lets its connection go at once."""
+    events = iter(stream)
+    try:
+        yield events
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()

@@ -26,7 +26,10 @@ from ._index import CallIds, resolve_calls
 from ._requests import check_results_known, task_index
 from ._toolbox import Toolbox
 
-__all__ = ["Event", "ExecutionState"]
+__all__ = ["Event", "ExecutionState", "Owner"]
+
+Owner = str | _claims.ProcessOwner
+"""Who holds the claims: a fixed owner string, or an agent's `ProcessOwner` (the process using it)."""
 
 Event = Callable[[ExecutionMachine], Sequence[Message] | None]
 """Something that happens to an execution: applied to a machine, it returns the messages to append."""
@@ -40,14 +43,14 @@ class ExecutionState:
 
     Attributes:
         store: Where the execution and its thread live.
-        owner: This process's name for its claims (see `loopline.store.process_owner`).
         tools: The tools of this execution, its finish tool included.
         task_index: Where the task's message is in the thread (kept when the context is fitted).
     """
 
-    def __init__(self, machine: ExecutionMachine, thread: list[Message], *, store: Store, owner: str,
+    def __init__(self, machine: ExecutionMachine, thread: list[Message], *, store: Store, owner: Owner,
                  tools: Toolbox, task_index: int | None) -> None:
-        self.store, self.owner, self.tools, self.task_index = store, owner, tools, task_index
+        self.store, self.tools, self.task_index = store, tools, task_index
+        self._owner = owner
         self._machine = machine
         self._thread = thread
         self._call_ids = CallIds()
@@ -56,20 +59,20 @@ class ExecutionState:
 
     @classmethod
     def start(cls, store: Store, execution: Execution, first: Message, history: list[Message], *,
-              owner: str, tools: Toolbox) -> ExecutionState:
+              owner: Owner, tools: Toolbox) -> ExecutionState:
         """Start `execution` on a thread that holds `history`: its first message and the execution are
         committed with this process's claim in one transaction (so no other process ever sees it
         unclaimed, and takes it for abandoned). `ConcurrentUpdateError` if the thread grew meanwhile."""
         machine = ExecutionMachine(execution)
         machine.start(time.time())
-        store.commit(machine.execution, [first], expected_length=len(history), owner=owner,
+        store.commit(machine.execution, [first], expected_length=len(history), owner=str(owner),
                      claim_seconds=_claims.CLAIM_SECONDS)
         state = cls(machine, [*history, first], store=store, owner=owner, tools=tools, task_index=len(history))
         state._hold()
         return state
 
     @classmethod
-    def reopen(cls, store: Store, execution: Execution, *, owner: str,
+    def reopen(cls, store: Store, execution: Execution, *, owner: Owner,
                tools: Toolbox) -> tuple[ExecutionState, list[ToolCall]]:
         """Take up a stored execution whose claim `owner` holds: calls cut off by a crash are run again if
         their tool is idempotent, else held for a decision (PAUSED). Returns the state and the calls to
@@ -88,6 +91,12 @@ class ExecutionState:
         return state, [c for c in state.runnable_calls() if c.id in again]
 
     # --- reading --------------------------------------------------------------------------------------
+
+    @property
+    def owner(self) -> str:
+        """This process's name for its claims (see `loopline.store.process_owner`): a `ProcessOwner` gives
+        a forked child a name of its own."""
+        return str(self._owner)
 
     @property
     def execution(self) -> Execution:

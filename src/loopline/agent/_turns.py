@@ -8,27 +8,29 @@ it free, the second to commit is refused and told `ThreadBusyError`.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable
 from time import monotonic
 
-from ..errors import ConcurrentUpdateError, ThreadBusyError
+from ..errors import ConcurrentUpdateError, ConfigError, ThreadBusyError
 from ..loop import Execution, ExecutionStatus
 from ..messages import Message
 from ..store import Store
 from ._decisions import settle_abandoned
-from ._state import ExecutionState
+from ._state import ExecutionState, Owner
 from ._toolbox import Toolbox
 
 __all__ = ["start"]
 
 
-def start(store: Store, make: Callable[..., Execution], thread_id: str | None, first: Message, *, owner: str,
+def start(store: Store, make: Callable[..., Execution], thread_id: str | None, first: Message, *, owner: Owner,
           tools: Toolbox, wait: float) -> ExecutionState:
     """Start the execution `make` builds with `first`, on a new thread (`thread_id` None) or on an existing
     one once it is free, trying again with a short backoff for `wait` seconds (each try a fresh
     execution, so waiting does not count against its time limit)."""
+    _check_wait(wait)
     if thread_id is None:
         return ExecutionState.start(store, make(thread_id=store.create_thread()), first, [], owner=owner,
                                     tools=tools)
@@ -47,12 +49,20 @@ def start(store: Store, make: Callable[..., Execution], thread_id: str | None, f
         pause = min(pause * 2, 0.25)
 
 
-def _try_start(store: Store, make: Callable[..., Execution], thread_id: str, first: Message, *, owner: str,
+def _check_wait(wait: object) -> None:
+    """`wait` is a finite number of seconds, 0 or more: `None` or `"5"` would fail deep in the loop, and NaN
+    would never compare past the deadline (it would wait for ever)."""
+    if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not math.isfinite(wait) or wait < 0:
+        raise ConfigError(f"wait must be a finite number of seconds, 0 or more (0 refuses a busy thread at once); "
+                          f"got {wait!r}")
+
+
+def _try_start(store: Store, make: Callable[..., Execution], thread_id: str, first: Message, *, owner: Owner,
                tools: Toolbox) -> ExecutionState:
     """One try. The thread's length is the fence between checking that it is free and starting: of two
     processes that found it free, the second to commit is refused, and told that the thread is busy."""
     try:
-        history = _history_to_continue(store, owner, thread_id)
+        history = _history_to_continue(store, str(owner), thread_id)
         return ExecutionState.start(store, make(thread_id=thread_id), first, history, owner=owner, tools=tools)
     except ConcurrentUpdateError as exc:
         raise ThreadBusyError(f"another task started on thread {thread_id} while this one was starting; try "

@@ -443,7 +443,8 @@ class ExecutionMachine:
         ex = self.execution
         if ex.is_finished:
             raise ExecutionFinishedError(
-                f"cannot {what} execution {ex.id}: it already ended with status {ex.status.value}; "
+                f"cannot {what} execution {ex.id}: it already ended with status {ex.status.value}"
+                f"{f' ({ex.error.code})' if ex.error else ''}; "
                 "start a new task with add_task(...), passing thread_id to continue the conversation",
                 execution_id=ex.id, status=ex.status.value,
             )

@@ -14,7 +14,7 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ContextOverflowError, ProviderErrorResponse, ResponseParseError
+from ..errors import ContextOverflowError, ExecutionFinishedError, ProviderErrorResponse, ResponseParseError
 from ..tools import ToolCall
 from ._execution import ExecutionResult
 from ._machine import CallModel, Done, ExecutionMachine, RunTools
@@ -48,7 +48,9 @@ def steps(tick: Callable[[], ExecutionMachine], render: Callable[[], dict[str, A
         render: The request for the conversation as it is now; `ContextOverflowError` when even the
             task and the newest turn exceed the model's window (the execution ends `context_overflow`).
         take: Add a response to the execution; `ResponseParseError` or `ProviderErrorResponse` for one
-            that cannot be used (the execution ends `provider_error`).
+            that cannot be used (the execution ends `provider_error`); `ExecutionFinishedError` when the
+            execution has ended meanwhile. The clock is applied before a response is taken: one that
+            arrives after the deadline ends the execution FAILED (`max_duration`) and is not added.
         fail: End the execution FAILED with an error code and a message.
     """
     while True:
@@ -66,8 +68,11 @@ def steps(tick: Callable[[], ExecutionMachine], render: Callable[[], dict[str, A
             fail("context_overflow", str(exc))
             continue
         response = yield AskModel(request)
-        if response is not None:
-            try:
-                take(response)
-            except (ResponseParseError, ProviderErrorResponse) as exc:  # unusable (or cut) output
-                fail("provider_error", f"{type(exc).__name__}: {exc}")
+        if response is None or tick().execution.is_finished:
+            continue  # none came, or it came too late: the clock has ended the execution, and it is not added
+        try:
+            take(response)
+        except (ResponseParseError, ProviderErrorResponse) as exc:  # unusable (or cut) output
+            fail("provider_error", f"{type(exc).__name__}: {exc}")
+        except ExecutionFinishedError:
+            continue  # it ended while the response was being added (its time ran out just then): not added

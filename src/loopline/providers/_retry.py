@@ -5,8 +5,9 @@ a fixed delay between attempts (`RunConfig.retry_delay_seconds`), and they know 
 so a request retried inside them could run far past `max_duration`. The policy follows theirs: connection
 errors and timeouts, 408, 409, 429 and 5xx are retried (an `x-should-retry` header decides when present);
 a `Retry-After` (or `retry-after-ms`) of up to two minutes is waited for, a longer one is not retried;
-otherwise the configured delay, or the SDKs' backoff. Each attempt carries the SDKs' own
-`x-stainless-retry-count` header, so a server sees retries as it did before.
+otherwise the configured delay, or the SDKs' backoff. A retry whose wait would pass the execution's
+deadline is not made: `DeadlineExceededError` says that the time limit ended the request. Each attempt
+carries the SDKs' own `x-stainless-retry-count` header, so a server sees retries as it did before.
 
 The policy is written once; `retry_sync` and `retry_async` only sleep differently.
 """
@@ -21,6 +22,8 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
+
+from ..errors import DeadlineExceededError
 
 __all__ = ["RetryPolicy", "retry_async", "retry_sync"]
 
@@ -57,7 +60,8 @@ class RetryPolicy:
         return options
 
     def wait_after(self, exc: BaseException) -> float | None:
-        """Seconds to wait before trying again after `exc`, or `None` when it is not to be retried."""
+        """Seconds to wait before trying again after `exc`, or `None` when it is not to be retried;
+        `DeadlineExceededError` (from `exc`) when it would be, but the wait would pass the deadline."""
         if self.attempt >= self.retries or not self._transient(exc):
             return None
         headers = _headers(exc)
@@ -67,7 +71,10 @@ class RetryPolicy:
         if wait is None or wait <= 0:
             wait = self.delay if self.delay is not None else _backoff(self.attempt)
         if self.deadline is not None and time.time() + wait >= self.deadline:
-            return None  # the time would run out while waiting: the failure stands
+            left = max(0.0, self.deadline - time.time())  # the time runs out while waiting: it is the cause
+            raise DeadlineExceededError(f"{type(exc).__name__}: {exc}; a retry after {wait:g} s would run past the "
+                                        f"execution's deadline, {left:.2f} s away", wait=wait,
+                                        deadline=self.deadline) from exc
         self.attempt += 1
         return wait
 
