@@ -15,8 +15,6 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import anthropic
-import openai
 import pytest
 
 from fault_responses import error_body, ok
@@ -26,6 +24,7 @@ from loopline.agent import Finished
 from loopline.errors import ExecutionFinishedError
 from loopline.providers import TextDelta
 from loopline.testing import ScriptedModel, reply
+from sdk_clients import sdk_client
 
 HEAD = {"id": "chatcmpl-trickle", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini"}
 
@@ -113,7 +112,7 @@ def _assert_cut_at_the_deadline(agent: Agent, events: list[Any], elapsed: float)
 
 def test_stream_stops_reading_a_trickling_stream_at_the_deadline(trickle: _TrickleServer) -> None:
     agent = _agent(RunConfig(max_duration=1.5))
-    client = openai.OpenAI(api_key="sk-test", base_url=_url(trickle), max_retries=0, timeout=30.0)
+    client = sdk_client("openai", base_url=_url(trickle), timeout=30.0)
     started = time.monotonic()
     events = list(agent.stream("Talk.", model="openai:gpt-4o-mini", client=client))
     _assert_cut_at_the_deadline(agent, events, time.monotonic() - started)
@@ -125,7 +124,7 @@ def test_astream_stops_reading_a_trickling_stream_at_the_deadline(trickle: _Tric
     agent = _agent(RunConfig(max_duration=1.5))
 
     async def go() -> tuple[list[Any], float]:
-        client = openai.AsyncOpenAI(api_key="sk-test", base_url=_url(trickle), max_retries=0, timeout=30.0)
+        client = sdk_client("openai", base_url=_url(trickle), asynchronous=True, timeout=30.0)
         started = time.monotonic()
         try:
             events = [e async for e in agent.astream("Talk.", model="openai:gpt-4o-mini", client=client)]
@@ -202,14 +201,6 @@ def server() -> Iterator[FaultServer]:
         fault.stop()
 
 
-def _client(server: FaultServer, kind: str, asynchronous: bool) -> Any:
-    if kind == "openai":
-        cls: Any = openai.AsyncOpenAI if asynchronous else openai.OpenAI
-        return cls(api_key="sk-test", base_url=f"{server.url}/v1", max_retries=2, timeout=30.0)
-    cls = anthropic.AsyncAnthropic if asynchronous else anthropic.Anthropic
-    return cls(api_key="sk-ant-test", base_url=server.url, max_retries=2, timeout=30.0)
-
-
 @pytest.mark.parametrize("mode", ["run", "arun", "stream"])
 @pytest.mark.parametrize("kind", ["openai", "anthropic"])
 def test_a_retry_after_past_the_deadline_ends_it_for_max_duration(server: FaultServer, kind: str, mode: str) -> None:
@@ -217,7 +208,7 @@ def test_a_retry_after_past_the_deadline_ends_it_for_max_duration(server: FaultS
     server.script = [limited, ok(kind, mode, 2)]
     agent = _agent(RunConfig(max_duration=1))
     model = "openai:gpt-4o-mini" if kind == "openai" else "anthropic:claude-sonnet-4-6"
-    client = _client(server, kind, mode == "arun")
+    client = sdk_client(kind, server=server.url, asynchronous=mode == "arun", max_retries=2, timeout=30.0)
     started = time.monotonic()
     if mode == "run":
         result = agent.run("Weather in Oslo?", model=model, client=client)
