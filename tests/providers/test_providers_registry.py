@@ -11,7 +11,6 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -153,21 +152,3 @@ def test_every_api_package_holds_the_files_the_readme_lists() -> None:
     assert {package: _package_files(package) for package in packages} == dict.fromkeys(packages, listed)
     for api in REGISTRY:  # each registered API is the class its own package defines
         assert type(api).__module__ == f"loopline.providers.{PACKAGES[api.provider.value]}"
-
-
-def _private_provider_imports(path: Path) -> list[str]:
-    found: list[Any] = []
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and "providers" in node.module:
-            found += [f"{node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
-            found += [node.module] if node.module.split("providers", 1)[1].startswith("._") else []
-    return found
-
-
-def test_testing_uses_only_public_provider_names() -> None:
-    assert [hit for path in sorted((SRC / "testing").rglob("*.py")) for hit in _private_provider_imports(path)] == []
-
-
-def test_no_module_outgrows_500_lines() -> None:
-    long = {str(p.relative_to(SRC)): n for p in PROVIDERS.rglob("*.py") if (n := len(p.read_text().splitlines())) > 500}
-    assert long == {}
