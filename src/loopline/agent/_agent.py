@@ -84,7 +84,8 @@ class Agent:
         self.require_finish_tool = require_finish_tool
         self.use_finish_tool = finish_tool
         self.tools: tuple[Tool, ...] = tuple(as_tool(t) for t in tools)
-        self._tools = Toolbox(self.tools, make_finish_tool() if finish_tool else None)  # the current task's
+        self._definition = Toolbox(self.tools, make_finish_tool() if finish_tool else None)  # never changes
+        self._tools = self._definition  # the current task's: the definition's, finish tool shaped for the task
         self._state: ExecutionState | None = None
         self._requests = RequestBuilder()
         self._instructions_watch = InstructionsWatch()
@@ -143,7 +144,7 @@ class Agent:
             raise UsageError("output_schema needs the finish tool; create the agent with finish_tool=True")
         # Everything that can fail on the caller's input is checked before anything is created.
         first = task_message(input, files, self.llm_provider)
-        tools = self._tools.for_task(output_schema)
+        tools = self._definition.for_task(output_schema, finish=self.use_finish_tool)
         make = functools.partial(Execution, agent_name=self.name, input=task_text(first), limits=self.config.limits(),
                                  finish_tool_name=tools.finish.name if tools.finish else None,
                                  require_finish=self.require_finish_tool or output_schema is not None,
@@ -408,8 +409,8 @@ class Agent:
         """
         _check_ended(self._state, self.name, "resuming another")
         execution = reopen(self.store, execution_id, agent_name=self.name, owner=str(self._owner), force=force)
-        tools = self._tools.for_task(output_schema or execution.output_schema,
-                                     finish=execution.finish_tool_name is not None)
+        tools = self._definition.for_task(output_schema or execution.output_schema,
+                                          finish=execution.finish_tool_name is not None)
         # Nothing is committed if this raises: the agent keeps what it had, and no half-resumed state runs a tool.
         self._state, again = ExecutionState.reopen(self.store, execution, owner=self._owner, tools=tools)
         self._tools = tools

@@ -30,9 +30,10 @@ class Toolbox:
         self._rendered: dict[LLMProvider, list[dict[str, Any]]] = {}
 
     def for_task(self, output_schema: OutputSchema | None, *, finish: bool = True) -> Toolbox:
-        """The same tools for one task: with a finish tool whose `result` takes `output_schema` (if `finish`
-        and this toolbox offers one), else without any."""
-        tool = make_finish_tool(output_schema) if finish and self.finish is not None else None
+        """The same tools for one task: with a finish tool whose `result` takes `output_schema` if `finish`,
+        else without any. Whether a task has one is the task's to say (a stored execution records it), so
+        it never depends on what an earlier task of the agent had."""
+        tool = make_finish_tool(output_schema) if finish else None
         return self if tool is self.finish else Toolbox(tuple(self._by_name.values()), tool)
 
     @property
