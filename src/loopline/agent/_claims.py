@@ -73,6 +73,9 @@ class _ClaimKeeper:
         self._thread: threading.Thread | None = None
 
     def hold(self, holder: ClaimHolder, execution_id: str) -> None:
+        held = self._held.get((id(holder), execution_id))  # every step holds: most often it is held already
+        if held is not None and held[0]() is holder:
+            return
         with self._lock:
             self._held[(id(holder), execution_id)] = (weakref.ref(holder), execution_id)
             if self._thread is None:

@@ -174,6 +174,9 @@ _BUILT_IN: dict[str, ModelProfile] = dict((
 
 _overrides: dict[str, dict[str, Any]] = {}
 """Facts set at run time: a name prefix to the fields it sets."""
+_found: dict[str, ModelProfile] = {}
+"""Profiles already looked up, by the name asked for (every model step prices its response: the lookup
+scans the table, so it is made once per name). Emptied whenever a fact is set."""
 _lock = threading.Lock()
 
 # Vendor words that may precede a model name with a colon; a colon after anything else is part of the
@@ -207,13 +210,19 @@ def model_profile(model: str | None) -> ModelProfile:
     1.25; no model (`None`) plain o200k_base counting with OpenAI's overheads."""
     if model is None:
         return _GENERIC
+    found = _found.get(model)
+    if found is not None:
+        return found
     name = bare_model_name(model)
     key = _longest(name, _BUILT_IN)
     profile = _UNKNOWN if key is None else _BUILT_IN[key]
     with _lock:
         matching = sorted((prefix for prefix in _overrides if _matches(name, prefix)), key=len)
         facts = {fact: value for prefix in matching for fact, value in _overrides[prefix].items()}
-    return replace(profile, **facts) if facts else profile
+        found = replace(profile, **facts) if facts else profile
+        if len(_found) < 4096:  # names come from code, not from users' data; bounded all the same
+            _found[model] = found
+    return found
 
 
 def model_profiles() -> dict[str, ModelProfile]:
@@ -275,6 +284,7 @@ def set_model_profile(model: str, **facts: Any) -> None:
         if value is not None and not check(value):
             raise ConfigError(f"{fact} must be {expected}, got {value!r} for {model!r}")
     with _lock:
+        _found.clear()
         entry = _overrides.setdefault(name, {})
         for fact, value in facts.items():
             if value is None:
