@@ -174,8 +174,9 @@ async def test_stdio_a_failed_execution_is_a_tool_error_with_its_message(db: Pat
     assert execution.to_result().error_code == "provider_error"
 
 
-async def _cancel_while_waiting(session: ClientSession) -> None:
-    """Call the tool that waits a minute; cancel the request once the agent calls it."""
+async def _cancel_while_waiting(session: ClientSession) -> str:
+    """Call the tool that waits a minute; while it waits, make another call (calls run side by side, each
+    on an agent of its own); then cancel the waiting request. Returns the other call's text."""
     calling = anyio.Event()
 
     async def progress(value: float, total: float | None, message: str | None) -> None:
@@ -186,8 +187,9 @@ async def _cancel_while_waiting(session: ClientSession) -> None:
         group.start_soon(lambda: session.call_tool("helper", {"prompt": "wait"}, progress_callback=progress))
         with anyio.fail_after(30):
             await calling.wait()
-        await anyio.sleep(0.2)  # the call is running now
+        meanwhile = await session.call_tool("helper", {"prompt": "meanwhile"})
         group.cancel_scope.cancel()
+    return _texts(meanwhile)[0]
 
 
 def _wait_for_cancelled(db: Path) -> None:
@@ -203,7 +205,7 @@ def _wait_for_cancelled(db: Path) -> None:
 
 async def test_stdio_a_cancelled_request_cancels_the_execution(db: Path) -> None:
     async with stdio_session(db) as session:
-        await _cancel_while_waiting(session)
+        assert await _cancel_while_waiting(session) == "echo: meanwhile (1 user messages)"
         await anyio.to_thread.run_sync(_wait_for_cancelled, db)
         after = await session.call_tool("helper", {"prompt": "still here"})  # the server serves on
         assert _texts(after)[0] == "echo: still here (1 user messages)"
@@ -227,7 +229,7 @@ async def test_http_serves_calls_progress_and_cancellation(db: Path, http_url: s
         failed = await session.call_tool("helper", {"prompt": "fail"})
         assert failed.is_error and "the model is down" in _texts(failed)[0]
     async with http_session(http_url) as session:
-        await _cancel_while_waiting(session)
+        assert await _cancel_while_waiting(session) == "echo: meanwhile (1 user messages)"
         await anyio.to_thread.run_sync(_wait_for_cancelled, db)
 
 

@@ -30,16 +30,20 @@ import sys
 from collections.abc import Mapping
 from typing import Any, Literal
 
-import anyio
-import mcp_types as types
-from mcp.server import Server
-from mcp.server.context import ServerRequestContext
-from mcp.server.stdio import stdio_server
-from mcp.shared.exceptions import MCPError
-from mcp_types.jsonrpc import INVALID_PARAMS
-
 from ..agent import Agent, Finished, StatusChanged, ToolResult, UsageReport
-from ..errors import LooplineError
+from ..errors import LooplineError, MissingExtraError
+
+try:
+    import anyio
+    import mcp_types as types
+    from mcp.server import Server
+    from mcp.server.context import ServerRequestContext
+    from mcp.server.stdio import stdio_server
+    from mcp.shared.exceptions import MCPError
+    from mcp_types.jsonrpc import INVALID_PARAMS
+except ImportError as exc:  # pragma: no cover - the extra is installed where the tests run
+    raise MissingExtraError(package="mcp", extra="mcp") from exc
+
 from ..loop import ExecutionResult, ExecutionStatus
 from ..providers import Model, StreamingModel, ToolCallStart, resolve_model
 from ..tools import OutputSchema, json_schema_of
@@ -127,8 +131,10 @@ def _arguments(arguments: Mapping[str, Any]) -> tuple[str, str | None]:
 
 
 def _fresh(agent: Agent) -> Agent:
-    """A new `Agent` with `agent`'s definition, for one call (see the module docstring for why)."""
-    return Agent(agent.name, agent.instructions, agent.tools, agent.llm_provider, store=agent.store,
+    """A new `Agent` with `agent`'s definition, for one call (see the module docstring for why); tool
+    sources (MCP servers whose tools the agent uses) are shared, as they are by every agent of a process."""
+    tools = (*agent.tools, *getattr(agent, "tool_sources", ()))
+    return Agent(agent.name, agent.instructions, tools, agent.llm_provider, store=agent.store,
                  config=agent.config, require_finish_tool=agent.require_finish_tool, finish_tool=agent.use_finish_tool)
 
 
