@@ -30,6 +30,8 @@ import sys
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from pydantic import BaseModel
+
 from ..agent import Agent, Finished, StatusChanged, ToolResult, UsageReport
 from ..errors import LooplineError, MissingExtraError
 
@@ -214,10 +216,11 @@ def _answer(result: ExecutionResult) -> types.CallToolResult:
     ids = f"execution {result.execution_id} on thread {result.thread_id} (pass thread_id to continue it)"
     match result.status:
         case ExecutionStatus.COMPLETED:
-            text = result.result if isinstance(result.result, str) else json.dumps(result.result, ensure_ascii=False)
+            value = _plain(result.result)
+            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
             return types.CallToolResult(
                 content=[types.TextContent(type="text", text=text), types.TextContent(type="text", text=ids)],
-                structured_content={"result": result.result, "execution_id": result.execution_id,
+                structured_content={"result": value, "execution_id": result.execution_id,
                                     "thread_id": result.thread_id})
         case ExecutionStatus.FAILED:
             code = f" ({result.error_code})" if result.error_code else ""
@@ -227,6 +230,11 @@ def _answer(result: ExecutionResult) -> types.CallToolResult:
                           "person takes in Python (Agent.resume, then approve, reject or rerun_tool_calls)", ids)
         case _:
             return _error(f"execution {result.execution_id} ended {result.status.value}", ids)
+
+
+def _plain(value: Any) -> Any:
+    """A result as JSON values: one that `output_schema`'s pydantic model parsed becomes its dict again."""
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
 
 
 def _error(message: str, *more: str) -> types.CallToolResult:
