@@ -14,12 +14,19 @@ task through an agent defined in a Python file.
     loopline [--db LOCATION] executions show ID [--json]
     loopline [--db LOCATION] executions cancel ID [--force] [--json]
     loopline [--db LOCATION] executions resume ID PATH.py:NAME [--model MODEL] [--json] [--no-stream] [--force]
+    loopline mcp serve PATH.py:NAME [--model MODEL] [--db LOCATION] [--http] [--host HOST] [--port N]
 
 `executions cancel` ends an execution CANCELLED (calls that never ran, and calls a dead process left
 running, get error results); one that a live process runs is refused (exit status 1) unless `--force`.
 `executions resume` reattaches an execution to the agent NAME in the file PATH and runs it to its end
 as `run` does (same options, output and exit statuses; a PAUSED execution stops with the decision it
 needs).
+
+`mcp serve` loads the agent NAME from the file PATH and picks its model as `run` does, and serves it as
+one MCP tool (`loopline.mcp`): over stdio (stdout is the protocol's, so whatever the file prints goes to
+stderr), or over streamable HTTP at `http://HOST:PORT/mcp` with `--http` (default 127.0.0.1:8000). It
+runs until the client closes stdin, or until it is stopped. Its exit statuses for a file that cannot be
+loaded are those of `run`.
 
 `--db` takes a SQLite file path, `:memory:` or a `postgresql://` URL; without it the default store is
 used (`LOOPLINE_DB`, else the SQLite file in the user data directory). A file path that does not

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ..errors import ExecutionClaimedError, LooplineError, UnknownExecutionError, UnknownThreadError, UsageError
 from ..store import Store, default_db_path, default_store, open_store
 from ._commands import CommandError, Handler, add_executions, add_threads
+from ._mcp import add_mcp
 from ._run import LoadError, add_resume, add_run
 
 __all__ = ["build_parser", "main"]
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_run(commands)
     add_threads(commands, common)
     add_resume(add_executions(commands, common), common)
+    add_mcp(commands)
     return parser
 
 
@@ -86,7 +88,7 @@ def _run(args: argparse.Namespace) -> int:
     and map what ends it to a status."""
     location: str | None = args.db
     try:
-        store = None if location is None else _open(location, create=args.command == "run")
+        store = None if location is None else _open(location, create=args.command in ("run", "mcp"))
     except (CommandError, UsageError) as exc:
         return _fail(2, str(exc))
     except (_OpenError, LooplineError, sqlite3.Error) as exc:

@@ -33,7 +33,7 @@ from ..store import Store, set_default_store
 from ._commands import CommandError, Subcommands
 from ._progress import HumanProgress, JsonProgress, Progress
 
-__all__ = ["LoadError", "Outcome", "add_resume", "add_run", "resume_agent", "run_agent"]
+__all__ = ["LoadError", "Outcome", "add_resume", "add_run", "agent_from_file", "resume_agent", "run_agent"]
 
 _PROG = "loopline"
 _names = itertools.count(1)
@@ -120,19 +120,11 @@ def resume_agent(args: argparse.Namespace, store: Store | None) -> Outcome:
 def _with_agent(args: argparse.Namespace, store: Store | None, begin: Callable[[Agent], str | None]) -> Outcome:
     """Load the agent, pick the model, `begin` (which gives the task to start, or resumes an execution and
     gives `None`) and drive the execution to its end, printing progress."""
-    path_text, name = _split_target(args.target)
-    path = _python_file(path_text)
     out = sys.stdout
     progress: Progress = JsonProgress(out) if args.json else HumanProgress(out)
-    # With --json, stdout carries only the events: whatever the file and its tools print goes to stderr.
-    quiet = contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext()
     try:
-        with quiet, _default_store(store, getattr(args, "db", None)), _loaded(path) as module:
-            agent = _find_agent(module, name, path_text)
-            if store is not None and agent.store is not store:
-                _note(f"agent {agent.name!r} was created with a store of its own ({type(agent.store).__name__}); "
-                      "--db does not apply to it")
-            model = _choose_model(args.model, module, agent, path_text)
+        # With --json, stdout carries only the events: whatever the file and its tools print goes to stderr.
+        with agent_from_file(args, store, quiet=args.json) as (agent, model):
             streaming = args.stream and isinstance(model, StreamingModel)
             if args.stream and not streaming:
                 _note(f"{type(model).__name__} cannot stream (it has no stream/astream): running without streaming")
@@ -142,6 +134,22 @@ def _with_agent(args: argparse.Namespace, store: Store | None, begin: Callable[[
 
 
 # --- loading --------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def agent_from_file(args: argparse.Namespace, store: Store | None, *, quiet: bool) -> Iterator[tuple[Agent, Model]]:
+    """The agent `args.target` names and the model it runs with (`args.model`, else the file's `MODEL`, else
+    `LOOPLINE_MODEL`), while the file stays loaded and `store` (the open `--db`) is the default store;
+    with `quiet`, whatever the file and its tools print goes to stderr (stdout carries the command's output)."""
+    path_text, name = _split_target(args.target)
+    path = _python_file(path_text)
+    redirect = contextlib.redirect_stdout(sys.stderr) if quiet else contextlib.nullcontext()
+    with redirect, _default_store(store, getattr(args, "db", None)), _loaded(path) as module:
+        agent = _find_agent(module, name, path_text)
+        if store is not None and agent.store is not store:
+            _note(f"agent {agent.name!r} was created with a store of its own ({type(agent.store).__name__}); "
+                  "--db does not apply to it")
+        yield agent, _choose_model(args.model, module, agent, path_text)
 
 
 def _split_target(target: str) -> tuple[str, str]:
