@@ -92,7 +92,8 @@ def _index_tools(tools: Sequence[Tool], *, reserved: str | None) -> dict[str, To
                 f"tool name {t.name!r} is reserved for the built-in finish tool; rename the tool, "
                 "or create the agent with finish_tool=False", tool_name=t.name)
         if t.name in by_name:
-            raise ToolDefinitionError(f"two tools are named {t.name!r}; tool names must be unique",
+            raise ToolDefinitionError(f"two tools are named {t.name!r}; tool names must be unique (give a "
+                                      "tool source such as an MCP server a `prefix` for its tools' names)",
                                       tool_name=t.name)
         by_name[t.name] = t
     return by_name
