@@ -25,14 +25,13 @@ class Toolbox:
     rendered forms are rebuilt only when a source hands back a different list.
     """
 
-    __slots__ = ("_all", "_by_name", "_listed", "_own", "_rendered", "finish", "sources")
+    __slots__ = ("_all", "_listed", "_own", "_rendered", "finish", "sources")
 
     def __init__(self, tools: Sequence[Tool], finish: Tool | None, sources: Sequence[ToolSource] = ()) -> None:
         self._own = tuple(tools)
         self.sources = tuple(sources)
         self.finish = finish
         self._listed: tuple[Sequence[Tool], ...] | None = None
-        self._by_name: dict[str, Tool] = {}
         self._all: dict[str, Tool] = {}
         self._rendered: dict[LLMProvider, list[dict[str, Any]]] = {}
         if not self.sources:
@@ -54,8 +53,8 @@ class Toolbox:
 
     def _index(self, listed: tuple[Sequence[Tool], ...]) -> None:
         tools = [*self._own, *(t for source_tools in listed for t in source_tools)]
-        self._by_name = _index_tools(tools, reserved=FINISH_TOOL_NAME if self.finish is not None else None)
-        self._all = self._by_name if self.finish is None else {**self._by_name, self.finish.name: self.finish}
+        by_name = _index_tools(tools, reserved=FINISH_TOOL_NAME if self.finish is not None else None)
+        self._all = by_name if self.finish is None else {**by_name, self.finish.name: self.finish}
         self._listed = listed
         self._rendered = {}
 
