@@ -99,3 +99,16 @@ def test_two_servers_with_the_same_tool_names_are_refused_with_a_hint_to_prefix(
             agent.get_tools()
     finally:
         other.close()
+
+
+def test_a_server_left_open_is_stopped_when_the_process_exits() -> None:
+    code = ("import asyncio, sys; from loopline.mcp import MCPServerStdio; "
+            f"s = MCPServerStdio(sys.executable, [{SERVER!r}]); "
+            "print(asyncio.run(s.acall('echo', {'text': 'x'})).split()[-1])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    pid = int(out.stdout.strip())
+    with pytest.raises(ProcessLookupError):
+        for _ in range(50):
+            os.kill(pid, 0)
+            asyncio.run(asyncio.sleep(0.1))
