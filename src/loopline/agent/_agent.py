@@ -23,7 +23,7 @@ from ..loop import Execution, ExecutionResult, ExecutionStatus, RunConfig, execu
 from ..messages import Message, new_id
 from ..providers import LLMProvider, Model, RenderReport, StreamingModel, get_adapter, resolve_model
 from ..store import Page, Store, default_store
-from ..tools import OutputSchema, Tool, ToolCall, ToolCallResult, ToolLike, as_tool, json_schema_of
+from ..tools import OutputSchema, Tool, ToolCall, ToolCallResult, ToolLike, ToolSource, as_tool, json_schema_of
 from ..tools import finish_tool as make_finish_tool
 from . import _run
 from ._claims import CLAIM_SECONDS, ProcessOwner
@@ -49,7 +49,8 @@ class Agent:
             pick up its executions.
         instructions: The system prompt. It belongs to the agent, not the thread: an agent that
             continues another's thread speaks with its own instructions.
-        tools: Functions (made into tools as by `@tool`) or `Tool` objects.
+        tools: Functions (made into tools as by `@tool`), `Tool` objects, or tool sources such as
+            `loopline.mcp.MCPServerStdio` (their tools are listed on first use; `close()` stops them).
         llm_provider: The wire API `messages`, `get_tools()` and `add_messages` speak by default.
         store: Where threads and executions live; by default the process-wide store from
             `LOOPLINE_DB` (a path, `:memory:` or a `postgresql://` URL), else a SQLite file in the
@@ -66,7 +67,7 @@ class Agent:
         self,
         name: str,
         instructions: str = "",
-        tools: Iterable[ToolLike] = (),
+        tools: Iterable[ToolLike | ToolSource] = (),
         llm_provider: LLMProvider | str = LLMProvider.OPEN_AI,
         *,
         store: Store | None = None,
@@ -83,13 +84,22 @@ class Agent:
         self.config = config if config is not None else RunConfig()
         self.require_finish_tool = require_finish_tool
         self.use_finish_tool = finish_tool
-        self.tools: tuple[Tool, ...] = tuple(as_tool(t) for t in tools)
-        self._definition = Toolbox(self.tools, make_finish_tool() if finish_tool else None)  # never changes
+        given = tuple(tools)
+        self.tool_sources: tuple[ToolSource, ...] = tuple(t for t in given if isinstance(t, ToolSource))
+        self.tools: tuple[Tool, ...] = tuple(as_tool(t) for t in given if not isinstance(t, ToolSource))
+        self._definition = Toolbox(self.tools, make_finish_tool() if finish_tool else None,  # never changes
+                                   self.tool_sources)
         self._tools = self._definition  # the current task's: the definition's, finish tool shaped for the task
         self._state: ExecutionState | None = None
         self._requests = RequestBuilder()
         self._instructions_watch = InstructionsWatch()
         self._owner = ProcessOwner(new_id("agent"))  # host:pid:start:agent-id of the process using the agent
+
+    def close(self) -> None:
+        """Stop what the agent's tool sources hold (MCP server processes, connections); they start again
+        on next use. Also done at process exit."""
+        for source in self.tool_sources:
+            source.close()
 
     def __repr__(self) -> str:
         return f"Agent(name={self.name!r}, llm_provider={self.llm_provider.value!r}, tools={len(self.tools)})"

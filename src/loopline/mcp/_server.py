@@ -48,7 +48,7 @@ except ImportError as exc:  # pragma: no cover - the extra is installed where th
 
 from ..loop import ExecutionResult, ExecutionStatus
 from ..providers import Model, StreamingModel, ToolCallStart, resolve_model
-from ..tools import OutputSchema, json_schema_of
+from ..tools import OutputSchema, Tool, ToolSource, json_schema_of
 
 __all__ = ["agent_server", "agent_tool", "serve_agent"]
 
@@ -135,7 +135,7 @@ def _arguments(arguments: Mapping[str, Any]) -> tuple[str, str | None]:
 def _fresh(agent: Agent) -> Agent:
     """A new `Agent` with `agent`'s definition, for one call (see the module docstring for why); tool
     sources (MCP servers whose tools the agent uses) are shared, as they are by every agent of a process."""
-    tools = (*agent.tools, *getattr(agent, "tool_sources", ()))
+    tools: list[Tool | ToolSource] = [*agent.tools, *agent.tool_sources]
     return Agent(agent.name, agent.instructions, tools, agent.llm_provider, store=agent.store,
                  config=agent.config, require_finish_tool=agent.require_finish_tool, finish_tool=agent.use_finish_tool)
 

@@ -9,6 +9,7 @@ from ._finish import FINISH_TOOL_NAME, OutputSchema, finish_tool, json_schema_of
 from ._json import parse_arguments, render_result
 from ._runner import ContextFactory, arun_calls, run_calls
 from ._schema import TOOL_NAME_PATTERN, check_tool_name, parse_docstring, strict_schema
+from ._source import ToolSource
 from ._tool import Tool, ToolDefinition, ToolLike, as_tool, tool
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "ToolContext",
     "ToolDefinition",
     "ToolLike",
+    "ToolSource",
     "arun_calls",
     "as_tool",
     "check_tool_name",

@@ -37,6 +37,10 @@ def _pool() -> concurrent.futures.ThreadPoolExecutor:
                                                  thread_name_prefix="loopline-tool")
 
 
+# A forked child inherits the pool without its threads and would wait forever for them: it makes its own.
+os.register_at_fork(after_in_child=_pool.cache_clear)
+
+
 @dataclass(slots=True)
 class _Prepared:
     call: ToolCall
