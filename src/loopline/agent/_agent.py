@@ -250,7 +250,7 @@ class Agent:
         return self.get_messages()
 
     @property
-    def system(self) -> list[dict[str, Any]]:
+    def system(self) -> Any:
         """The instructions as Anthropic's `system` argument (text blocks), which Anthropic messages
         cannot carry: its manual loop sends `system=agent.system, messages=agent.messages` (a response
         to messages sent without it gets an `InstructionsNotSentWarning`)."""

@@ -133,11 +133,10 @@ class InstructionsWatch:
     def read_system(self) -> None:
         self._system_read = True
 
-    def system(self, instructions: str) -> list[dict[str, Any]]:
-        """The instructions as Anthropic's `system` argument, read for a request: text blocks, none
-        without instructions (the API refuses an empty or blank text block, and a `null` system)."""
+    def system(self, instructions: str) -> Any:
+        """The instructions as Anthropic's `system` argument (its adapter says how), read for a request."""
         self._system_read = True
-        return [{"type": "text", "text": instructions}] if instructions.strip() else []
+        return get_adapter(LLMProvider.ANTHROPIC).system_argument(instructions)
 
     def check(self, provider: LLMProvider, agent_name: str) -> None:
         """A response arrived: warn if the request it answers went out without the instructions."""

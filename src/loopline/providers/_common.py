@@ -165,6 +165,11 @@ class AdapterBase(ABC):
     def __init__(self) -> None:
         self._last: tuple[Any, tuple[Message, ...]] | None = None
 
+    def system_argument(self, instructions: str) -> Any:
+        """The instructions as the argument an API that takes them apart (`system_apart`) sends beside
+        the conversation; `None` for the APIs whose conversation carries them."""
+        return None
+
     # --- to be provided by each wire API ------------------------------------------------------------
 
     @abstractmethod

@@ -87,6 +87,11 @@ class AnthropicAdapter(AdapterBase):
             kwargs["tools"] = tools
         return kwargs
 
+    def system_argument(self, instructions: str) -> list[dict[str, Any]]:
+        """Text blocks, none without instructions: the API refuses an empty or blank text block, and a
+        `null` system."""
+        return [{"type": "text", "text": instructions}] if instructions.strip() else []
+
     def one_call_at_a_time(self, kwargs: dict[str, Any]) -> None:
         if "tools" in kwargs:
             kwargs["tool_choice"] = {"type": "auto", "disable_parallel_tool_use": True}
