@@ -17,6 +17,8 @@ that raises) are not exceptions at all: they become error tool results the model
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "ApprovalRequiredError",
     "ClientMismatchError",
@@ -46,10 +48,14 @@ __all__ = [
     "StoreError",
     "StoredDataError",
     "TaskAlreadyRunningError",
+    "TaskFailedError",
+    "TaskTimeoutError",
+    "TasksUnavailableError",
     "ThreadBusyError",
     "ToolDefinitionError",
     "UnknownExecutionError",
     "UnknownProviderError",
+    "UnknownTaskError",
     "UnknownThreadError",
     "UnknownToolCallError",
     "UsageError",
@@ -166,6 +172,22 @@ class UnknownExecutionError(UsageError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class UnknownTaskError(UsageError, KeyError):
+    """No task with this id exists (or it belongs to another organisation, which reads the same)."""
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"no task with id {task_id!r} in this task database")
+        self.task_id = task_id
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class TasksUnavailableError(UsageError):
+    """Tasks cannot be handed out here: the store is not a database workers can share (an in-memory
+    store), or the `tasks` extra is missing, or no live worker serves the agent (`require_worker=True`)."""
 
 
 class ConfigError(UsageError, ValueError):
@@ -351,6 +373,25 @@ class StoredDataError(RuntimeFailure, ValueError):
 
 
 # --- control signals ----------------------------------------------------------------------------
+
+
+class TaskFailedError(RuntimeFailure):
+    """A task ended FAILED or CANCELLED where its result was asked for (`execute_task`, `task.wait()`)."""
+
+    def __init__(self, message: str, *, task_id: str, status: str, error: dict[str, Any] | None) -> None:
+        super().__init__(message)
+        self.task_id = task_id
+        self.status = status
+        self.error = error
+
+
+class TaskTimeoutError(RuntimeFailure, TimeoutError):
+    """A task did not end within the time waited for it (it keeps running)."""
+
+    def __init__(self, message: str, *, task_id: str, status: str) -> None:
+        super().__init__(message)
+        self.task_id = task_id
+        self.status = status
 
 
 class ControlSignal(LooplineError):

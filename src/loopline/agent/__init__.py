@@ -6,7 +6,8 @@ from ._agent import Agent
 from ._decisions import cancel_execution
 from ._events import Finished, RunEvent, StatusChanged, ToolResult, UsageReport
 from ._files import FileInput
+from ._progress import Progress
 from ._requests import InstructionsNotSentWarning
 
-__all__ = ["Agent", "FileInput", "Finished", "InstructionsNotSentWarning", "RunEvent", "StatusChanged", "ToolResult",
-           "UsageReport", "cancel_execution"]
+__all__ = ["Agent", "FileInput", "Finished", "InstructionsNotSentWarning", "Progress", "RunEvent", "StatusChanged",
+           "ToolResult", "UsageReport", "cancel_execution"]

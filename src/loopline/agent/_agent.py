@@ -33,7 +33,7 @@ from ._extract import ExtractToolCalls
 from ._files import FileInput
 from ._input import TaskInput, task_message, task_text
 from ._memory import AgentMemory
-from ._progress import progress_for
+from ._progress import Progress, progress_for
 from ._requests import InstructionsWatch, RequestBuilder, check_answered, conversation_of
 from ._state import ExecutionState
 from ._toolbox import Toolbox
@@ -100,6 +100,14 @@ class Agent:
         on next use. Also done at process exit."""
         for source in self.tool_sources:
             source.close()
+
+    def copy(self, *, store: Store | None = None, config: RunConfig | None = None) -> Agent:
+        """A new agent with this one's definition and no task, for running tasks side by side (an agent
+        holds one execution at a time). Tool sources (MCP servers) are shared, as by every agent of a process."""
+        tools: list[Tool | ToolSource] = [*self.tools, *self.tool_sources]
+        return Agent(self.name, self.instructions, tools, self.llm_provider,
+                     store=store if store is not None else self.store, config=config or self.config,
+                     require_finish_tool=self.require_finish_tool, finish_tool=self.use_finish_tool)
 
     def __repr__(self) -> str:
         return f"Agent(name={self.name!r}, llm_provider={self.llm_provider.value!r}, tools={len(self.tools)})"
@@ -172,7 +180,7 @@ class Agent:
     # --- loopline drives the loop --------------------------------------------------------------
 
     def run(self, input: TaskInput | None = None, *, model: Model | str, client: Any = None,
-            params: Mapping[str, Any] | None = None, progress: bool | None = None) -> ExecutionResult:
+            params: Mapping[str, Any] | None = None, progress: bool | Progress | None = None) -> ExecutionResult:
         """Run the task to its end: call the model, run its tools, repeat until it finishes.
 
         Args:
@@ -191,7 +199,7 @@ class Agent:
         return _run.run(self._current(), self, resolved, progress_for(progress))
 
     async def arun(self, input: TaskInput | None = None, *, model: Model | str, client: Any = None,
-                   params: Mapping[str, Any] | None = None, progress: bool | None = None) -> ExecutionResult:
+                   params: Mapping[str, Any] | None = None, progress: bool | Progress | None = None) -> ExecutionResult:
         """`run` for asyncio; cancelling the task ends the execution CANCELLED with nothing lost."""
         resolved = self._prepare_run(input, model, client, params, asynchronous=True)
         return await _run.arun(self._current(), self, resolved, progress_for(progress))

@@ -33,8 +33,11 @@ def in_notebook() -> bool:
     return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
-def progress_for(setting: bool | None, *, stream: TextIO | None = None) -> Progress | None:
-    """The display for a run: `None` decides by where it runs (on only in a notebook)."""
+def progress_for(setting: bool | Progress | None, *, stream: TextIO | None = None) -> Progress | None:
+    """The display for a run: `None` decides by where it runs (on only in a notebook); a `Progress`
+    object of the caller's own (a worker reporting a task's steps) is used as it is."""
+    if setting is not None and not isinstance(setting, bool):
+        return setting
     if setting is False or (setting is None and not in_notebook()):
         return None
     return NotebookProgress() if in_notebook() else TerminalProgress(stream or sys.stderr)

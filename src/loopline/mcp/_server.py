@@ -48,7 +48,7 @@ except ImportError as exc:  # pragma: no cover - the extra is installed where th
 
 from ..loop import ExecutionResult, ExecutionStatus
 from ..providers import Model, StreamingModel, ToolCallStart, resolve_model
-from ..tools import OutputSchema, Tool, ToolSource, json_schema_of
+from ..tools import OutputSchema, json_schema_of
 
 __all__ = ["agent_server", "agent_tool", "serve_agent"]
 
@@ -93,7 +93,7 @@ def agent_server(agent: Agent, model: Model | str, *, output_schema: OutputSchem
         if params.name != tool.name:
             raise MCPError(INVALID_PARAMS, f"no tool named {params.name!r}: this server has one tool, {tool.name!r}")
         prompt, thread_id = _arguments(params.arguments or {})
-        return await _call(_fresh(agent), resolved, prompt, thread_id, output_schema=output_schema, ctx=ctx)
+        return await _call(agent.copy(), resolved, prompt, thread_id, output_schema=output_schema, ctx=ctx)
 
     return Server(agent.name, instructions=agent.instructions or None, on_list_tools=list_tools,
                   on_call_tool=call_tool)
@@ -130,14 +130,6 @@ def _arguments(arguments: Mapping[str, Any]) -> tuple[str, str | None]:
         raise MCPError(INVALID_PARAMS, f"thread_id must be a string (a thread id such as thr_...), got "
                                        f"{type(thread_id).__name__}")
     return prompt, thread_id or None
-
-
-def _fresh(agent: Agent) -> Agent:
-    """A new `Agent` with `agent`'s definition, for one call (see the module docstring for why); tool
-    sources (MCP servers whose tools the agent uses) are shared, as they are by every agent of a process."""
-    tools: list[Tool | ToolSource] = [*agent.tools, *agent.tool_sources]
-    return Agent(agent.name, agent.instructions, tools, agent.llm_provider, store=agent.store,
-                 config=agent.config, require_finish_tool=agent.require_finish_tool, finish_tool=agent.use_finish_tool)
 
 
 async def _call(agent: Agent, model: Model, prompt: str, thread_id: str | None, *, output_schema: OutputSchema | None,

@@ -10,6 +10,7 @@ from ._migrations import MIGRATIONS
 from ._owner import process_owner
 from ._protocol import MemoryScope, Page, Store, ThreadInfo, ToolCallRecord
 from ._sqlite import SQLiteStore
+from ._tasks import TaskEventRow, TaskTable, WorkerRow, task_table
 from ._values import memory_scope
 
 
@@ -30,12 +31,16 @@ __all__ = [
     "PostgresStore",
     "SQLiteStore",
     "Store",
+    "TaskEventRow",
+    "TaskTable",
     "ThreadInfo",
     "ToolCallRecord",
+    "WorkerRow",
     "default_db_path",
     "default_store",
     "memory_scope",
     "open_store",
     "process_owner",
     "set_default_store",
+    "task_table",
 ]

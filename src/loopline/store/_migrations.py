@@ -104,6 +104,39 @@ def _upper_case_statuses(record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
+_TASK_TABLES = """
+CREATE TABLE tasks (
+    id {key} PRIMARY KEY,
+    organization_id TEXT NOT NULL DEFAULT '',
+    agent_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    thread_id TEXT,
+    idempotency_key TEXT,
+    created_at {real} NOT NULL,
+    updated_at {real} NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE UNIQUE INDEX tasks_idempotency ON tasks (organization_id, idempotency_key);
+CREATE INDEX tasks_created ON tasks (organization_id, created_at DESC, id DESC);
+CREATE INDEX tasks_agent ON tasks (organization_id, agent_id, status, created_at DESC, id DESC);
+CREATE INDEX tasks_status ON tasks (organization_id, status, created_at DESC, id DESC);
+CREATE INDEX tasks_thread ON tasks (thread_id, created_at);
+CREATE TABLE task_events (
+    task_id TEXT NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    created_at {real} NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (task_id, seq)
+);
+CREATE TABLE workers (
+    id {key} PRIMARY KEY,
+    heartbeat_at {real} NOT NULL,
+    data TEXT NOT NULL
+)
+"""
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     # Keys compare bytewise in both dialects (SQLite's default; "C" on PostgreSQL), so ties in
     # created_at page in the same order whatever the database's locale.
@@ -111,6 +144,10 @@ MIGRATIONS: tuple[Migration, ...] = (
               postgres=_TABLES.format(real="DOUBLE PRECISION", key='TEXT COLLATE "C"')),
     Migration("0002_upper_case_execution_statuses", sqlite=_UPPER_STATUS_COLUMN, postgres=_UPPER_STATUS_COLUMN,
               rewrite_execution=_upper_case_statuses),
+    # Tasks handed to workers (`loopline.tasks`): one row each (its record as JSON beside the columns
+    # queries filter on), its events numbered per task, and the workers' heartbeats.
+    Migration("0003_tasks_events_workers", sqlite=_TASK_TABLES.format(real="REAL", key="TEXT"),
+              postgres=_TASK_TABLES.format(real="DOUBLE PRECISION", key='TEXT COLLATE "C"')),
 )
 """Every migration, oldest first. Never edit a released one: add another."""
 

@@ -1,0 +1,13 @@
+"""Tasks handed to workers: `Tasks` creates, finds, watches and cancels them from any process that
+reaches the database; `Task` is one of them; `TaskConfig` bounds what it may do. The workers that run
+them are `loopline.workers`. Tasks run on DBOS Transact (the `tasks` extra, imported when a task is
+first handed out); their records and events live in loopline's store beside threads and executions.
+"""
+
+from ._config import TaskConfig
+from ._task import LocalTaskTest, Task, TaskEvent, TaskInput
+from ._tasks import Tasks, live_workers
+from .engine import Engine, engine_url
+
+__all__ = ["Engine", "LocalTaskTest", "Task", "TaskConfig", "TaskEvent", "TaskInput", "Tasks", "engine_url",
+           "live_workers"]

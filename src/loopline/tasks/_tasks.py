@@ -1,0 +1,414 @@
+"""`Tasks`: create, find, watch and cancel tasks, from any process that reaches the database."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+import traceback
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any
+
+import jsonschema
+
+from ..errors import InvalidInputError, TasksUnavailableError, UsageError
+from ..loop import ExecutionStatus
+from ..messages import new_id
+from ..store import Page, Store, TaskTable, default_store, open_store, task_table
+from ._config import TaskConfig
+from ._task import FINISHED_EVENT, Task, TaskEvent
+from .engine import MAX_PRIORITY, Engine, engine_for, engine_url
+
+__all__ = ["OUTPUT_FORMATS", "Tasks", "live_workers"]
+
+OUTPUT_FORMATS = ("text", "markdown", "json")
+_TERMINAL = {s.value for s in ExecutionStatus if s.is_terminal}
+_POLL = 0.05
+
+
+class Tasks:
+    """The task API: `Tasks()` uses the default database (`LOOPLINE_DB`, else the embedded SQLite file);
+    `Tasks("postgresql://...")` or `Tasks("tasks.db")` another; `Tasks(store=...)` an open store.
+
+    Every method has an `a`-prefixed async twin that does not block the event loop.
+    """
+
+    def __init__(self, location: str | None = None, *, store: Store | None = None, organization_id: str = "",
+                 engine: Engine | None = None) -> None:
+        if location is not None and store is not None:
+            raise UsageError("Tasks takes a location or a store, not both")
+        self.store: Store = store if store is not None else open_store(location) if location else default_store()
+        self.table: TaskTable = task_table(self.store)
+        self.organization_id = organization_id
+        self._engine = engine
+
+    @property
+    def engine(self) -> Engine:
+        """The engine client (DBOS), connected on first use."""
+        if self._engine is None:
+            self._engine = engine_for(engine_url(self.store))
+        return self._engine
+
+    def __repr__(self) -> str:
+        return f"Tasks({self.store!r})"
+
+    # --- creating ------------------------------------------------------------------------------
+
+    def create(self, agent_id: str, prompt: str = "", *, file_urls: Sequence[str] = (), thread_id: str | None = None,
+               events_streaming: bool = True, output_format: str = "text", output_schema: dict[str, Any] | None = None,
+               priority: int = 0, config: TaskConfig | dict[str, Any] | None = None,
+               idempotency_key: str | None = None, require_worker: bool = False) -> Task:
+        """Hand a task to the workers of `agent_id` and return it at once (PENDING).
+
+        Args:
+            agent_id: Which agent (an `Agent`'s name) or handler runs it.
+            prompt: The task, as the user message of the agent's execution.
+            file_urls: Files by URL; stored with the task, fetched by the worker, never by `create`.
+            thread_id: Continue this thread (tasks of one thread run one at a time, in creation order);
+                without it the task starts a new thread, known at once as `task.thread_id`.
+            output_format: `text`, `markdown` or `json`; `json` with `output_schema` makes the
+                agent's finish tool take and check that JSON Schema.
+            priority: Among tasks that start new threads, higher starts first (-100000 to 100000).
+            config: Limits and settings (`TaskConfig`, or a dict of its fields).
+            idempotency_key: Creating again with the same key returns the task made the first time.
+            require_worker: Refuse (`TasksUnavailableError`) when no live worker serves `agent_id`;
+                by default the task waits PENDING for one.
+
+        Raises:
+            InvalidInputError: A field is not what it takes (named in the message).
+            UnknownThreadError: `thread_id` is not in the store.
+            TasksUnavailableError: `require_worker` and no live worker serves the agent.
+        """
+        record = self._new_record(agent_id, prompt, file_urls=file_urls, thread_id=thread_id,
+                                  events_streaming=events_streaming, output_format=output_format,
+                                  output_schema=output_schema, priority=priority, config=config,
+                                  idempotency_key=idempotency_key)
+        if idempotency_key is not None:
+            existing = self.table.find_key(self.organization_id, idempotency_key)
+            if existing is not None:
+                return Task(existing, self)
+        if require_worker and not live_workers(self.table, agent_id):
+            raise TasksUnavailableError(f"no live worker serves agent {agent_id!r}: start one (`loopline worker "
+                                        "app.py:agents`), or create the task without require_worker to queue it")
+        if record["thread_id"] is None:
+            record["thread_id"] = self.store.create_thread(metadata={"task_id": record["id"]})
+        else:
+            self.store.get_thread(record["thread_id"])  # UnknownThreadError before anything is written
+        stored, created = self.table.insert(record)
+        if not created:
+            return Task(stored, self)
+        self._event(record["id"], "status", {"status": "PENDING"})
+        try:
+            self.engine.enqueue(stored)
+        except Exception as exc:
+            self._finish(record["id"], "FAILED", error=_error(exc, code="enqueue_failed"))
+            raise TasksUnavailableError(f"task {record['id']} could not be queued ({type(exc).__name__}: {exc}); "
+                                        "it is stored FAILED") from exc
+        return Task(stored, self)
+
+    async def acreate(self, agent_id: str, prompt: str = "", **options: Any) -> Task:
+        return await asyncio.to_thread(lambda: self.create(agent_id, prompt, **options))
+
+    def _new_record(self, agent_id: str, prompt: str, *, file_urls: Sequence[str], thread_id: str | None,
+                    events_streaming: bool, output_format: str, output_schema: dict[str, Any] | None,
+                    priority: int, config: TaskConfig | dict[str, Any] | None,
+                    idempotency_key: str | None) -> dict[str, Any]:
+        """The new task's record, every field checked (nothing is written before this passes)."""
+        _check_id("agent_id", agent_id)
+        if not isinstance(prompt, str):
+            raise InvalidInputError(f"prompt takes text, got {type(prompt).__name__}", field="prompt")
+        urls = _file_urls(file_urls)
+        if not prompt.strip() and not urls:
+            raise InvalidInputError("a task needs a prompt (or file_urls)", field="prompt")
+        if thread_id is not None:
+            _check_id("thread_id", thread_id)
+        if output_format not in OUTPUT_FORMATS:
+            raise InvalidInputError(f"output_format takes one of {list(OUTPUT_FORMATS)}, got {output_format!r}",
+                                    field="output_format")
+        _check_schema(output_schema)
+        if isinstance(priority, bool) or not isinstance(priority, int) or abs(priority) > MAX_PRIORITY:
+            raise InvalidInputError(f"priority takes a whole number from -{MAX_PRIORITY} to {MAX_PRIORITY}, "
+                                    f"got {priority!r}", field="priority")
+        if idempotency_key is not None and (not isinstance(idempotency_key, str)
+                                            or not 0 < len(idempotency_key) <= 255):
+            raise InvalidInputError("idempotency_key takes text of 1 to 255 characters", field="idempotency_key")
+        if not isinstance(events_streaming, bool):
+            raise InvalidInputError("events_streaming takes True or False", field="events_streaming")
+        settings = config if isinstance(config, TaskConfig) else TaskConfig.from_json(config)
+        now = time.time()
+        return {"id": new_id("task"), "organization_id": self.organization_id, "agent_id": agent_id,
+                "status": "PENDING", "input": {"text": prompt, "file_urls": urls}, "thread_id": thread_id,
+                "continues_thread": thread_id is not None, "execution_id": None, "idempotency_key": idempotency_key,
+                "events_streaming": events_streaming, "output_format": output_format, "output_schema": output_schema,
+                "priority": priority, "config": settings.to_json(), "result": None, "error": None,
+                "progress": None, "current_action": None, "created_at": now, "updated_at": now, "source": "queued"}
+
+    def report_external_task(self, *, agent_id: str, id: str | None = None, input: str = "", result: Any = None,
+                             duration: float | None = None, used_tools: Sequence[str] | None = None,
+                             status: str = "COMPLETED", error: str | None = None,
+                             thread_id: str | None = None) -> Task:
+        """Record a task that ran elsewhere, already ended (COMPLETED by default, or FAILED with `error`)."""
+        _check_id("agent_id", agent_id)
+        if id is not None:
+            _check_id("id", id)
+        status = ExecutionStatus(status).value
+        if status not in _TERMINAL:
+            raise InvalidInputError(f"an external task is reported once it has ended; status {status} is not an end",
+                                    field="status")
+        if duration is not None and (isinstance(duration, bool) or not isinstance(duration, (int, float))
+                                     or not math.isfinite(duration) or duration < 0):
+            raise InvalidInputError(f"duration takes seconds, 0 or more, got {duration!r}", field="duration")
+        tools = [str(t) for t in (used_tools or ())]
+        now = time.time()
+        record = self._new_record(agent_id, input or "(external task)", file_urls=(), thread_id=thread_id,
+                                  events_streaming=False, output_format="text", output_schema=None, priority=0,
+                                  config=None, idempotency_key=None)
+        record.update(id=id or record["id"], status=status, source="external", result=result, used_tools=tools,
+                      duration=duration, started_at=now - (duration or 0.0), finished_at=now, progress=1.0,
+                      error=None if error is None else {"type": "ExternalError", "message": error, "code": "external"})
+        stored, created = self.table.insert(record)
+        if not created:
+            raise InvalidInputError(f"a task with id {id!r} already exists", field="id")
+        self._event(stored["id"], FINISHED_EVENT, {"status": status, "result": result, "error": record["error"]})
+        return Task(stored, self)
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def get(self, task_id: str) -> Task:
+        """The task with this id (`UnknownTaskError` if none, or another organisation's)."""
+        return Task(self._record(task_id), self)
+
+    async def aget(self, task_id: str) -> Task:
+        return await asyncio.to_thread(self.get, task_id)
+
+    def list(self, *, agent_id: str | None = None, status: str | Sequence[str] | None = None,
+             thread_id: str | None = None, limit: int = 50, cursor: str | None = None) -> Page[Task]:
+        """Tasks newest first, filtered; `Page.next_cursor` continues."""
+        wanted = [status] if isinstance(status, str) else list(status or ())
+        page = self.table.list(organization_id=self.organization_id, agent_id=agent_id,
+                               status=[ExecutionStatus(s).value for s in wanted], thread_id=thread_id,
+                               limit=limit, cursor=cursor)
+        return Page([Task(r, self) for r in page], page.next_cursor)
+
+    async def alist(self, **filters: Any) -> Page[Task]:
+        return await asyncio.to_thread(lambda: self.list(**filters))
+
+    def cancel(self, task_id: str) -> Task:
+        return Task(self._cancel(task_id), self)
+
+    async def acancel(self, task_id: str) -> Task:
+        return await asyncio.to_thread(self.cancel, task_id)
+
+    def events(self, task_id: str, *, after: int = 0, follow: bool = True,
+               timeout: float | None = None) -> Iterator[TaskEvent]:
+        self._record(task_id)
+        return self._events(task_id, after=after, follow=follow, timeout=timeout)
+
+    # --- the seed's other shape: execute_task / execute_task_async / get_task_status ----------------
+
+    def execute_task(self, task: Task | str, *, timeout: float | None = None) -> Any:
+        """Run a created task to its end (blocking) and return its result (`TaskFailedError` if it failed)."""
+        return self._as_task(task).wait(timeout).result_or_raise()
+
+    def execute_task_async(self, task: Task | str) -> Task:
+        """Return the task at once as an execution handle (`.id`, `.wait()`, `.on_alert(...)`)."""
+        return self._as_task(task)
+
+    def get_task_status(self, task_id: str) -> dict[str, Any]:
+        """`state`, `progress`, `current_action`, `error` (and `result` once done) of a task."""
+        task = self.get(task_id)
+        return {"id": task.id, "state": task.status, "progress": task.progress, "current_action": task.current_action,
+                "error": task.error, "result": task.result, "execution_id": task.execution_id,
+                "thread_id": task.thread_id}
+
+    def _as_task(self, task: Task | str) -> Task:
+        return self.get(task) if isinstance(task, str) else task
+
+    # --- what Task and the workers call ------------------------------------------------------------
+
+    def _record(self, task_id: str) -> dict[str, Any]:
+        return self.table.get(task_id, organization_id=self.organization_id)
+
+    def _event(self, task_id: str, kind: str, data: dict[str, Any]) -> int:
+        return self.table.add_event(task_id, kind, data)
+
+    def _save(self, task: Task) -> dict[str, Any]:
+        stored = self._record(task.id)
+        if task.status == "CANCELLED" and stored["status"] != "CANCELLED":
+            return self._cancel(task.id)
+        if task.status in _TERMINAL and stored["status"] not in _TERMINAL:
+            error = task.error if task.status == "FAILED" else None
+            self._finish(task.id, task.status, result=task.result, error=error)
+            return self._record(task.id)
+
+        def change(record: dict[str, Any]) -> dict[str, Any]:
+            if record["status"] in _TERMINAL and task.status != record["status"]:
+                raise UsageError(f"task {task.id} already ended {record['status']}; its status cannot change")
+            record.update(status=task.status, result=task.result, error=task.error, progress=task.progress,
+                          current_action=task.current_action)
+            return record
+
+        record = self.table.update(task.id, change)
+        if record["status"] != stored["status"]:
+            self._event(task.id, "status", {"status": record["status"]})
+        return record
+
+    def _report(self, task_id: str, *, progress: float | None, current_action: str | None) -> dict[str, Any]:
+        if progress is not None and (isinstance(progress, bool) or not isinstance(progress, (int, float))
+                                     or not 0 <= progress <= 1):
+            raise InvalidInputError(f"progress takes a number from 0 to 1, got {progress!r}", field="progress")
+
+        def change(record: dict[str, Any]) -> dict[str, Any]:
+            if progress is not None:
+                record["progress"] = float(progress)
+            if current_action is not None:
+                record["current_action"] = str(current_action)
+            return record
+
+        record = self.table.update(task_id, change)
+        self._event(task_id, "progress", {"progress": record.get("progress"),
+                                          "current_action": record.get("current_action")})
+        return record
+
+    def _cancel(self, task_id: str) -> dict[str, Any]:
+        record = self._record(task_id)
+        if record["status"] in _TERMINAL:
+            return record
+        marked = self.table.update(task_id, lambda r: None if r["status"] in _TERMINAL
+                                   else {**r, "cancel_requested": True})
+        if marked["status"] in _TERMINAL:
+            return marked
+        self.engine.cancel(task_id)
+        if marked["status"] == "PENDING":  # not started: nothing will run it now
+            self._finish(task_id, "CANCELLED", error=None, only_from=("PENDING",))
+        # A running task is stopped by its worker at the next step, which records CANCELLED.
+        return self._record(task_id)
+
+    def _finish(self, task_id: str, status: str, *, result: Any = None, error: dict[str, Any] | None = None,
+                only_from: Sequence[str] | None = None, **fields: Any) -> bool:
+        """End the task (once): its record, then its `status` and `finished` events. False if it had
+        already ended (or was not in `only_from`)."""
+        ended = False
+
+        def change(record: dict[str, Any]) -> dict[str, Any] | None:
+            nonlocal ended
+            if record["status"] in _TERMINAL or (only_from is not None and record["status"] not in only_from):
+                return None
+            ended = True
+            now = time.time()
+            record.update(status=status, result=result, error=error, finished_at=now, **fields)
+            if status == "COMPLETED":
+                record["progress"] = 1.0
+            if record.get("started_at"):
+                record["duration"] = now - record["started_at"]
+            return record
+
+        self.table.update(task_id, change)
+        if ended:
+            self._event(task_id, "status", {"status": status})
+            self._event(task_id, FINISHED_EVENT, {"status": status, "result": result, "error": error})
+        return ended
+
+    def _events(self, task_id: str, *, after: int, follow: bool, timeout: float | None) -> Iterator[TaskEvent]:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = _POLL
+        while True:
+            rows = self.table.events(task_id, after=after)
+            for row in rows:
+                after = row.seq
+                yield TaskEvent(row.seq, task_id, row.type, row.data, row.created_at)
+                if row.type == FINISHED_EVENT:
+                    return
+            if rows:
+                delay = _POLL
+                continue
+            if not follow or (deadline is not None and time.monotonic() >= deadline):
+                return
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.5)
+
+    async def _aevents(self, task_id: str, *, after: int, follow: bool,
+                       timeout: float | None) -> AsyncIterator[TaskEvent]:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = _POLL
+        while True:
+            rows = await asyncio.to_thread(self.table.events, task_id, after=after)
+            for row in rows:
+                after = row.seq
+                yield TaskEvent(row.seq, task_id, row.type, row.data, row.created_at)
+                if row.type == FINISHED_EVENT:
+                    return
+            if rows:
+                delay = _POLL
+                continue
+            if not follow or (deadline is not None and time.monotonic() >= deadline):
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 0.5)
+
+    def _on_alert(self, task_id: str, handler: Callable[[TaskEvent], Any]) -> Callable[[], None]:
+        stop = threading.Event()
+
+        def listen() -> None:
+            after = 0
+            while not stop.is_set():
+                for event in self._events(task_id, after=after, follow=False, timeout=None):
+                    after = event.id
+                    if event.type == "alert":
+                        handler(event)
+                    if event.type == FINISHED_EVENT:
+                        return
+                stop.wait(0.1)
+
+        threading.Thread(target=listen, name=f"loopline-alerts-{task_id}", daemon=True).start()
+        return stop.set
+
+
+def live_workers(table: TaskTable, agent_id: str | None = None, *, lease: float | None = None) -> list[dict[str, Any]]:
+    """Workers whose heartbeat is fresh, serving `agent_id` (or any agent) when given."""
+    now = time.time()
+    found = []
+    for row in table.workers():
+        if now - row.heartbeat_at > (lease or float(row.data.get("lease", 10.0))):
+            continue
+        agents = row.data.get("agents")
+        if agent_id is None or agents is None or agent_id in agents:
+            found.append({"id": row.id, **row.data, "heartbeat_at": row.heartbeat_at})
+    return found
+
+
+def _check_id(name: str, value: Any) -> None:
+    if not isinstance(value, str) or not value.strip() or len(value) > 200 or any(c.isspace() for c in value):
+        raise InvalidInputError(f"{name} takes an id (1 to 200 characters, no spaces), got {value!r}", field=name)
+
+
+def _file_urls(urls: Sequence[str]) -> list[str]:
+    if isinstance(urls, str):
+        raise InvalidInputError("file_urls takes a list of URLs, not one string", field="file_urls")
+    out = []
+    for i, url in enumerate(urls):
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise InvalidInputError(f"file_urls[{i}] is not an http(s) URL: {url!r}", field=f"file_urls[{i}]")
+        out.append(url)
+    return out
+
+
+def _check_schema(schema: Any) -> None:
+    if schema is None:
+        return
+    if not isinstance(schema, dict):
+        raise InvalidInputError(f"output_schema takes a JSON Schema object, got {type(schema).__name__}",
+                                field="output_schema")
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        raise InvalidInputError(f"output_schema is not a valid JSON Schema: {exc.message}",
+                                field="output_schema") from None
+
+
+def _error(exc: BaseException, *, code: str) -> dict[str, Any]:
+    """A task's `error`: the exception's type and message, a code, and the traceback."""
+    return {"type": type(exc).__name__, "message": str(exc), "code": code,
+            "traceback": "".join(traceback.format_exception(exc))}
+

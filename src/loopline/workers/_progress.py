@@ -1,0 +1,118 @@
+"""What a worker reports while an agent runs a task: after every step of the loop, the task's events
+(steps, tool calls and their results, usage and cost, status) and its `progress` / `current_action`;
+and, at the same step boundary, whether the task was cancelled."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+from ..loop import Execution
+from ..store import Store
+from ..tasks import Tasks
+
+__all__ = ["TaskProgress"]
+
+
+class TaskProgress:
+    """The `Progress` an agent's `arun` is given for a task."""
+
+    def __init__(self, tasks: Tasks, task_id: str, store: Store, *, cancelled: Callable[[], bool],
+                 handing_back: Callable[[], bool], hand_back: type[BaseException]) -> None:
+        self._tasks = tasks
+        self._task_id = task_id
+        self._store = store
+        self._cancelled = cancelled
+        self._handing_back = handing_back
+        self._hand_back = hand_back
+        self._steps = -1
+        self._status = ""
+        self._calls: dict[str, str] = {}  # tool_call_id -> the status last reported
+        self.cancel_requested = False
+
+    def update(self, execution: Execution) -> None:
+        self._report(execution)
+        if not execution.is_finished and self._cancelled():
+            self.cancel_requested = True
+            raise asyncio.CancelledError(f"task {self._task_id} was cancelled")  # arun ends the execution CANCELLED
+        if not execution.is_finished and self._handing_back():
+            raise self._hand_back()  # the execution stays as committed; the next worker resumes it
+
+    def close(self, execution: Execution) -> None:
+        self._report(execution)
+
+    def _report(self, execution: Execution) -> None:
+        emit = self._tasks._event
+        if execution.status.value != self._status:
+            self._status = execution.status.value
+            if not execution.is_finished:  # the end is reported once, with the task's result
+                emit(self._task_id, "execution_status", {"status": self._status, "execution_id": execution.id})
+        self._report_calls(execution)
+        if execution.steps != self._steps:
+            if self._steps >= 0:
+                emit(self._task_id, "step", {"step": execution.steps, "usage": _usage(execution),
+                                             "cost_usd": execution.cost_usd})
+                emit(self._task_id, "usage", {**_usage(execution), "cost_usd": execution.cost_usd})
+            self._steps = execution.steps
+        limit = execution.limits.max_steps
+        action = _action(execution)
+        progress = min(0.99, execution.steps / limit) if limit else None
+
+        def change(record: dict[str, Any]) -> dict[str, Any] | None:
+            if record.get("current_action") == action and record.get("progress") == progress:
+                return None
+            record.update(current_action=action, progress=progress, execution_id=execution.id,
+                          usage=_usage(execution), cost_usd=execution.cost_usd, steps=execution.steps)
+            return record
+
+        self._tasks.table.update(self._task_id, change)
+
+    def _report_calls(self, execution: Execution) -> None:
+        if execution.tool_calls == 0 and not execution.pending_tool_calls:
+            return
+        for call in self._store.get_tool_calls(execution.id):
+            seen = self._calls.get(call.tool_call_id)
+            if seen is None:
+                self._tasks._event(self._task_id, "tool_call", {"id": call.tool_call_id, "name": call.name,
+                                                                "arguments": _arguments(call.arguments)})
+                self._add_used_tool(call.name)
+            if call.status == "finished" and seen != "finished":
+                self._tasks._event(self._task_id, "tool_result", {
+                    "id": call.tool_call_id, "name": call.name, "result": call.result, "is_error": call.is_error,
+                    "duration": call.duration})
+            self._calls[call.tool_call_id] = call.status
+
+    def _add_used_tool(self, name: str) -> None:
+        def change(record: dict[str, Any]) -> dict[str, Any] | None:
+            used = list(record.get("used_tools") or ())
+            if name in used:
+                return None
+            record["used_tools"] = [*used, name]
+            return record
+
+        self._tasks.table.update(self._task_id, change)
+
+
+def _usage(execution: Execution) -> dict[str, int]:
+    usage = execution.usage
+    return {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens}
+
+
+def _arguments(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _action(execution: Execution) -> str:
+    if execution.is_finished:
+        return f"finished ({execution.status.value})"
+    if execution.awaiting_approval:
+        return "waiting for approval"
+    if execution.pending_tool_calls:
+        names = sorted({c.name for c in execution.pending_tool_calls})
+        return f"calling {', '.join(names)}"
+    return f"asking the model (step {execution.steps + 1})"

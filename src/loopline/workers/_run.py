@@ -1,0 +1,190 @@
+"""Running one task, whichever engine handed it over: by a served agent (its execution is the task's,
+resumed where the last committed step left it when the task comes back after a crash) or by the
+handler. Every path ends the task exactly once, with its result or a named error."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import traceback
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..agent import Agent
+from ..errors import LooplineError, UsageError
+from ..loop import ExecutionResult, ExecutionStatus
+from ..providers import Model, resolve_model
+from ..tasks import LocalTaskTest, Task, TaskConfig, Tasks
+from ._progress import TaskProgress
+
+if TYPE_CHECKING:
+    from ._handler import TaskHandler
+
+__all__ = ["HandBack", "Runner", "run_local"]
+
+_TERMINAL = {s.value for s in ExecutionStatus if s.is_terminal}
+_THREAD_WAIT = 0.1
+
+
+class HandBack(BaseException):
+    """Raised at a step boundary of a task that a stopping worker gives back to the queue."""
+
+
+@dataclass
+class Runner:
+    """Runs the tasks a worker takes."""
+
+    tasks: Tasks
+    agents: Mapping[str, Agent]
+    handler: TaskHandler | None
+    model: Model | str | None
+    worker_id: str
+    run_sync: Callable[[Callable[[], Any]], Awaitable[Any]]
+    cancelled: Callable[[str], bool]
+    handing_back: Callable[[str], bool] = lambda _: False
+
+    async def run(self, task_id: str) -> str:
+        """Run the task to its end (or to PAUSED); returns its status. Safe to call again for a task that
+        was cut short (the engine recovering it): a finished task is left alone, an agent's execution resumed."""
+        record = self.tasks.table.get(task_id)
+        if record["status"] in _TERMINAL:
+            return str(record["status"])
+        if record.get("cancel_requested"):
+            self.tasks._finish(task_id, "CANCELLED")
+            return "CANCELLED"
+        if not await self._thread_free(record):
+            self.tasks._finish(task_id, "CANCELLED")
+            return "CANCELLED"
+        record = self._started(task_id)
+        try:
+            if record["agent_id"] in self.agents:
+                await self._run_agent(record)
+            elif self.handler is not None:
+                await self._run_handler(record)
+            else:
+                raise UsageError(f"worker {self.worker_id} has no agent {record['agent_id']!r} and no handler")
+        except asyncio.CancelledError:
+            if self.cancelled(task_id):
+                self.tasks._finish(task_id, "CANCELLED")
+                return "CANCELLED"
+            raise  # the worker is stopping: the task goes back to the engine
+        except Exception as exc:
+            if self.handing_back(task_id):  # its execution was fenced while the worker stops: not a failure
+                raise HandBack() from exc
+            self._failed(task_id, exc)
+        return str(self.tasks.table.get(task_id)["status"])
+
+    async def _thread_free(self, record: dict[str, Any]) -> bool:
+        """Wait until the tasks created earlier on the same thread have ended; False if cancelled meanwhile."""
+        thread_id = record.get("thread_id")
+        while thread_id and self.tasks.table.earlier_unfinished(thread_id, record["created_at"], record["id"]):
+            if self.cancelled(record["id"]):
+                return False
+            await asyncio.sleep(_THREAD_WAIT)
+        return True
+
+    def _started(self, task_id: str) -> dict[str, Any]:
+        before: dict[str, Any] = {}
+
+        def change(record: dict[str, Any]) -> dict[str, Any]:
+            before.update(record)
+            attempts = int(record.get("attempts") or 0) + 1
+            record.update(status="RUNNING", worker=self.worker_id, attempts=attempts,
+                          started_at=record.get("started_at") or time.time())
+            return record
+
+        record = self.tasks.table.update(task_id, change)
+        if before.get("status") == "RUNNING":  # a worker died with it; this one takes over
+            self.tasks._event(task_id, "recovered", {"worker": self.worker_id, "previous_worker": before.get("worker"),
+                                                     "attempt": record["attempts"]})
+        else:
+            self.tasks._event(task_id, "status", {"status": "RUNNING", "worker": self.worker_id})
+        return record
+
+    async def _run_handler(self, record: dict[str, Any]) -> None:
+        assert self.handler is not None
+        task = Task(record, self.tasks)
+        result = await self.handler.handle(task, run_sync=self.run_sync)
+        self.tasks._finish(record["id"], "COMPLETED", result=_json_safe(result))
+
+    async def _run_agent(self, record: dict[str, Any]) -> None:
+        task_id = record["id"]
+        config = TaskConfig.from_json(record.get("config"))
+        served = self.agents[record["agent_id"]]
+        agent = served.copy(store=self.tasks.store, config=config.run_config(served.config))
+        model = self._model(config, agent)
+        schema = record.get("output_schema") if record.get("output_format") == "json" else None
+        execution_id = record.get("execution_id")
+        if execution_id:
+            execution = self.tasks.store.get_execution(execution_id)
+            if execution.is_finished:
+                self._ended(task_id, execution.to_result())
+                return
+            agent.resume(execution_id, force=True)  # the engine saw its worker die; commit fencing stops a zombie
+        else:
+            files = list(record["input"].get("file_urls") or ()) or None
+            execution = agent.add_task(record["input"]["text"] or "(see the attached files)",
+                                       thread_id=record.get("thread_id"), files=files, output_schema=schema, wait=60.0)
+            self.tasks.table.update(task_id, lambda r: {**r, "execution_id": execution.id})
+            self.tasks._event(task_id, "execution", {"execution_id": execution.id, "thread_id": execution.thread_id})
+        progress = TaskProgress(self.tasks, task_id, self.tasks.store, cancelled=lambda: self.cancelled(task_id),
+                                handing_back=lambda: self.handing_back(task_id), hand_back=HandBack)
+        self._ended(task_id, await agent.arun(model=model, progress=progress))
+
+    def _model(self, config: TaskConfig, agent: Agent) -> Model:
+        chosen = config.model or self.model
+        if chosen is None:
+            raise UsageError("no model to run the agent with: give the worker one (Events(model=...), --model, the "
+                             "file's MODEL or LOOPLINE_MODEL), or the task (TaskConfig(model=...))")
+        return resolve_model(chosen, default_provider=agent.llm_provider)
+
+    def _ended(self, task_id: str, result: ExecutionResult) -> None:
+        status = result.status.value
+        if status == "PAUSED":
+            def change(record: dict[str, Any]) -> dict[str, Any]:
+                record.update(status="PAUSED",
+                              current_action="waiting for a decision (approval or an interrupted call)")
+                return record
+
+            self.tasks.table.update(task_id, change)
+            self.tasks._event(task_id, "status", {"status": "PAUSED", "execution_id": result.execution_id})
+            return
+        error = None if result.error is None else {"type": "ExecutionFailed", "message": result.error,
+                                                   "code": result.error_code}
+        self.tasks._finish(task_id, status, result=_json_safe(result.result) if status == "COMPLETED" else None,
+                           error=error, usage={"input_tokens": result.usage.input_tokens,
+                                               "output_tokens": result.usage.output_tokens},
+                           cost_usd=result.cost_usd, steps=result.steps)
+
+    def _failed(self, task_id: str, exc: BaseException) -> None:
+        text = "".join(traceback.format_exception(exc))
+        self.tasks._event(task_id, "log", {"level": "error", "message": f"{type(exc).__name__}: {exc}",
+                                           "traceback": text})
+        code = "loopline_error" if isinstance(exc, LooplineError) else "handler_error"
+        self.tasks._finish(task_id, "FAILED", error={"type": type(exc).__name__, "message": str(exc), "code": code,
+                                                     "traceback": text})
+
+
+def _json_safe(value: Any) -> Any:
+    """The value as stored JSON: pydantic models by their dump, anything else unknown as its text."""
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        value = dump(mode="json")
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError):
+        return json.loads(json.dumps(value, default=str))
+
+
+async def run_local(handler: TaskHandler, test: LocalTaskTest, tasks: Tasks) -> Task:
+    """Run `handler` on the test task in this process: no worker, no engine."""
+    record = tasks._new_record(test.agent_id, test.input, file_urls=test.file_urls, thread_id=None,
+                               events_streaming=True, output_format=test.output_format,
+                               output_schema=test.output_schema, priority=0, config=test.config, idempotency_key=None)
+    record["thread_id"] = tasks.store.create_thread(metadata={"task_id": record["id"]})
+    tasks.table.insert(record)
+    runner = Runner(tasks, {}, handler, None, "local-test", asyncio.to_thread, cancelled=lambda _: False)
+    await runner.run(record["id"])
+    return tasks.get(record["id"])

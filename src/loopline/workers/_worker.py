@@ -1,0 +1,304 @@
+"""`Events`: a worker process's loop. It takes tasks from the engine's queues, runs each with the agent
+of its agent id (or the handler), heartbeats so others know it is alive, recovers the tasks of workers
+whose heartbeat lapsed, and stops gracefully (SIGINT / SIGTERM / `stop()`): running tasks get a grace
+period to finish, then are handed back at their next step, and no task is left RUNNING with no process
+behind it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..agent import Agent
+from ..errors import StoreError, UsageError
+from ..providers import Model
+from ..store import Store, process_owner
+from ..tasks import Tasks, engine_url, live_workers
+from ._handler import TaskHandler, on_task
+from ._run import HandBack, Runner
+
+__all__ = ["Events"]
+
+log = logging.getLogger("loopline.workers")
+
+
+class Events:
+    """A worker: `await Events(agents=[researcher]).start()` runs tasks until `stop()` or a signal.
+
+    Args:
+        location: The database (a SQLite path or `postgresql://` URL); the default store otherwise.
+        agents: Agents whose tasks this worker runs (a task's `agent_id` is an agent's name).
+        model: The model the agents run with (a name or a `Model`); else `LOOPLINE_MODEL`. A task's
+            `TaskConfig(model=...)` overrides it.
+        agent_ids: Agent ids the handler serves; by default a worker with a handler serves every agent
+            id (those of `agents` go to the agents).
+        name: The worker's name; its executor id (stable across restarts, which is how its unfinished
+            tasks are recovered when it comes back) is `<host>:<name>`. By default `worker-1`,
+            `worker-2`, ...: the first not used by a live worker on this host.
+        max_sync_workers: Tasks this worker runs at once (sync handlers run in threads).
+        grace_seconds: On stop, how long running tasks may take to finish before they are handed back.
+        heartbeat_seconds / lease_seconds: How often the worker says it is alive, and after how long
+            without a word others take its tasks.
+    """
+
+    def __init__(self, location: str | None = None, *, store: Store | None = None, agents: Iterable[Agent] = (),
+                 model: Model | str | None = None, agent_ids: Iterable[str] | None = None, name: str | None = None,
+                 executor_id: str | None = None, max_sync_workers: int = 8, grace_seconds: float = 30.0,
+                 heartbeat_seconds: float = 2.0, lease_seconds: float = 10.0) -> None:
+        self.tasks = Tasks(location, store=store)
+        self.agents: dict[str, Agent] = {}
+        for agent in agents:
+            if not isinstance(agent, Agent):
+                raise UsageError(f"Events(agents=...) takes loopline Agents, got {type(agent).__name__}")
+            if agent.name in self.agents:
+                raise UsageError(f"two agents named {agent.name!r}: a task's agent_id must name one agent")
+            self.agents[agent.name] = agent
+        self.model = model if model is not None else (os.environ.get("LOOPLINE_MODEL") or None)
+        self.agent_ids = None if agent_ids is None else sorted(set(agent_ids))
+        if isinstance(max_sync_workers, bool) or not isinstance(max_sync_workers, int) or max_sync_workers < 1:
+            raise UsageError(f"max_sync_workers takes a whole number, 1 or more, got {max_sync_workers!r}")
+        if not 0 < heartbeat_seconds < lease_seconds:
+            raise UsageError("heartbeat_seconds must be above 0 and below lease_seconds")
+        self.max_sync_workers = max_sync_workers
+        self.grace_seconds = grace_seconds
+        self.heartbeat_seconds = heartbeat_seconds
+        self.lease_seconds = lease_seconds
+        self.name = name
+        self.executor_id = executor_id
+        self.handler: TaskHandler | None = None
+        self._stopping = threading.Event()
+        self._stopped: asyncio.Event | None = None
+        self._running: dict[str, asyncio.Task[Any]] = {}
+        self._cancelled: set[str] = set()
+        self._handing_back: set[str] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._background: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+        self.recovered = 0
+
+    def __repr__(self) -> str:
+        return f"Events(name={self.name!r}, agents={sorted(self.agents)}, executor_id={self.executor_id!r})"
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self, on_execution_request: Callable[..., Any] | None = None) -> None:
+        """Run tasks until `stop()` (or SIGINT / SIGTERM in the main thread). `on_execution_request`:
+        the handler (`@on_task`, or any function taking `task`) for tasks no served agent runs."""
+        if on_execution_request is not None:
+            self.handler = on_execution_request if isinstance(on_execution_request, TaskHandler) else on_task(
+                on_execution_request)
+        if not self.agents and self.handler is None:
+            raise UsageError("a worker needs agents (Events(agents=[...])) or a handler "
+                             "(start(on_execution_request=...))")
+        self._loop = asyncio.get_running_loop()
+        self._stopped = asyncio.Event()
+        self._stopping.clear()
+        self._claim_identity()
+        from ._dbos import DBOSWorker
+
+        engine = DBOSWorker(engine_url(self.tasks.store), str(self.executor_id))
+        served = None if self.handler is not None and self.agent_ids is None else sorted(
+            {*self.agents, *(self.agent_ids or ())})
+        runner = Runner(self.tasks, self.agents, self.handler, self.model, str(self.executor_id), self._run_sync,
+                        cancelled=lambda task_id: task_id in self._cancelled,
+                        handing_back=lambda task_id: task_id in self._handing_back)
+        await engine.launch(lambda task_id: self._serve(runner, task_id), served, self.max_sync_workers)
+        log.info("worker %s serving %s", self.executor_id, served or "every agent id")
+        self._ready.set()
+        restore = self._signals()
+        duties = [asyncio.create_task(self._heartbeat()), asyncio.create_task(self._watchdog(engine)),
+                  asyncio.create_task(self._watch_cancels())]
+        try:
+            await self._stopped.wait()
+            await self._drain()
+        finally:
+            for duty in duties:
+                duty.cancel()
+            await asyncio.gather(*duties, return_exceptions=True)
+            self._settle_handed_back()
+            with contextlib.suppress(Exception):
+                self.tasks.table.beat(str(self.executor_id), self._identity(), at=0.0)  # others recover at once
+            await engine.destroy()
+            restore()
+
+    def stop(self) -> None:
+        """Stop taking tasks and end `start()` (thread-safe; running tasks get `grace_seconds`)."""
+        self._stopping.set()
+        if self._loop is not None and self._stopped is not None:
+            self._loop.call_soon_threadsafe(self._stopped.set)
+
+    async def __aenter__(self) -> Events:
+        """Start the worker in the background (`async with Events(...) as events:`); stopped at exit."""
+        self._ready = asyncio.Event()
+        self._background = asyncio.create_task(self.start(self.handler))
+        waiting = asyncio.create_task(self._ready.wait())
+        done, _ = await asyncio.wait({self._background, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        if self._background in done:
+            waiting.cancel()
+            self._background.result()  # raises what start raised
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.stop()
+        if self._background is not None:
+            await self._background
+
+    def run(self, on_execution_request: Callable[..., Any] | None = None) -> None:
+        """`start` for a script: blocks until stopped."""
+        asyncio.run(self.start(on_execution_request))
+
+    # --- one task ----------------------------------------------------------------------------------
+
+    async def _serve(self, runner: Runner, task_id: str) -> str:
+        if self._stopping.is_set():
+            return await self._park(task_id)
+        current = asyncio.current_task()
+        assert current is not None
+        self._running[task_id] = current
+        try:
+            return await runner.run(task_id)
+        except HandBack:
+            return await self._park(task_id)
+        finally:
+            self._running.pop(task_id, None)
+            self._cancelled.discard(task_id)
+
+    async def _park(self, task_id: str) -> str:
+        """A task handed back: recorded PENDING, and its workflow left unfinished in the engine (so the
+        workers that recover this one's tasks run it), until the process stops."""
+        self._handing_back.add(task_id)
+        self._mark_handed_back(task_id)
+        await asyncio.Event().wait()
+        return "PENDING"  # never reached
+
+    def _mark_handed_back(self, task_id: str) -> None:
+        def change(record: dict[str, Any]) -> dict[str, Any] | None:
+            if record["status"] not in ("RUNNING", "PENDING"):
+                return None
+            record.update(status="PENDING", current_action="handed back by a stopping worker")
+            return record
+
+        with contextlib.suppress(Exception):
+            self.tasks.table.update(task_id, change)
+            self.tasks._event(task_id, "handed_back", {"worker": self.executor_id})
+
+    async def _run_sync(self, fn: Callable[[], Any]) -> Any:
+        return await asyncio.to_thread(fn)
+
+    async def _drain(self) -> None:
+        """Let running tasks finish for `grace_seconds`, then hand the rest back at their next step."""
+        deadline = time.monotonic() + self.grace_seconds
+        while self._running and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        self._handing_back.update(self._running)
+        until = time.monotonic() + 5.0
+        while any(t not in self._handing_back for t in self._running) and time.monotonic() < until:
+            await asyncio.sleep(0.05)
+
+    def _settle_handed_back(self) -> None:
+        """Tasks still mid-step when the worker stops: their executions are fenced (this process's late
+        writes are refused), and they are recorded PENDING for the worker that recovers them."""
+        fence = process_owner("handback")
+        for task_id in list(self._running):
+            with contextlib.suppress(Exception):
+                execution_id = self.tasks.table.get(task_id).get("execution_id")
+                if execution_id:
+                    self.tasks.store.claim_execution(execution_id, owner=fence, lease_seconds=self.lease_seconds,
+                                                     force=True)
+                self._mark_handed_back(task_id)
+
+    # --- liveness, recovery, cancellation -------------------------------------------------------
+
+    def _identity(self) -> dict[str, Any]:
+        return {"name": self.name, "host": socket.gethostname(), "pid": os.getpid(), "lease": self.lease_seconds,
+                "agents": None if self.handler is not None and self.agent_ids is None
+                else sorted({*self.agents, *(self.agent_ids or ())}),
+                "running": sorted(self._running), "started_at": getattr(self, "_started_at", None)}
+
+    def _claim_identity(self) -> None:
+        """Settle the name and executor id; refuse one a live worker uses."""
+        host = socket.gethostname()
+        live = {w["id"] for w in live_workers(self.tasks.table, lease=self.lease_seconds)}
+        if self.executor_id is None:
+            if self.name is None:
+                n = 1
+                while f"{host}:worker-{n}" in live:
+                    n += 1
+                self.name = f"worker-{n}"
+            self.executor_id = f"{host}:{self.name}"
+        elif self.name is None:
+            self.name = self.executor_id
+        if self.executor_id in live:
+            raise UsageError(f"a live worker already runs as {self.executor_id}: give this one another name "
+                             "(Events(name=...), loopline worker --name)")
+        self._started_at = time.time()
+        self.tasks.table.beat(self.executor_id, self._identity())
+
+    async def _heartbeat(self) -> None:
+        failures = 0
+        while True:
+            try:
+                await asyncio.to_thread(self.tasks.table.beat, str(self.executor_id), self._identity())
+                if failures:
+                    log.warning("worker %s reaches the database again", self.executor_id)
+                failures = 0
+            except StoreError as exc:
+                failures += 1
+                log.warning("worker %s cannot write its heartbeat (attempt %d): %s; retrying",
+                            self.executor_id, failures, exc)
+            await asyncio.sleep(min(self.heartbeat_seconds * (2 ** min(failures, 3)), self.lease_seconds / 2))
+
+    async def _watchdog(self, engine: Any) -> None:
+        """Recover the tasks of workers whose heartbeat lapsed (or that said they stopped)."""
+        while True:
+            await asyncio.sleep(self.heartbeat_seconds)
+            try:
+                await self._recover_dead(engine)
+            except Exception as exc:
+                log.warning("worker %s could not check for dead workers: %s", self.executor_id, exc)
+
+    async def _recover_dead(self, engine: Any) -> None:
+        now = time.time()
+        for row in await asyncio.to_thread(self.tasks.table.workers):
+            lease = float(row.data.get("lease", self.lease_seconds))
+            if row.id == self.executor_id or now - row.heartbeat_at <= lease:
+                continue
+            count = await engine.recover([row.id])
+            if await asyncio.to_thread(self.tasks.table.forget_worker, row.id, heartbeat_at=row.heartbeat_at):
+                self.recovered += count
+                log.warning("worker %s recovered %d task(s) of %s (no heartbeat for %.0f s)",
+                            self.executor_id, count, row.id, now - row.heartbeat_at)
+
+    async def _watch_cancels(self) -> None:
+        while True:
+            await asyncio.sleep(0.2)
+            for task_id in list(self._running):
+                with contextlib.suppress(Exception):
+                    record = await asyncio.to_thread(self.tasks.table.get, task_id)
+                    if record.get("cancel_requested"):
+                        self._cancelled.add(task_id)
+
+    def _signals(self) -> Callable[[], None]:
+        """SIGINT and SIGTERM stop the worker gracefully (only where signals can be handled: the main thread)."""
+        if threading.current_thread() is not threading.main_thread() or self._loop is None:
+            return lambda: None
+        loop = self._loop
+        installed = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.stop)
+                installed.append(sig)
+
+        def restore() -> None:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+
+        return restore
