@@ -1,0 +1,46 @@
+"""Starting and stopping real worker processes for the tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from loopline.tasks import Tasks, live_workers
+
+HERE = Path(__file__).parent
+
+
+def start_worker(db: str, *args: str, env: dict[str, str] | None = None, timeout: float = 30.0,
+                 log: Path | None = None) -> subprocess.Popen[bytes]:
+    """A worker process on `db` (run_worker.py with `args`), returned once its heartbeat is in the database."""
+    tasks = Tasks(db)
+    before = {w["id"] for w in live_workers(tasks.table)}
+    out = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115 - the process owns it
+    proc = subprocess.Popen([sys.executable, str(HERE / "run_worker.py"), db, *args],
+                            env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"worker exited with {proc.returncode} before it started" +
+                               (f"; see {log}" if log else ""))
+        if {w["id"] for w in live_workers(tasks.table)} - before:
+            time.sleep(0.3)  # its queues are registered right after the first heartbeat
+            return proc
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"worker did not start within {timeout} s")
+
+
+def stop_worker(proc: subprocess.Popen[bytes], *, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+    """Signal the worker and wait for it to exit; its exit status."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
