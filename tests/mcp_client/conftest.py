@@ -23,11 +23,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def http_url() -> Iterator[str]:
-    """The test server run with the SDK's own streamable-HTTP `run`, once listening."""
+def serve_http(*extra: str) -> Iterator[str]:
+    """The test server over streamable HTTP on a free port (with `extra` arguments), once listening."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, SERVER, "http", str(port)],
+    process = subprocess.Popen([sys.executable, SERVER, "http", str(port), *extra],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
@@ -43,3 +42,25 @@ def http_url() -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def http_url() -> Iterator[str]:
+    """The test server run with the SDK's own streamable-HTTP `run`."""
+    yield from serve_http()
+
+
+TOKEN = "test-token-5f2c"
+"""The bearer token the `guarded_url` server wants on every request."""
+
+
+@pytest.fixture(scope="session")
+def guarded_url() -> Iterator[str]:
+    """The test server over HTTP answering 401 to every request without the `bearer` headers."""
+    yield from serve_http(TOKEN)
+
+
+@pytest.fixture
+def bearer() -> dict[str, str]:
+    """The headers the `guarded_url` server wants."""
+    return {"Authorization": f"Bearer {TOKEN}"}

@@ -62,7 +62,7 @@ def test_run_tools_calls_the_server_and_returns_text_structured_and_image_result
     assert [r.is_success for r in results] == [True, True, True]
     assert results[0].content == "5"
     assert json.loads(results[1].content) == {"area": 6, "perimeter": 10}
-    assert results[2].content.startswith("[image image/png")
+    assert results[2].files is not None and results[2].files[0].media_type == "image/png"
 
 
 def test_an_is_error_result_or_a_failing_tool_becomes_an_error_result(server: MCPServerStdio) -> None:

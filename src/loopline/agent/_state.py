@@ -260,7 +260,7 @@ class ExecutionState:
             payload = ToolCall.from_part(call).arguments if call else {}
             results.append(ToolCallResult(tool_call_id=part.tool_call_id, function_name=part.name or (
                 call.name if call else ""), payload=payload, result=part.content, is_success=not part.is_error,
-                content=part.content, error=part.content if part.is_error else None))
+                content=part.content, files=part.files, error=part.content if part.is_error else None))
         return results
 
     # --- the claim ------------------------------------------------------------------------------------

@@ -185,7 +185,7 @@ class TokenCounter:
                     extra += self.profile.call_overhead
                 case ToolResultPart():
                     texts.append(part.content)
-                    extra += self.profile.result_overhead
+                    extra += self.profile.result_overhead + sum(_file_estimate(f) for f in part.files or ())
                 case ReasoningPart():
                     texts.append(part.text)
                     if part.redacted:

@@ -190,7 +190,7 @@ class ExecutionMachine:
         ex.tool_calls += len(results)
         ex.updated_at = now
         parts = tuple(ToolResultPart(tool_call_id=r.tool_call_id, name=r.function_name, content=r.content,
-                                     is_error=r.is_error) for r in results)
+                                     is_error=r.is_error, files=r.files) for r in results)
         if late:
             return [Message(role="tool", parts=parts)]
         self._apply_finish(results, now)

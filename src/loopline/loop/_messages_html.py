@@ -99,7 +99,8 @@ def _result_html(part: ToolResultPart, name: str) -> str:
     content = part.content
     summary = f"{badge('result', 'neutral')} {code(name)}{mark} {muted(preview(content) if content else '(empty)')}"
     payload = pre_html(json_text(content)) if content else ""
-    return folded(summary, muted("for call " + code(part.tool_call_id)) + payload)
+    files = "".join(_file_html(f) for f in part.files or ())
+    return folded(summary, muted("for call " + code(part.tool_call_id)) + payload + files)
 
 
 def _reasoning_html(part: ReasoningPart) -> str:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
+import sys
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
-from typing import Any
+from typing import Any, TextIO
 
 from ..errors import MissingExtraError, RuntimeFailure, ToolDefinitionError
 from ..tools import Tool, ToolDefinition
@@ -70,6 +72,10 @@ class MCPServer:
     def _describe(self) -> str:
         raise NotImplementedError
 
+    def _explain(self, exc: BaseException) -> str:
+        """What went wrong, for an error message."""
+        return _describe_exc(exc)
+
     # ---- the ToolSource face (any thread except the portal's) ----
 
     def list_tools(self) -> tuple[Tool, ...]:
@@ -116,7 +122,7 @@ class MCPServer:
             if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
                 raise MCPError(f"MCP server {self._describe()} did not start within {self.timeout:g} s") from exc
             if isinstance(exc, Exception):
-                raise MCPError(f"could not connect to MCP server {self._describe()}: {_describe_exc(exc)}") from exc
+                raise MCPError(f"could not connect to MCP server {self._describe()}: {self._explain(exc)}") from exc
             raise
 
     async def _hold(self, conn: _Connection) -> None:
@@ -162,7 +168,7 @@ class MCPServer:
         except Exception as exc:
             if not _is_server_error(exc):
                 self._drop()
-            raise MCPError(f"MCP server {self._describe()} failed {what}: {_describe_exc(exc)}") from exc
+            raise MCPError(f"MCP server {self._describe()} failed {what}: {self._explain(exc)}") from exc
 
     def _drop(self) -> None:
         if self._conn is not None:
@@ -221,28 +227,75 @@ class MCPServerStdio(MCPServer):
     async def _transport(self) -> AsyncIterator[Any]:
         stdio = _mcp_import("mcp.client.stdio")
         params = stdio.StdioServerParameters(command=self.command, args=self.args, env=self.env, cwd=self.cwd)
-        async with stdio.stdio_client(params) as streams:
+        async with stdio.stdio_client(params, errlog=_errlog()) as streams:
             yield streams
 
 
 class MCPServerHTTP(MCPServer):
     """An MCP server reached over streamable HTTP, e.g. `MCPServerHTTP("http://127.0.0.1:8765/mcp")`.
-    See `MCPServer` for the options."""
 
-    def __init__(self, url: str, *, prefix: str = "", timeout: float = 30.0,
-                 requires_approval: bool | Collection[str] = False) -> None:
+    `headers` go with every request, e.g. `{"Authorization": f"Bearer {token}"}`; a server that refuses
+    them (HTTP 401 or 403) fails the call with an `MCPError` that says so. See `MCPServer` for the
+    other options.
+    """
+
+    def __init__(self, url: str, *, headers: Mapping[str, str] | None = None, prefix: str = "",
+                 timeout: float = 30.0, requires_approval: bool | Collection[str] = False) -> None:
         super().__init__(prefix=prefix, timeout=timeout, requires_approval=requires_approval)
         self.url = url
+        self.headers = dict(headers or {})
+        self._refused: str | None = None  # set when the server refused a request (HTTP 401 or 403)
 
     def _describe(self) -> str:
         return repr(self.url)
 
+    def _explain(self, exc: BaseException) -> str:
+        if self._refused is None:
+            return super()._explain(exc)
+        return (f"the server answered HTTP {self._refused} "
+                "(check the headers given to MCPServerHTTP, e.g. Authorization)")
+
     @contextlib.asynccontextmanager
     async def _transport(self) -> AsyncIterator[Any]:
         http = _mcp_import("mcp.client.streamable_http")
-        connect = getattr(http, "streamable_http_client", None) or http.streamablehttp_client
-        async with connect(self.url) as streams:
+        self._refused = None
+        connect = getattr(http, "streamable_http_client", None)
+        if connect is None:  # SDK 1 takes the headers itself
+            async with http.streamablehttp_client(self.url, headers=self.headers) as streams:
+                yield streams
+            return
+        async with self._http_client() as client, connect(self.url, http_client=client) as streams:
             yield streams
+
+    def _http_client(self) -> Any:
+        """The SDK's HTTP client with our headers, its usual timeouts, and a hook that notes a request the
+        server refused (the SDK reports only "Server returned an error response")."""
+        httpx2 = _mcp_import("httpx2")
+
+        async def on_response(response: Any) -> None:
+            if response.status_code in (401, 403):
+                self._refused = f"{response.status_code} {response.reason_phrase}".strip()
+
+        return httpx2.AsyncClient(headers=self.headers, timeout=httpx2.Timeout(30.0, read=300.0),
+                                  event_hooks={"response": [on_response]})
+
+
+def _errlog() -> TextIO:
+    """Where the server's stderr goes: ours, when it is a real file. In Jupyter `sys.stderr` is the
+    kernel's stream, which has no file descriptor for a subprocess; the process's own stderr is used."""
+    for stream in (sys.stderr, sys.__stderr__):
+        try:
+            if stream is not None and stream.fileno() >= 0:
+                return stream
+        except (OSError, ValueError):  # io.UnsupportedOperation is both
+            continue
+    return _devnull()
+
+
+@functools.cache
+def _devnull() -> TextIO:
+    """One sink for the stderr of servers when this process has none (opened once, kept open)."""
+    return open(os.devnull, "w")
 
 
 def _mcp_import(module: str) -> Any:

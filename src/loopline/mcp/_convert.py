@@ -1,10 +1,11 @@
-"""From MCP's shapes to loopline's: tool names the providers accept, and tool results as model text."""
+"""From MCP's shapes to loopline's: tool names the providers accept, and tool results as model text and files."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
+from ..messages import FilePart
 from ..tools import TOOL_NAME_PATTERN
 
 __all__ = ["is_tools_changed", "result_value", "safe_name"]
@@ -29,15 +30,35 @@ def is_tools_changed(message: Any) -> bool:
 def result_value(result: Any) -> tuple[Any, bool]:
     """What the model reads for a `tools/call` result, and whether the server marked it an error.
 
-    The content parts joined by newlines (images, audio and resources, which a tool result's text cannot
-    hold, are named with their type and size); structured content (a JSON object) when there are none.
+    Text parts joined by newlines, with images and audio (and image resources) as `FilePart`s beside
+    it, in a list, which the tool runner sends to the model as files where its provider's API takes
+    them in a tool result; structured content (a JSON object) when there is no content. An error's
+    files are only named in its text (it becomes an error message).
     """
     is_error = bool(_field(result, "is_error", "isError"))
     structured = _field(result, "structured_content", "structuredContent")
-    parts = [_part_text(part) for part in result.content or ()]
-    if not parts and structured is not None:
+    content = list(result.content or ())
+    if not content and structured is not None:
         return structured, is_error
-    return "\n".join(parts), is_error
+    as_files = [None if is_error else _part_file(part) for part in content]
+    files = [f for f in as_files if f is not None]
+    text = "\n".join(_part_text(part) for part, file in zip(content, as_files, strict=True) if file is None)
+    if not files:
+        return text, is_error
+    return [*([text] if text else []), *files], is_error
+
+
+def _part_file(part: Any) -> FilePart | None:
+    """An image or audio part (or an image resource) as a file; `None` for what is read as text."""
+    kind = getattr(part, "type", "")
+    if kind in ("image", "audio"):
+        return FilePart(media_type=str(_field(part, "mime_type", "mimeType")), data=str(part.data))
+    resource = getattr(part, "resource", None) if kind == "resource" else None
+    mime = str(_field(resource, "mime_type", "mimeType") or "")
+    if resource is not None and getattr(resource, "blob", None) is not None and mime.startswith("image/"):
+        name = str(resource.uri).rstrip("/").rsplit("/", 1)[-1] or None
+        return FilePart(media_type=mime, data=str(resource.blob), filename=name)
+    return None
 
 
 def _part_text(part: Any) -> str:

@@ -65,6 +65,9 @@ class ToolResultPart:
     """The result rendered as text for the model."""
     is_error: bool = False
     """True when the call failed (unknown tool, bad arguments, the tool raised or timed out)."""
+    files: tuple[FilePart, ...] | None = None
+    """Images (or other files) the tool returned beside its text, sent in the tool result where the
+    provider's API takes them there; `None` when there are none (so stored results keep their shape)."""
     provider_details: dict[str, Any] | None = None
     """Provider-private data needed for a lossless round trip."""
     kind: Literal["tool_result"] = "tool_result"

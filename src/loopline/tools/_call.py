@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..messages import ToolCallPart
+from ..messages import FilePart, ToolCallPart
 from ._json import parse_arguments
 
 __all__ = ["ToolCall", "ToolCallResult", "ToolContext"]
@@ -59,6 +59,9 @@ class ToolCallResult:
     """True when the tool ran and returned."""
     content: str
     """The result (or the error) as text, exactly as the model will read it."""
+    files: tuple[FilePart, ...] | None = None
+    """Images (or other files) the tool returned (a `FilePart`, alone or in a list), which the model
+    reads beside `content` where its provider's API takes them in a tool result."""
     duration: float = 0.0
     """Seconds spent running the tool (validation included)."""
     error: str | None = None

@@ -8,7 +8,9 @@ from typing import Any
 
 import pydantic_core
 
-__all__ = ["clean_text", "parse_arguments", "render_result"]
+from ..messages import FilePart
+
+__all__ = ["clean_text", "parse_arguments", "render_result", "split_files"]
 
 
 def parse_arguments(raw: str) -> tuple[dict[str, Any], str | None]:
@@ -39,6 +41,20 @@ def render_result(value: Any) -> str:
         return clean_text(pydantic_core.to_json(value, fallback=str, inf_nan_mode="strings").decode())
     except (TypeError, ValueError, pydantic_core.PydanticSerializationError):
         return clean_text(str(value))
+
+
+def split_files(value: Any) -> tuple[str, tuple[FilePart, ...] | None]:
+    """The text and the files the model reads for a tool's return value.
+
+    A `FilePart`, or a list or tuple holding some, gives its files apart (images reach the model as
+    images, not as JSON of their base64) and the rest as text, each item rendered by `render_result`
+    and joined by newlines; any other value is all text.
+    """
+    items = value if isinstance(value, (list, tuple)) else [value]
+    files = tuple(item for item in items if isinstance(item, FilePart))
+    if not files:
+        return render_result(value), None
+    return "\n".join(render_result(item) for item in items if not isinstance(item, FilePart)), files
 
 
 _UNSTORABLE = re.compile("[\ud800-\udfff\x00]")

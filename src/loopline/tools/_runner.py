@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._call import ToolCall, ToolCallResult, ToolContext
-from ._json import clean_text, render_result
+from ._json import clean_text, split_files
 from ._tool import Tool
 
 __all__ = ["ContextFactory", "arun_calls", "run_calls"]
@@ -134,8 +134,9 @@ def _result(prepared: _Prepared, *, value: Any = None, exc: BaseException | None
         return ToolCallResult(tool_call_id=call.id, function_name=call.name, payload=call.arguments,
                               result=None, is_success=False, content=f"Error: {error}", duration=duration,
                               error=error, exception=exc)
+    content, files = split_files(value)
     return ToolCallResult(tool_call_id=call.id, function_name=call.name, payload=call.arguments, result=value,
-                          is_success=True, content=render_result(value), duration=duration)
+                          is_success=True, content=content, files=files, duration=duration)
 
 
 # --- the synchronous driver ---------------------------------------------------------------------

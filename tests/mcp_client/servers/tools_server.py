@@ -1,7 +1,9 @@
-"""An MCP server for the tests: `python tools_server.py [stdio | http PORT] [--name-prefix X]`.
+"""An MCP server for the tests: `python tools_server.py [stdio | http PORT [TOKEN]]`.
 
 Tools: add, echo, fail (isError), boom (raises), slow (hangs), shape (structured content), picture
-(an image), suicide (the process exits mid-call), grow (adds a tool and announces the new list).
+(an image), chart (text and an image), sound (audio), suicide (the process exits mid-call), grow (adds
+a tool and announces the new list). Over HTTP with a TOKEN, every request without the header
+`Authorization: Bearer TOKEN` is answered 401.
 """
 
 from __future__ import annotations
@@ -11,9 +13,12 @@ import sys
 import time
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import ImageContent
+from mcp.types import AudioContent, ImageContent, TextContent
 
 server = MCPServer("loopline-test")
+
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
+"""A real 1x1 PNG, base64."""
 
 
 @server.tool()
@@ -50,7 +55,20 @@ def shape(width: int, height: int) -> dict[str, int]:
 @server.tool()
 def picture() -> ImageContent:
     """An image."""
-    return ImageContent(type="image", data="iVBORw0KGgo=", mime_type="image/png")
+    return ImageContent(type="image", data=PNG, mime_type="image/png")
+
+
+@server.tool()
+def chart(title: str) -> list[TextContent | ImageContent]:
+    """A caption and an image."""
+    image = ImageContent(type="image", data=PNG, mime_type="image/png")
+    return [TextContent(type="text", text=f"chart: {title}"), image]
+
+
+@server.tool()
+def sound() -> AudioContent:
+    """A short sound."""
+    return AudioContent(type="audio", data="UklGRgAAAABXQVZF", mime_type="audio/wav")
 
 
 @server.tool()
@@ -70,8 +88,27 @@ async def grow(ctx: Context) -> str:
     return "grown"
 
 
+def serve_with_token(port: int, token: str) -> None:
+    """The streamable-HTTP app behind a check of the bearer token on every request."""
+    import uvicorn
+    from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+
+    async def check(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        if request.headers.get("authorization") != f"Bearer {token}":
+            return JSONResponse({"error": "invalid_token"}, status_code=401)
+        return await call_next(request)
+
+    app = server.streamable_http_app(host="127.0.0.1")
+    app.add_middleware(BaseHTTPMiddleware, dispatch=check)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+
+
 if __name__ == "__main__":
-    if len(sys.argv) > 2 and sys.argv[1] == "http":
+    if len(sys.argv) > 3 and sys.argv[1] == "http":
+        serve_with_token(int(sys.argv[2]), sys.argv[3])
+    elif len(sys.argv) > 2 and sys.argv[1] == "http":
         server.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
     else:
         server.run()

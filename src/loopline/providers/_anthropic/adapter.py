@@ -35,7 +35,7 @@ from ...tools import ToolDefinition
 from .._base import LLMProvider
 from .._common import AdapterBase, json_dumps, safe_id
 from .._report import RenderNote
-from .._text_files import file_text
+from .._text_files import file_text, unshown
 from .detect import ANTHROPIC_EVENT, ANTHROPIC_MESSAGE
 from .stream import RAW_INPUT, reassemble_anthropic
 
@@ -124,9 +124,7 @@ class AnthropicAdapter(AdapterBase):
             case ToolCallPart():
                 return [self._render_call(part, message, notes)]
             case ToolResultPart():
-                content = part.content or ("Error" if part.is_error else "")  # empty is refused with is_error
-                return [{"type": "tool_result", "tool_use_id": safe_id(part.tool_call_id, _ID, 64),
-                         "content": content, "is_error": part.is_error}]
+                return [self._render_result(part, message, notes)]
             case ReasoningPart():
                 return self._render_reasoning(part, message, notes)
             case FilePart():
@@ -173,6 +171,18 @@ class AnthropicAdapter(AdapterBase):
         if part.redacted:
             return [{"type": "redacted_thinking", "data": (part.provider_details or {}).get("data", "")}]
         return [{"type": "thinking", "thinking": part.text, "signature": part.signature or ""}]
+
+    def _render_result(self, part: ToolResultPart, message: Message, notes: list[RenderNote]) -> dict[str, Any]:
+        """A tool_result block; the files a tool returned go in it as image or document blocks."""
+        text = part.content or ("Error" if part.is_error else "")  # an empty error is refused
+        content: str | list[dict[str, Any]] = text
+        if part.files:
+            content = [{"type": "text", "text": text}] if text.strip() else []
+            for file in part.files:
+                content += self._render_file(file, message, notes) or [
+                    {"type": "text", "text": unshown(file, f"Anthropic takes no {file.media_type} files")}]
+        return {"type": "tool_result", "tool_use_id": safe_id(part.tool_call_id, _ID, 64), "content": content,
+                "is_error": part.is_error}
 
     def _render_file(self, part: FilePart, message: Message, notes: list[RenderNote]) -> list[dict[str, Any]]:
         source: dict[str, Any] = ({"type": "url", "url": part.url} if part.url else
@@ -268,10 +278,12 @@ class AnthropicAdapter(AdapterBase):
             raise ResponseParseError(f"{where}: tool_result without tool_use_id", provider=self.provider.value,
                                      field=where)
         content = block.get("content")
+        blocks = [c for c in content if isinstance(c, dict)] if isinstance(content, list) else []
         if isinstance(content, list):
-            content = "".join(str(c.get("text", "")) for c in content if isinstance(c, dict))
+            content = "".join(str(c.get("text", "")) for c in blocks if c.get("type", "text") == "text")
+        files = tuple(_parse_file(c) for c in blocks if c.get("type") in ("image", "document"))
         return ToolResultPart(tool_call_id=str(block["tool_use_id"]), name="", content=str(content or ""),
-                              is_error=bool(block.get("is_error")))
+                              is_error=bool(block.get("is_error")), files=files or None)
 
 
 _CUSTOM_AS_FUNCTION: dict[str, Any] = {

@@ -33,7 +33,7 @@ from ...tools import ToolDefinition
 from .._base import LLMProvider
 from .._common import AdapterBase, content_parts, json_dumps, safe_id, stable_id, unique_call_ids
 from .._report import RenderNote
-from .._text_files import file_text, named_text
+from .._text_files import file_text, named_text, unshown
 from .detect import CHAT_CHUNK, CHAT_COMPLETION
 from .stream import reassemble_chat
 
@@ -145,8 +145,8 @@ class OpenAIChatAdapter(AdapterBase):
         notes = [] if notes is None else notes
         match message.role:
             case "tool":
-                return [{"role": "tool", "tool_call_id": self._id(p.tool_call_id), "content": p.content}
-                        for p in message.tool_results]
+                return [{"role": "tool", "tool_call_id": self._id(p.tool_call_id),
+                         "content": self._result_text(p, message, notes)} for p in message.tool_results]
             case "assistant":
                 rendered = self._render_assistant(message, notes)
                 if rendered.get("content") or rendered.get("tool_calls") or rendered.get("refusal"):
@@ -158,6 +158,15 @@ class OpenAIChatAdapter(AdapterBase):
                 return [{"role": message.role, "content": self._render_content(message, notes)}]
             case _:
                 assert_never(message.role)
+
+    def _result_text(self, part: ToolResultPart, message: Message, notes: list[RenderNote]) -> str:
+        """A tool message's content. Chat Completions takes only text in a tool message, so a file the
+        tool returned (an image, say) is named in the text and not shown; the model is told so."""
+        if not part.files:
+            return part.content
+        why = f"{self.name} takes only text in a tool result"
+        _drop(notes, message, part, f"its files ({len(part.files)}, named in its text): {why}")
+        return "\n".join([*filter(None, [part.content]), *(unshown(f, why) for f in part.files)])
 
     def _render_assistant(self, message: Message, notes: list[RenderNote]) -> dict[str, Any]:
         out: dict[str, Any] = {"role": "assistant"}

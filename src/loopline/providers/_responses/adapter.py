@@ -37,7 +37,7 @@ from ...tools import ToolDefinition
 from .._base import LLMProvider
 from .._common import AdapterBase, content_parts, error_response, json_dumps, safe_id, stable_id, unique_call_ids
 from .._report import RenderNote
-from .._text_files import file_text, named_text
+from .._text_files import file_text, named_text, unshown
 from .detect import RESPONSES_EVENT, RESPONSES_RESPONSE
 from .stream import reassemble_responses
 
@@ -169,7 +169,7 @@ class OpenAIResponsesAdapter(AdapterBase):
             match part:
                 case ToolResultPart():
                     extra = _details(part.provider_details, own)
-                    output = extra.pop("output", part.content)  # a list of content parts, when it was one
+                    output = extra.pop("output", None) or _render_output(part, message, notes)
                     items.append({"type": "function_call_output", **extra, "call_id": self._id(part.tool_call_id),
                                   "output": output})
                 case ReasoningPart() | OpaquePart():
@@ -350,7 +350,9 @@ class OpenAIResponsesAdapter(AdapterBase):
             raise ResponseParseError(f"the output of {data.get('type')} {call_id!r} must be a string or a list",
                                      provider=self.provider.value, field="output")
         text = "".join(str(p.get("text", "")) for p in output if isinstance(p, dict) and p.get("type") == "input_text")
-        return ToolResultPart(tool_call_id=call_id, name="", content=text, provider_details={**extra, "output": output})
+        files = tuple(p for p in _input_parts(output, self.provider.value) if isinstance(p, FilePart))
+        return ToolResultPart(tool_call_id=call_id, name="", content=text, files=files or None,
+                              provider_details={**extra, "output": output})
 
 
 # --- helpers ----------------------------------------------------------------------------------------
@@ -395,6 +397,18 @@ def _flush(items: list[dict[str, Any]], role: str, content: list[dict[str, Any]]
     one_text = len(content) == 1 and content[0]["type"] == "input_text"
     items.append({"role": role, "content": content[0]["text"] if one_text else list(content)})
     content.clear()
+
+
+def _render_output(part: ToolResultPart, message: Message, notes: list[RenderNote]) -> str | list[dict[str, Any]]:
+    """Text, or content parts with the files the tool returned (audio and video, taken in no tool result, named)."""
+    output = [{"type": "input_text", "text": part.content}] if part.content else []
+    for file in part.files or ():
+        shown = not file.media_type.startswith(("audio/", "video/"))
+        why = f"the Responses API takes no {file.media_type.split('/')[0]} in a tool result"
+        output.append(_render_file(file, {}) if shown else {"type": "input_text", "text": unshown(file, why)})
+        if not shown:
+            _drop(notes, message, part, f"a file in a tool result: {why}")
+    return output if part.files else part.content
 
 
 def _render_file(part: FilePart, details: dict[str, Any]) -> dict[str, Any]:
