@@ -91,12 +91,15 @@ class Tasks:
         if require_worker and not live_workers(self.table, agent_id):
             raise TasksUnavailableError(f"no live worker serves agent {agent_id!r}: start one (`loopline worker "
                                         "app.py:agents`), or create the task without require_worker to queue it")
+        if record["thread_id"] is not None:
+            self.store.get_thread(record["thread_id"])  # UnknownThreadError before anything is written
+        self.engine.prepare(record)  # the engine reachable (and its extra installed) before anything is written
         if record["thread_id"] is None:
             record["thread_id"] = self.store.create_thread(metadata={"task_id": record["id"]})
-        else:
-            self.store.get_thread(record["thread_id"])  # UnknownThreadError before anything is written
         stored, created = self.table.insert(record)
-        if not created:
+        if not created:  # another process created it with the same idempotency key meanwhile
+            if not record["continues_thread"]:
+                self.store.delete_thread(record["thread_id"])
             return Task(stored, self)
         self._event(record["id"], "status", {"status": "PENDING"})
         try:

@@ -55,6 +55,10 @@ class Engine(Protocol):
         """Queue the task (its `id`, `agent_id`, `thread_id`, `priority`); again for the same id does nothing."""
         ...
 
+    def prepare(self, task: dict[str, Any]) -> None:
+        """Make ready to enqueue `task` (connect, create its queue); raises if the engine cannot take it."""
+        ...
+
     def cancel(self, task_id: str) -> None:
         """Take the task off the queue, or tell the engine it should stop."""
         ...
@@ -123,10 +127,14 @@ class DBOSEngine:
         self._connected().register_queue(name, **queue_settings(continuing=continuing), on_conflict="never_update")
         self._queues.add(name)
 
+    def prepare(self, task: dict[str, Any]) -> None:
+        continuing = bool(task.get("continues_thread"))
+        self.ensure_queue(queue_name(task["agent_id"], continuing=continuing), continuing=continuing)
+
     def enqueue(self, task: dict[str, Any]) -> None:
+        self.prepare(task)
         continuing = bool(task.get("continues_thread"))
         name = queue_name(task["agent_id"], continuing=continuing)
-        self.ensure_queue(name, continuing=continuing)
         options: dict[str, Any] = {"workflow_name": WORKFLOW_NAME, "queue_name": name, "workflow_id": task["id"],
                                    "app_version": APP_VERSION}
         if continuing:

@@ -20,13 +20,14 @@ class TaskProgress:
     """The `Progress` an agent's `arun` is given for a task."""
 
     def __init__(self, tasks: Tasks, task_id: str, store: Store, *, cancelled: Callable[[], bool],
-                 handing_back: Callable[[], bool], hand_back: type[BaseException]) -> None:
+                 handing_back: Callable[[], bool], hand_back: type[BaseException], detailed: bool = True) -> None:
         self._tasks = tasks
         self._task_id = task_id
         self._store = store
         self._cancelled = cancelled
         self._handing_back = handing_back
         self._hand_back = hand_back
+        self._detailed = detailed  # the task's `events_streaming`: steps and tool calls as events, or only its status
         self._steps = -1
         self._status = ""
         self._calls: dict[str, str] = {}  # tool_call_id -> the status last reported
@@ -44,7 +45,7 @@ class TaskProgress:
         self._report(execution)
 
     def _report(self, execution: Execution) -> None:
-        emit = self._tasks._event
+        emit = self._tasks._event if self._detailed else _quiet
         if execution.status.value != self._status:
             self._status = execution.status.value
             if not execution.is_finished:  # the end is reported once, with the task's result
@@ -70,7 +71,7 @@ class TaskProgress:
         self._tasks.table.update(self._task_id, change)
 
     def _report_calls(self, execution: Execution) -> None:
-        if execution.tool_calls == 0 and not execution.pending_tool_calls:
+        if not self._detailed or (execution.tool_calls == 0 and not execution.pending_tool_calls):
             return
         for call in self._store.get_tool_calls(execution.id):
             seen = self._calls.get(call.tool_call_id)
@@ -93,6 +94,11 @@ class TaskProgress:
             return record
 
         self._tasks.table.update(self._task_id, change)
+
+
+def _quiet(task_id: str, kind: str, data: dict[str, Any]) -> int:
+    """Where the events of a task created with `events_streaming=False` go."""
+    return 0
 
 
 def _usage(execution: Execution) -> dict[str, int]:

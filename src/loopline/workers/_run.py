@@ -9,7 +9,7 @@ import json
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..agent import Agent
@@ -44,6 +44,9 @@ class Runner:
     run_sync: Callable[[Callable[[], Any]], Awaitable[Any]]
     cancelled: Callable[[str], bool]
     handing_back: Callable[[str], bool] = lambda _: False
+    models: dict[tuple[str, str], Model] = field(default_factory=dict)
+    """Models resolved from names, one per name and wire API (so an SDK client and its connections are
+    made once per worker, not once per task)."""
 
     async def run(self, task_id: str) -> str:
         """Run the task to its end (or to PAUSED); returns its status. Safe to call again for a task that
@@ -130,7 +133,8 @@ class Runner:
             self.tasks.table.update(task_id, lambda r: {**r, "execution_id": execution.id})
             self.tasks._event(task_id, "execution", {"execution_id": execution.id, "thread_id": execution.thread_id})
         progress = TaskProgress(self.tasks, task_id, self.tasks.store, cancelled=lambda: self.cancelled(task_id),
-                                handing_back=lambda: self.handing_back(task_id), hand_back=HandBack)
+                                handing_back=lambda: self.handing_back(task_id), hand_back=HandBack,
+                                detailed=bool(record.get("events_streaming", True)))
         self._ended(task_id, await agent.arun(model=model, progress=progress))
 
     def _model(self, config: TaskConfig, agent: Agent) -> Model:
@@ -138,7 +142,12 @@ class Runner:
         if chosen is None:
             raise UsageError("no model to run the agent with: give the worker one (Events(model=...), --model, the "
                              "file's MODEL or LOOPLINE_MODEL), or the task (TaskConfig(model=...))")
-        return resolve_model(chosen, default_provider=agent.llm_provider)
+        if not isinstance(chosen, str):
+            return chosen
+        key = (chosen, agent.llm_provider.value)
+        if key not in self.models:
+            self.models[key] = resolve_model(chosen, default_provider=agent.llm_provider)
+        return self.models[key]
 
     def _ended(self, task_id: str, result: ExecutionResult) -> None:
         status = result.status.value
