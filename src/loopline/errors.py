@@ -28,6 +28,7 @@ __all__ = [
     "ControlSignal",
     "DeadlineExceededError",
     "DuplicateToolCallError",
+    "ExecutorDefinitionError",
     "ExecutionClaimedError",
     "ExecutionFinishedError",
     "InterruptedCallError",
@@ -54,6 +55,7 @@ __all__ = [
     "ThreadBusyError",
     "ToolDefinitionError",
     "UnknownExecutionError",
+    "UnknownExecutorError",
     "UnknownProviderError",
     "UnknownTaskError",
     "UnknownThreadError",
@@ -180,6 +182,28 @@ class UnknownTaskError(UsageError, KeyError):
     def __init__(self, task_id: str) -> None:
         super().__init__(f"no task with id {task_id!r} in this task database")
         self.task_id = task_id
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class ExecutorDefinitionError(UsageError, ValueError):
+    """An executor class cannot be registered (a duplicate id, a missing method, an input schema that is
+    not valid JSON Schema); `executor` names it."""
+
+    def __init__(self, message: str, *, executor: str) -> None:
+        super().__init__(message)
+        self.executor = executor
+
+
+class UnknownExecutorError(UsageError, KeyError):
+    """No executor with this id is registered in this process or served by a live worker."""
+
+    def __init__(self, executor_id: str, known: list[str]) -> None:
+        shown = ", ".join(known) if known else "none"
+        super().__init__(f"no executor {executor_id!r} is registered here or served by a live worker "
+                         f"(known: {shown}); register it with @executor_register() in a module the worker imports")
+        self.executor_id = executor_id
 
     def __str__(self) -> str:
         return str(self.args[0])

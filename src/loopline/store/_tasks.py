@@ -78,6 +78,13 @@ class TaskTable:
                         _row(record))
         return record, True
 
+    def insert_many(self, records: Sequence[dict[str, Any]]) -> None:
+        """Store several new tasks in one transaction (a task tree: all of it, or nothing)."""
+        with self.store._write() as cur:
+            for record in records:
+                cur.execute(self.store._sql(f"INSERT INTO tasks ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                            _row(record))
+
     def find_key(self, organization_id: str, idempotency_key: str) -> dict[str, Any] | None:
         """The task created with this idempotency key in the organisation, if any."""
         with self.store._read() as cur:
@@ -91,11 +98,12 @@ class TaskTable:
             raise UnknownTaskError(task_id)
         return found
 
-    def list(self, *, organization_id: str = "", agent_id: str | None = None, status: Sequence[str] = (),
+    def list(self, *, organization_id: str | None = "", agent_id: str | None = None, status: Sequence[str] = (),
              thread_id: str | None = None, limit: int = 50, cursor: str | None = None) -> Page[dict[str, Any]]:
-        """Newest first, `limit` at a time (`Page.next_cursor` continues)."""
-        clauses: builtins.list[str] = ["organization_id = ?"]
-        params: builtins.list[Any] = [organization_id]
+        """Newest first, `limit` at a time (`Page.next_cursor` continues); `organization_id=None`: every
+        organisation's (for the workers' own bookkeeping)."""
+        clauses: builtins.list[str] = ["organization_id = ?"] if organization_id is not None else ["1 = 1"]
+        params: builtins.list[Any] = [organization_id] if organization_id is not None else []
         if agent_id is not None:
             clauses.append("agent_id = ?")
             params.append(agent_id)

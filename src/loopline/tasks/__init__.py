@@ -5,9 +5,11 @@ first handed out); their records and events live in loopline's store beside thre
 """
 
 from ._config import TaskConfig
+from ._schemas import register_executor_schema
 from ._task import LocalTaskTest, Task, TaskEvent, TaskInput
 from ._tasks import Tasks, live_workers
+from ._tree import TREE_AGENT_ID
 from .engine import Engine, engine_url
 
-__all__ = ["Engine", "LocalTaskTest", "Task", "TaskConfig", "TaskEvent", "TaskInput", "Tasks", "engine_url",
-           "live_workers"]
+__all__ = ["TREE_AGENT_ID", "Engine", "LocalTaskTest", "Task", "TaskConfig", "TaskEvent", "TaskInput", "Tasks",
+           "engine_url", "live_workers", "register_executor_schema"]

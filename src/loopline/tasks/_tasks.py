@@ -7,17 +7,19 @@ import math
 import threading
 import time
 import traceback
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import jsonschema
 
-from ..errors import InvalidInputError, TasksUnavailableError, UsageError
+from ..errors import InvalidInputError, TasksUnavailableError, UnknownExecutorError, UsageError
 from ..loop import ExecutionStatus
 from ..messages import new_id
 from ..store import Page, Store, TaskTable, default_store, open_store, task_table
 from ._config import TaskConfig
+from ._schemas import EXECUTOR_SCHEMAS
 from ._task import FINISHED_EVENT, Task, TaskEvent
+from ._tree import TREE_AGENT_ID, advance, build_tree
 from .engine import MAX_PRIORITY, Engine, engine_for, engine_url
 
 __all__ = ["OUTPUT_FORMATS", "Tasks", "live_workers"]
@@ -55,15 +57,18 @@ class Tasks:
 
     # --- creating ------------------------------------------------------------------------------
 
-    def create(self, agent_id: str, prompt: str = "", *, file_urls: Sequence[str] = (), thread_id: str | None = None,
+    def create(self, agent_id: str | None = None, prompt: str = "", *, executor: str | None = None,
+               inputs: dict[str, Any] | None = None, file_urls: Sequence[str] = (), thread_id: str | None = None,
                events_streaming: bool = True, output_format: str = "text", output_schema: dict[str, Any] | None = None,
                priority: int = 0, config: TaskConfig | dict[str, Any] | None = None,
                idempotency_key: str | None = None, require_worker: bool = False) -> Task:
-        """Hand a task to the workers of `agent_id` and return it at once (PENDING).
+        """Hand a task to the workers of `agent_id` (or of `executor`) and return it at once (PENDING).
 
         Args:
             agent_id: Which agent (an `Agent`'s name) or handler runs it.
             prompt: The task, as the user message of the agent's execution.
+            executor: Instead of an agent, the id of an executor (`@executor_register`) to run with
+                `inputs`, which are checked against its input schema here, before anything is queued.
             file_urls: Files by URL; stored with the task, fetched by the worker, never by `create`.
             thread_id: Continue this thread (tasks of one thread run one at a time, in creation order);
                 without it the task starts a new thread, known at once as `task.thread_id`.
@@ -76,14 +81,37 @@ class Tasks:
                 by default the task waits PENDING for one.
 
         Raises:
-            InvalidInputError: A field is not what it takes (named in the message).
+            InvalidInputError: A field is not what it takes (named in the message; `inputs.<path>` for
+                an executor's inputs).
+            UnknownExecutorError: No executor `executor` is registered here or served by a live worker.
             UnknownThreadError: `thread_id` is not in the store.
             TasksUnavailableError: `require_worker` and no live worker serves the agent.
         """
-        record = self._new_record(agent_id, prompt, file_urls=file_urls, thread_id=thread_id,
-                                  events_streaming=events_streaming, output_format=output_format,
-                                  output_schema=output_schema, priority=priority, config=config,
-                                  idempotency_key=idempotency_key)
+        record = self._new_record(*self._target(agent_id, executor, prompt, inputs), file_urls=file_urls,
+                                  thread_id=thread_id, events_streaming=events_streaming,
+                                  output_format=output_format, output_schema=output_schema, priority=priority,
+                                  config=config, idempotency_key=idempotency_key)
+        if executor is not None:
+            record.update(kind="executor", executor=executor, inputs=inputs or {})
+        return self._submit(record, require_worker=require_worker)
+
+    def _target(self, agent_id: str | None, executor: str | None, prompt: str,
+                inputs: dict[str, Any] | None) -> tuple[str, str]:
+        """The queue's id and the prompt of a task for an agent or an executor (its inputs checked)."""
+        if (agent_id is None) == (executor is None):
+            raise InvalidInputError("a task names an agent_id or an executor (one of them)", field="agent_id")
+        if executor is None:
+            if inputs is not None:
+                raise InvalidInputError("inputs go to an executor; an agent's task takes a prompt", field="inputs")
+            return str(agent_id), prompt
+        _check_id("executor", executor)
+        check_executor_inputs(self.table, executor, inputs)
+        return executor, prompt or f"run {executor}"
+
+    def _submit(self, record: dict[str, Any], *, require_worker: bool) -> Task:
+        """Store the checked record and hand it to the engine (or return the task its idempotency key made)."""
+        agent_id = record["agent_id"]
+        idempotency_key = record.get("idempotency_key")
         if idempotency_key is not None:
             existing = self.table.find_key(self.organization_id, idempotency_key)
             if existing is not None:
@@ -110,7 +138,7 @@ class Tasks:
                                         "it is stored FAILED") from exc
         return Task(stored, self)
 
-    async def acreate(self, agent_id: str, prompt: str = "", **options: Any) -> Task:
+    async def acreate(self, agent_id: str | None = None, prompt: str = "", **options: Any) -> Task:
         return await asyncio.to_thread(lambda: self.create(agent_id, prompt, **options))
 
     def _new_record(self, agent_id: str, prompt: str, *, file_urls: Sequence[str], thread_id: str | None,
@@ -278,27 +306,65 @@ class Tasks:
         record = self._record(task_id)
         if record["status"] in _TERMINAL:
             return record
+        if record.get("kind") == "tree":  # every node not yet ended, then the tree itself
+            for node_task in record["nodes"].values():
+                self._cancel(node_task)
+            self._finish(task_id, "CANCELLED")
+            return self._record(task_id)
         marked = self.table.update(task_id, lambda r: None if r["status"] in _TERMINAL
                                    else {**r, "cancel_requested": True})
         if marked["status"] in _TERMINAL:
             return marked
-        self.engine.cancel(task_id)
-        if marked["status"] == "PENDING":  # not started: nothing will run it now
+        if marked["status"] == "PENDING":  # not started: off the queue, and nothing will run it now
+            self.engine.cancel(task_id)
             self._finish(task_id, "CANCELLED", error=None, only_from=("PENDING",))
         # A running task is stopped by its worker at the next step, which records CANCELLED.
         return self._record(task_id)
 
+    # --- task trees ---------------------------------------------------------------------------------
+
+    def create_tree(self, nodes: Sequence[Mapping[str, Any]], *, name: str = "") -> Task:
+        """Create a task tree (see `loopline.executors.TaskManager`); returns its root task, whose
+        `result` is each node's result by node id once every node has ended."""
+        records = build_tree(self, nodes, name=name)
+        for record in records[1:]:
+            self.engine.prepare(record)
+        for record in records[1:]:
+            record["thread_id"] = self.store.create_thread(metadata={"task_id": record["id"]})
+        self.table.insert_many(records)
+        for record in records:
+            self._event(record["id"], "status", {"status": record["status"]})
+        advance(self, records[0]["id"])
+        return self.get(records[0]["id"])
+
+    def tree(self, root_id: str) -> dict[str, Task]:
+        """The nodes of a task tree, by node id."""
+        root = self._record(root_id)
+        if root.get("kind") != "tree":
+            raise UsageError(f"task {root_id} is not the root of a task tree")
+        return {node: self.get(task_id) for node, task_id in root["nodes"].items()}
+
+    def advance_trees(self) -> int:
+        """Move every unfinished tree on (a worker's watchdog calls it, in case the process that ended
+        a node died before it did); returns how many trees it looked at."""
+        page = self.table.list(organization_id=None, agent_id=TREE_AGENT_ID, status=["RUNNING"], limit=500)
+        for root in page:
+            advance(self, root["id"])
+        return len(page)
+
     def _finish(self, task_id: str, status: str, *, result: Any = None, error: dict[str, Any] | None = None,
-                only_from: Sequence[str] | None = None, **fields: Any) -> bool:
-        """End the task (once): its record, then its `status` and `finished` events. False if it had
-        already ended (or was not in `only_from`)."""
+                only_from: Sequence[str] | None = None, advance_tree: bool = True, **fields: Any) -> bool:
+        """End the task (once): its record, then its `status` and `finished` events, then (for a node of
+        a task tree) the tree moves on. False if it had already ended (or was not in `only_from`)."""
         ended = False
+        parent: list[str] = []
 
         def change(record: dict[str, Any]) -> dict[str, Any] | None:
             nonlocal ended
             if record["status"] in _TERMINAL or (only_from is not None and record["status"] not in only_from):
                 return None
             ended = True
+            parent[:] = [record["parent_id"]] if record.get("parent_id") else []
             now = time.time()
             record.update(status=status, result=result, error=error, finished_at=now, **fields)
             if status == "COMPLETED":
@@ -307,10 +373,14 @@ class Tasks:
                 record["duration"] = now - record["started_at"]
             return record
 
-        self.table.update(task_id, change)
+        record = self.table.update(task_id, change)
         if ended:
             self._event(task_id, "status", {"status": status})
             self._event(task_id, FINISHED_EVENT, {"status": status, "result": result, "error": error})
+            if parent and advance_tree:
+                self._event(parent[0], "node", {"node_id": record.get("node_id"), "task_id": task_id,
+                                                "status": status})
+                advance(self, parent[0])
         return ended
 
     def _events(self, task_id: str, *, after: int, follow: bool, timeout: float | None) -> Iterator[TaskEvent]:
@@ -379,6 +449,24 @@ def live_workers(table: TaskTable, agent_id: str | None = None, *, lease: float 
         if agent_id is None or agents is None or agent_id in agents:
             found.append({"id": row.id, **row.data, "heartbeat_at": row.heartbeat_at})
     return found
+
+
+def check_executor_inputs(table: TaskTable, executor: str, inputs: Any) -> None:
+    """`inputs` against the executor's input schema (registered here, or published by a live worker)."""
+    schema = EXECUTOR_SCHEMAS.get(executor)
+    if schema is None:
+        published = {k: v for w in live_workers(table) for k, v in (w.get("executors") or {}).items()}
+        schema = published.get(executor)
+        if schema is None:
+            raise UnknownExecutorError(executor, sorted({*EXECUTOR_SCHEMAS, *published}))
+    if not isinstance(inputs, dict):
+        raise InvalidInputError(f"inputs of executor {executor!r} take a JSON object, got {type(inputs).__name__}",
+                                field="inputs")
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(inputs))
+    if error is not None:
+        where = ".".join(str(p) for p in error.absolute_path)
+        field = f"inputs.{where}" if where else "inputs"
+        raise InvalidInputError(f"{field} of executor {executor!r}: {error.message}", field=field)
 
 
 def _check_id(name: str, value: Any) -> None:

@@ -8,6 +8,7 @@ for functions, a pydantic argument model) is prepared here so that running a cal
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args, get_type_hints, overload
@@ -175,6 +176,38 @@ class Tool:
                    is_async=_is_async(function), context_param=_context_param(function, name))
 
 
+    @classmethod
+    def from_executor(cls, executor: Any, *, timeout: float | None = None, idempotent: bool = False,
+                      requires_approval: bool = False) -> Tool:
+        """A tool that runs an executor (a `loopline.executors.ExecutableTask` class or instance: `id`,
+        `description`, `get_input_schema()`, `async execute(inputs)`), a fresh instance per call when given
+        a class. Its input schema is the tool's parameters; a `{"status": "failed", ...}` result is an
+        error result."""
+        make: Callable[[], Any] = executor if isinstance(executor, type) else (lambda: executor)
+        sample = make()
+        name = check_tool_name(str(getattr(sample, "id", "") or ""))
+        schema = dict(sample.get_input_schema())
+        schema.setdefault("type", "object")
+        schema.setdefault("properties", {})
+
+        async def run(**inputs: Any) -> str:
+            result = await make().execute(inputs)
+            if isinstance(result, dict) and result.get("status") == "failed":
+                raise RuntimeError(str(result.get("error") or "the executor failed"))
+            return result if isinstance(result, str) else json.dumps(result, default=str)
+
+        definition = ToolDefinition(name=name, description=str(getattr(sample, "description", "") or ""),
+                                    parameters=schema)
+        return cls(definition=definition, function=run, timeout=timeout, idempotent=idempotent,
+                   requires_approval=requires_approval, is_async=True)
+
+
+def _is_executor(item: Any) -> bool:
+    """An executor class (or instance): `execute` and `get_input_schema`, as `ExecutableTask` has."""
+    return callable(getattr(item, "get_input_schema", None)) and inspect.iscoroutinefunction(
+        getattr(item, "execute", None))
+
+
 ToolLike = Tool | Callable[..., Any]
 """What `Agent(tools=[...])` accepts: a `Tool`, or a plain function (made into one as by `@tool`)."""
 
@@ -226,6 +259,8 @@ def as_tool(item: ToolLike) -> Tool:
     """A `Tool` for anything `Agent(tools=...)` accepts."""
     if isinstance(item, Tool):
         return item
+    if _is_executor(item):
+        return Tool.from_executor(item)
     if callable(item):
         return Tool.from_function(item)
     raise ToolDefinitionError(f"expected a Tool or a function, got {type(item).__name__}")

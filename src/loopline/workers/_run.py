@@ -5,6 +5,7 @@ handler. Every path ends the task exactly once, with its result or a named error
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import traceback
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..agent import Agent
 from ..errors import LooplineError, UsageError
+from ..executors import ExecutableTask
 from ..loop import ExecutionResult, ExecutionStatus
 from ..providers import Model, resolve_model
 from ..tasks import LocalTaskTest, Task, TaskConfig, Tasks
@@ -44,6 +46,7 @@ class Runner:
     run_sync: Callable[[Callable[[], Any]], Awaitable[Any]]
     cancelled: Callable[[str], bool]
     handing_back: Callable[[str], bool] = lambda _: False
+    executors: Mapping[str, type[ExecutableTask]] = field(default_factory=dict)
     models: dict[tuple[str, str], Model] = field(default_factory=dict)
     """Models resolved from names, one per name and wire API (so an SDK client and its connections are
     made once per worker, not once per task)."""
@@ -62,12 +65,7 @@ class Runner:
             return "CANCELLED"
         record = self._started(task_id)
         try:
-            if record["agent_id"] in self.agents:
-                await self._run_agent(record)
-            elif self.handler is not None:
-                await self._run_handler(record)
-            else:
-                raise UsageError(f"worker {self.worker_id} has no agent {record['agent_id']!r} and no handler")
+            await self._dispatch(record)
         except asyncio.CancelledError:
             if self.cancelled(task_id):
                 self.tasks._finish(task_id, "CANCELLED")
@@ -78,6 +76,17 @@ class Runner:
                 raise HandBack() from exc
             self._failed(task_id, exc)
         return str(self.tasks.table.get(task_id)["status"])
+
+    async def _dispatch(self, record: dict[str, Any]) -> None:
+        """The task's executor, its agent, or else the handler runs it."""
+        if record.get("kind") == "executor":
+            await self._run_executor(record)
+        elif record["agent_id"] in self.agents:
+            await self._run_agent(record)
+        elif self.handler is not None:
+            await self._run_handler(record)
+        else:
+            raise UsageError(f"worker {self.worker_id} has no agent {record['agent_id']!r} and no handler")
 
     async def _thread_free(self, record: dict[str, Any]) -> bool:
         """Wait until the tasks created earlier on the same thread have ended; False if cancelled meanwhile."""
@@ -136,6 +145,39 @@ class Runner:
                                 handing_back=lambda: self.handing_back(task_id), hand_back=HandBack,
                                 detailed=bool(record.get("events_streaming", True)))
         self._ended(task_id, await agent.arun(model=model, progress=progress))
+
+    async def _run_executor(self, record: dict[str, Any]) -> None:
+        """A fresh instance of the executor runs the task's inputs; cancelling the task calls its `cancel()`."""
+        task_id = record["id"]
+        cls = self.executors.get(record["executor"])
+        if cls is None:
+            raise UsageError(f"worker {self.worker_id} does not run executor {record['executor']!r}")
+        config = TaskConfig.from_json(record.get("config"))
+        instance = cls()
+        job = asyncio.ensure_future(instance.execute(dict(record.get("inputs") or {})))
+        deadline = None if config.max_duration_seconds is None else time.monotonic() + config.max_duration_seconds
+        while not job.done():
+            await asyncio.wait({job}, timeout=0.2)
+            stop = self.cancelled(task_id) or self.handing_back(task_id)
+            late = deadline is not None and time.monotonic() > deadline and not job.done()
+            if (stop or late) and not job.done():
+                await instance.cancel()
+                job.cancel()
+                with contextlib.suppress(BaseException):
+                    await job
+                if late and not stop:
+                    self.tasks._finish(task_id, "FAILED", error={
+                        "type": "ExecutorTimeout", "code": "max_duration", "message": f"executor "
+                        f"{record['executor']!r} ran past max_duration_seconds={config.max_duration_seconds:g}"})
+                    return
+                raise HandBack() if self.handing_back(task_id) else asyncio.CancelledError()
+        result = job.result()
+        if isinstance(result, dict) and result.get("status") == "failed":
+            self.tasks._finish(task_id, "FAILED", result=_json_safe(result), error={
+                "type": "ExecutorFailed", "code": "executor_failed",
+                "message": str(result.get("error") or "the executor reported failure")})
+            return
+        self.tasks._finish(task_id, "COMPLETED", result=_json_safe(result))
 
     def _model(self, config: TaskConfig, agent: Agent) -> Model:
         chosen = config.model or self.model

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..agent import Agent
 from ..errors import StoreError, UsageError
+from ..executors import ExecutableTask, describe, load_entry_points, registered_executors
 from ..providers import Model
 from ..store import Store, process_owner
 from ..tasks import Tasks, engine_url, live_workers
@@ -52,7 +53,8 @@ class Events:
     def __init__(self, location: str | None = None, *, store: Store | None = None, agents: Iterable[Agent] = (),
                  model: Model | str | None = None, agent_ids: Iterable[str] | None = None, name: str | None = None,
                  executor_id: str | None = None, max_sync_workers: int = 8, grace_seconds: float = 30.0,
-                 heartbeat_seconds: float = 2.0, lease_seconds: float = 10.0) -> None:
+                 heartbeat_seconds: float = 2.0, lease_seconds: float = 10.0,
+                 executors: Iterable[type[ExecutableTask]] | None = None) -> None:
         self.tasks = Tasks(location, store=store)
         self.agents: dict[str, Agent] = {}
         for agent in agents:
@@ -74,6 +76,8 @@ class Events:
         self.name = name
         self.executor_id = executor_id
         self.handler: TaskHandler | None = None
+        self._executor_choice = None if executors is None else list(executors)
+        self.executors: dict[str, type[ExecutableTask]] = {}
         self._stopping = threading.Event()
         self._stopped: asyncio.Event | None = None
         self._running: dict[str, asyncio.Task[Any]] = {}
@@ -95,7 +99,8 @@ class Events:
         if on_execution_request is not None:
             self.handler = on_execution_request if isinstance(on_execution_request, TaskHandler) else on_task(
                 on_execution_request)
-        if not self.agents and self.handler is None:
+        self.executors = _served_executors(self._executor_choice)
+        if not self.agents and self.handler is None and not self.executors:
             raise UsageError("a worker needs agents (Events(agents=[...])) or a handler "
                              "(start(on_execution_request=...))")
         self._loop = asyncio.get_running_loop()
@@ -105,9 +110,9 @@ class Events:
         from ._dbos import DBOSWorker
 
         engine = DBOSWorker(engine_url(self.tasks.store), str(self.executor_id))
-        served = None if self.handler is not None and self.agent_ids is None else sorted(
-            {*self.agents, *(self.agent_ids or ())})
+        served = self._served()
         runner = Runner(self.tasks, self.agents, self.handler, self.model, str(self.executor_id), self._run_sync,
+                        executors=self.executors,
                         cancelled=lambda task_id: task_id in self._cancelled,
                         handing_back=lambda task_id: task_id in self._handing_back)
         await engine.launch(lambda task_id: self._serve(runner, task_id), served, self.max_sync_workers)
@@ -219,9 +224,15 @@ class Events:
 
     def _identity(self) -> dict[str, Any]:
         return {"name": self.name, "host": socket.gethostname(), "pid": os.getpid(), "lease": self.lease_seconds,
-                "agents": None if self.handler is not None and self.agent_ids is None
-                else sorted({*self.agents, *(self.agent_ids or ())}),
+                "agents": self._served(), "executors": {k: describe(v)["input_schema"]
+                                                        for k, v in self.executors.items()},
                 "running": sorted(self._running), "started_at": getattr(self, "_started_at", None)}
+
+    def _served(self) -> list[str] | None:
+        """The agent and executor ids this worker takes tasks of (None: every id, for a catch-all handler)."""
+        if self.handler is not None and self.agent_ids is None:
+            return None
+        return sorted({*self.agents, *(self.agent_ids or ()), *self.executors})
 
     def _claim_identity(self) -> None:
         """Settle the name and executor id; refuse one a live worker uses."""
@@ -262,6 +273,7 @@ class Events:
             await asyncio.sleep(self.heartbeat_seconds)
             try:
                 await self._recover_dead(engine)
+                await asyncio.to_thread(self.tasks.advance_trees)  # in case a node's worker died as it ended
             except Exception as exc:
                 log.warning("worker %s could not check for dead workers: %s", self.executor_id, exc)
 
@@ -302,3 +314,15 @@ class Events:
                 loop.remove_signal_handler(sig)
 
         return restore
+
+
+def _served_executors(chosen: list[type[ExecutableTask]] | None) -> dict[str, type[ExecutableTask]]:
+    """The executors a worker runs: those given, else every one registered in the process (and those
+    installed packages declare under the `loopline.executors` entry points)."""
+    if chosen is not None:
+        return {describe(cls)["id"]: cls for cls in chosen}
+    try:
+        load_entry_points()
+    except Exception as exc:  # a broken plug-in must not stop the worker; say so
+        log.warning("could not load the executors installed packages declare: %s: %s", type(exc).__name__, exc)
+    return registered_executors()
