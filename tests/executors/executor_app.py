@@ -79,3 +79,14 @@ class Refuses(ExecutableTask):
         if inputs.get("raise"):
             raise ValueError("refused by raising")
         return {"status": "failed", "error": "refused politely"}
+
+
+@executor_register()
+class Hungry(ExecutableTask):
+    id = "hungry"
+    name = "Hungry"
+    description = "Allocates `mb` megabytes (run with TaskConfig(max_memory_mb=...) to see the bound)."
+
+    async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        block = bytearray(int(inputs["mb"]) * 1024 * 1024)
+        return {"allocated_mb": len(block) // (1024 * 1024), "pid": os.getpid()}

@@ -12,7 +12,10 @@ from ._executable import (
     load_entry_points,
     registered_executors,
 )
+from ._isolated import IsolatedFailure, run_isolated
+from ._memory import TaskMemory, memory_for
 from ._trees import TaskManager, TaskTreeNode
 
-__all__ = ["ENTRY_POINT_GROUP", "ExecutableTask", "TaskManager", "TaskTreeNode", "agent_executor", "describe",
-           "executor_register", "get_executor", "load_entry_points", "registered_executors"]
+__all__ = ["ENTRY_POINT_GROUP", "ExecutableTask", "IsolatedFailure", "TaskManager", "TaskMemory", "TaskTreeNode",
+           "agent_executor", "memory_for",
+           "describe", "executor_register", "get_executor", "load_entry_points", "registered_executors", "run_isolated"]

@@ -35,6 +35,14 @@ class ExecutableTask:
     id: str = ""
     name: str = ""
     description: str = ""
+    memory: Any = None
+    """The task's memory (`get`/`set`/`delete`/`list`), set by the worker before `execute`: the task's own
+    with `TaskConfig(memory_scope="session")` (the default; cleared when the task ends), the executor's
+    with `"permanent"`. None in an isolated executor's child process (its database connections stay
+    with the worker)."""
+    isolated: bool = False
+    """Run each task of this executor in a child process of the worker (always so when the task sets
+    `TaskConfig.max_memory_mb`, which only a child process can bound)."""
 
     async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError

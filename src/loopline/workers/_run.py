@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..agent import Agent
 from ..errors import LooplineError, UsageError
-from ..executors import ExecutableTask
+from ..executors import ExecutableTask, IsolatedFailure, memory_for, run_isolated
 from ..loop import ExecutionResult, ExecutionStatus
 from ..providers import Model, resolve_model
 from ..tasks import LocalTaskTest, Task, TaskConfig, Tasks
@@ -154,14 +154,30 @@ class Runner:
             raise UsageError(f"worker {self.worker_id} does not run executor {record['executor']!r}")
         config = TaskConfig.from_json(record.get("config"))
         instance = cls()
-        job = asyncio.ensure_future(instance.execute(dict(record.get("inputs") or {})))
+        inputs = dict(record.get("inputs") or {})
+        isolated = config.max_memory_mb is not None or bool(getattr(cls, "isolated", False))
+        memory = memory_for(self.tasks.store, task_id=task_id, executor_id=record["executor"],
+                            memory_scope=config.memory_scope)
+        instance.memory = None if isolated else memory
+        try:
+            await self._execute(task_id, record, config, instance, inputs, isolated=isolated)
+        finally:
+            if memory.scope == "execution":  # session memory ends with the task
+                memory.clear()
+
+    async def _execute(self, task_id: str, record: dict[str, Any], config: TaskConfig, instance: ExecutableTask,
+                       inputs: dict[str, Any], *, isolated: bool) -> None:
+        cls = type(instance)
+        job = asyncio.ensure_future(run_isolated(cls, inputs, max_memory_mb=config.max_memory_mb) if isolated
+                                    else instance.execute(inputs))
         deadline = None if config.max_duration_seconds is None else time.monotonic() + config.max_duration_seconds
         while not job.done():
             await asyncio.wait({job}, timeout=0.2)
             stop = self.cancelled(task_id) or self.handing_back(task_id)
             late = deadline is not None and time.monotonic() > deadline and not job.done()
             if (stop or late) and not job.done():
-                await instance.cancel()
+                if not isolated:  # an isolated one is stopped by killing its process
+                    await instance.cancel()
                 job.cancel()
                 with contextlib.suppress(BaseException):
                     await job
@@ -171,7 +187,12 @@ class Runner:
                         f"{record['executor']!r} ran past max_duration_seconds={config.max_duration_seconds:g}"})
                     return
                 raise HandBack() if self.handing_back(task_id) else asyncio.CancelledError()
-        result = job.result()
+        try:
+            result = job.result()
+        except IsolatedFailure as exc:
+            self.tasks._finish(task_id, "FAILED", error={"type": exc.error_type or "ExecutorFailed", "code": exc.code,
+                                                         "message": str(exc), "traceback": exc.trace})
+            return
         if isinstance(result, dict) and result.get("status") == "failed":
             self.tasks._finish(task_id, "FAILED", result=_json_safe(result), error={
                 "type": "ExecutorFailed", "code": "executor_failed",
