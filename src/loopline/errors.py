@@ -267,7 +267,7 @@ class PolicyViolationError(UsageError):
     and `url` the address refused. Nothing was sent to a refused address."""
 
     def __init__(self, message: str, *, rule: str, url: str) -> None:
-        super().__init__(message)
+        super().__init__(f"{message} (policy rule: {rule})")
         self.rule = rule
         self.url = url
 

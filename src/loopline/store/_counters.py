@@ -60,9 +60,9 @@ class PolicyCounters:
         `interval` is the least time between two requests' starts (1 / requests per second);
         `concurrency` the most slots held at once; a slot lapses `lease` seconds after it is taken.
         """
-        now = time.time()
         with self.store._write() as cur:
             _, next_at, holders = self._row(cur, task_id)
+            now = time.time()  # read once the row is ours: a time read before waiting for it would be stale
             holders = {h: until for h, until in holders.items() if until > now}
             if concurrency is not None and len(holders) >= concurrency:
                 return float(max(0.01, min(0.05, min(holders.values()) - now)))
