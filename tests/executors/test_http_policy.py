@@ -190,6 +190,16 @@ def test_connection_failures_are_retried_then_fail_with_a_named_error() -> None:
     assert caught.value.url == url
 
 
+def test_a_retry_tries_the_next_checked_address_and_a_post_never_sent_is_retried(server: Local) -> None:
+    """The name has two addresses, both checked; nothing listens on the first, so the request never
+    left: even a POST is sent again, to the second."""
+    p = HttpPolicy(allowed_networks=("127.0.0.0/8",), resolver=lambda host, port: ["127.0.0.2", "127.0.0.1"],
+                   max_retries=1, retry_delay_seconds=0.01)
+    response = fetch_sync(p, "POST", server.url("/echo", name="two.test"), body="once")
+    assert response.status == 200 and json.loads(response.text)["body"] == "once"
+    assert [h.body for h in server.recorder.hits] == [b"once"]
+
+
 @pytest.mark.parametrize("driver", ["sync", "async"])
 async def test_max_duration_ends_a_slow_request(server: Local, driver: str) -> None:
     p = policy(max_duration_seconds=1.0, max_retries=3)
@@ -355,6 +365,8 @@ async def test_the_executor_returns_a_result_or_a_failure_naming_the_rule(server
     assert done["status"] == 200 and json.loads(done["body"])["body"] == "hi"
     assert failed == {"status": "failed", "rule": "domain_not_allowed", "error": failed["error"]}
     assert [e.data["rule"] for e in task_table(store).events("task-2")] == ["domain_not_allowed"]
+    for bad in ({}, {"url": "not a url"}, {"url": "//127.0.0.1/"}):
+        assert (await executor.execute(bad))["rule"] == "invalid_url"
     outside = await HttpExecutor().execute({"url": server.url("/ok")})
     assert (outside["status"], outside["rule"]) == ("failed", "private_address")
 

@@ -27,7 +27,7 @@ import httpx2
 
 from ..errors import HttpFetchError, PolicyViolationError, TasksUnavailableError, UnknownTaskError
 from ..store import PolicyCounters, Store, policy_counters, task_table
-from ._guard import CheckedHost, check_host, literal_address
+from ._guard import Address, CheckedHost, check_host, literal_address
 from ._policy import HttpPolicy, normalise_host
 
 __all__ = ["HttpResponse", "fetch", "fetch_sync"]
@@ -166,20 +166,21 @@ class _Fetch:
         attempt = 0
         while True:
             holder = yield from self._slot(text)
-            send = _Send(_pinned(url, self.method, self.headers, self.body, checked=checked,
+            address = checked.addresses[attempt % len(checked.addresses)]  # a retry tries the next one
+            send = _Send(_pinned(url, self.method, self.headers, self.body, checked=checked, address=address,
                                  timeout=self._remaining(text)),
                          _Body(text, self.policy.max_response_bytes, self.deadline),
                          partial(self.counters.release, self.key, holder) if holder else _nothing)
             try:
                 received: _Received | None = yield send
-                error: httpx2.TransportError | None = None
-            except httpx2.TransportError as exc:
+                error: httpx2.HTTPError | None = None
+            except httpx2.HTTPError as exc:
                 received, error = None, exc
                 if time.monotonic() >= self.deadline:
                     raise _out_of_time(text, f"({type(exc).__name__})") from exc
             if received is not None and not self._retry_answer(received.status, attempt):
                 return received
-            if error is not None and (attempt >= self.policy.max_retries or self.method not in _IDEMPOTENT):
+            if error is not None and not self._retry_error(error, attempt):
                 raise HttpFetchError(f"{self.method} {text} failed: {type(error).__name__}: {error}",
                                      url=text) from error
             delay = _retry_after(received.headers) if received is not None else None
@@ -195,6 +196,13 @@ class _Fetch:
     def _retry_answer(self, status: int, attempt: int) -> bool:
         return (status in _RETRY_STATUSES and attempt < self.policy.max_retries
                 and (status in _NOT_PROCESSED or self.method in _IDEMPOTENT))
+
+    def _retry_error(self, error: httpx2.HTTPError, attempt: int) -> bool:
+        """A request that never reached the server is retried whatever its method; one that may have
+        (the connection broke later) only when sending it twice is harmless."""
+        never_sent = isinstance(error, (httpx2.ConnectError, httpx2.ConnectTimeout))
+        return (attempt < self.policy.max_retries and isinstance(error, httpx2.TransportError)
+                and (never_sent or self.method in _IDEMPOTENT))
 
     def _slot(self, text: str) -> Generator[Action, Any, str | None]:
         """Wait for a request slot (rate and concurrency); its holder id, or None with no such limits."""
@@ -215,6 +223,8 @@ class _Fetch:
         """The URL parsed and checked by name: scheme, credentials, domain rules."""
         try:
             url = httpx2.URL(text)
+            if not url.scheme:
+                raise httpx2.InvalidURL("it has no scheme (http:// or https://)")
         except (httpx2.InvalidURL, TypeError) as exc:
             raise PolicyViolationError(f"refused {text!r}: not a URL ({exc})", rule="invalid_url", url=text) from None
         self.policy.check_scheme(url.scheme, text)
@@ -295,7 +305,7 @@ async def _drive_async(flow: Generator[Action, Any, HttpResponse], client: httpx
                 await asyncio.sleep(action.seconds)
             else:
                 result = await _send_async(client, action)
-        except (PolicyViolationError, HttpFetchError, httpx2.TransportError) as exc:
+        except (PolicyViolationError, HttpFetchError, httpx2.HTTPError) as exc:
             error = exc
 
 
@@ -329,7 +339,7 @@ def _drive_sync(flow: Generator[Action, Any, HttpResponse], client: httpx2.Clien
                 time.sleep(action.seconds)
             else:
                 result = _send_sync(client, action)
-        except (PolicyViolationError, HttpFetchError, httpx2.TransportError) as exc:
+        except (PolicyViolationError, HttpFetchError, httpx2.HTTPError) as exc:
             error = exc
 
 
@@ -348,14 +358,14 @@ def _send_sync(client: httpx2.Client, send: _Send) -> _Received:
 
 
 def _pinned(url: httpx2.URL, method: str, headers: httpx2.Headers, body: bytes | None, *, checked: CheckedHost,
-            timeout: float) -> httpx2.Request:
+            address: Address, timeout: float) -> httpx2.Request:
     """The request sent to the checked address, the name it was made for in `Host` and for TLS."""
     headers = httpx2.Headers(headers)
     headers["Host"] = url.netloc.decode("ascii")
     extensions: dict[str, Any] = {"timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}}
     if url.scheme == "https" and not checked.literal:
         extensions["sni_hostname"] = checked.host
-    target = url.copy_with(host=str(checked.addresses[0]), fragment=None)
+    target = url.copy_with(host=str(address), fragment=None)
     return httpx2.Request(method, target, headers=headers, content=body, extensions=extensions)
 
 

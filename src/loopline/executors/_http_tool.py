@@ -113,7 +113,7 @@ class HttpExecutor:
         scope = current_scope()
         policy = self.policy or scope.policy
         try:
-            response = await fetch(policy, str(inputs.get("method") or "GET"), str(inputs["url"]),
+            response = await fetch(policy, str(inputs.get("method") or "GET"), str(inputs.get("url") or ""),
                                    headers=inputs.get("headers"), body=inputs.get("body"),
                                    task_id=scope.task_id, store=scope.store)
         except PolicyViolationError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -62,7 +63,7 @@ class HttpPolicy:
     """Networks (CIDR) allowed whatever they are, e.g. `("127.0.0.1/32",)` for a test's local server."""
     resolver: Resolver | None = field(default=None, compare=False)
     """How host names are resolved (a hook for tests); `socket.getaddrinfo` when None."""
-    verify: Any = field(default=True, compare=False)
+    verify: bool | ssl.SSLContext = field(default=True, compare=False)
     """TLS verification: True, or an `ssl.SSLContext` (e.g. one trusting a test's own certificate)."""
 
     def __post_init__(self) -> None:
