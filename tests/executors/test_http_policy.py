@@ -138,6 +138,11 @@ async def test_max_pages_counts_fetches_not_hops(server: Local) -> None:
     assert caught.value.rule == "max_pages" and "max_pages (2)" in str(caught.value)
     assert len(server.recorder.hits) == 3
     assert (await fetch(p, "GET", server.url("/ok"), task_id="another-task")).status == 200
+    # A request refused by another rule uses no page.
+    with pytest.raises(PolicyViolationError, match="private_address"):
+        await fetch(p, "GET", "http://10.0.0.1/", task_id="third-task")
+    assert (await fetch(p, "GET", server.url("/ok"), task_id="third-task")).status == 200
+    assert (await fetch(p, "GET", server.url("/ok"), task_id="third-task")).status == 200
 
 
 # --- retries and the deadline ---------------------------------------------------------------------

@@ -139,15 +139,12 @@ class _Fetch:
 
     def flow(self) -> Generator[Action, Any, HttpResponse]:
         url, text = self._checked_url(self.url), self.url
-        if self.policy.max_pages is not None:
-            taken = yield _Blocking(partial(self.counters.take_page, self.key, self.policy.max_pages))
-            if taken is None:
-                raise PolicyViolationError(f"refused {text}: the task already fetched its max_pages "
-                                           f"({self.policy.max_pages}) pages", rule="max_pages", url=text)
         hops: list[str] = []
         while True:
             host = normalise_host(url.raw_host.decode("ascii"))
             checked = yield _Blocking(partial(check_host, self.policy, host, _port(url), text))
+            if not hops:
+                yield from self._take_page(text)  # once the first request is known to be allowed
             hops.append(text)
             received = yield from self._attempts(url, text, checked)
             location = received.headers.get("location") if received.status in _REDIRECTS else None
@@ -160,6 +157,13 @@ class _Fetch:
             following = url.join(location)
             self._redirected(received.status, url, following)
             url, text = self._checked_url(str(following.copy_with(fragment=None))), str(following)
+
+    def _take_page(self, text: str) -> Generator[Action, Any, None]:
+        if self.policy.max_pages is not None:
+            taken = yield _Blocking(partial(self.counters.take_page, self.key, self.policy.max_pages))
+            if taken is None:
+                raise PolicyViolationError(f"refused {text}: the task already fetched its max_pages "
+                                           f"({self.policy.max_pages}) pages", rule="max_pages", url=text)
 
     def _attempts(self, url: httpx2.URL, text: str, checked: CheckedHost) -> Generator[Action, Any, _Received]:
         """Send one hop's request, retrying what may be retried within the deadline."""
