@@ -116,6 +116,8 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self.send_header("Content-Length", str(size))
         self.end_headers()
+        if self.command == "HEAD":
+            return
         sent, piece = 0, b"x" * 65536
         try:
             while sent < size:

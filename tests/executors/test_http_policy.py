@@ -230,6 +230,8 @@ async def test_a_response_over_the_size_limit_is_refused_and_the_read_stops(serv
         await fetch(p, "GET", server.url(f"/big?size={size}&chunked={int(chunked)}"))
     assert caught.value.rule == "response_too_large" and "100000" in str(caught.value)
     assert len((await fetch(p, "GET", server.url("/big?size=100000"))).content) == 100_000
+    head = await fetch(p, "HEAD", server.url(f"/big?size={size}"))  # a HEAD's length announces no body
+    assert head.status == 200 and head.content == b""
     if chunked:  # no length announced: the body was read up to the limit, and the server stopped short
         deadline = time.monotonic() + 5
         while not server.recorder.hits[0].body and time.monotonic() < deadline:

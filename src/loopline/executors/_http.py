@@ -105,7 +105,8 @@ class _Body:
 
     def start(self, response: httpx2.Response) -> None:
         length = response.headers.get("content-length", "")
-        if length.isdigit() and int(length) > self.limit and "content-encoding" not in response.headers:
+        announced = response.request.method != "HEAD" and "content-encoding" not in response.headers
+        if announced and length.isdigit() and int(length) > self.limit:
             raise _too_large(self.url, self.limit, f"it announces {int(length)} bytes")
 
     def add(self, chunk: bytes) -> None:
