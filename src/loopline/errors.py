@@ -31,6 +31,7 @@ __all__ = [
     "ExecutorDefinitionError",
     "ExecutionClaimedError",
     "ExecutionFinishedError",
+    "HttpFetchError",
     "InterruptedCallError",
     "InvalidInputError",
     "LooplineError",
@@ -40,6 +41,7 @@ __all__ = [
     "ModelRequestBlockedError",
     "NoActiveTaskError",
     "PendingToolCallsError",
+    "PolicyViolationError",
     "ProviderErrorResponse",
     "ProviderMismatchError",
     "ResponseParseError",
@@ -282,6 +284,18 @@ class ClientMismatchError(UsageError, TypeError):
         self.client_type = client_type
 
 
+class PolicyViolationError(UsageError):
+    """An HTTP request was refused by the policy it runs under (the task's `TaskConfig`, or the default
+    outside any task): `rule` names the rule (`blocked_domain`, `domain_not_allowed`, `https_required`,
+    `private_address`, `metadata_address`, `max_pages`, `response_too_large`, `redirect_limit`, ...)
+    and `url` the address refused. Nothing was sent to a refused address."""
+
+    def __init__(self, message: str, *, rule: str, url: str) -> None:
+        super().__init__(f"{message} (policy rule: {rule})")
+        self.rule = rule
+        self.url = url
+
+
 class ModelRequestBlockedError(UsageError):
     """A request to a real model was made while model requests are blocked (in tests, by default)."""
 
@@ -380,6 +394,15 @@ class DeadlineExceededError(RuntimeFailure):
         super().__init__(message)
         self.wait = wait
         self.deadline = deadline
+
+
+class HttpFetchError(RuntimeFailure):
+    """An HTTP request the policy allowed could not be completed (connection refused, reset, timed
+    out) after its retries; the transport's error is chained."""
+
+    def __init__(self, message: str, *, url: str) -> None:
+        super().__init__(message)
+        self.url = url
 
 
 class StoreError(RuntimeFailure):

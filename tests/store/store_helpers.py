@@ -23,7 +23,8 @@ from loopline.messages import (
 )
 from loopline.store import Page, Store, ToolCallRecord
 
-MIGRATION_NAMES = ["0001_threads_executions_memory", "0002_upper_case_execution_statuses", "0003_tasks_events_workers"]
+MIGRATION_NAMES = ["0001_threads_executions_memory", "0002_upper_case_execution_statuses", "0003_tasks_events_workers",
+                   "0004_http_policy_counters"]
 
 
 class Clock:

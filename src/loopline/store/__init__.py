@@ -4,6 +4,7 @@ default) and PostgreSQL (the `postgres` extra). Builds on `loopline.messages` an
 knows nothing of agents or providers.
 """
 
+from ._counters import PolicyCounters, policy_counters
 from ._default import default_db_path, default_store, open_store, set_default_store
 from ._memory import InMemoryStore
 from ._migrations import MIGRATIONS
@@ -28,6 +29,7 @@ __all__ = [
     "MIGRATIONS",
     "MemoryScope",
     "Page",
+    "PolicyCounters",
     "PostgresStore",
     "SQLiteStore",
     "Store",
@@ -40,6 +42,7 @@ __all__ = [
     "default_store",
     "memory_scope",
     "open_store",
+    "policy_counters",
     "process_owner",
     "set_default_store",
     "task_table",

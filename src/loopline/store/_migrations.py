@@ -137,6 +137,17 @@ CREATE TABLE workers (
 """
 
 
+_HTTP_POLICY_COUNTERS = """
+CREATE TABLE http_policy_counters (
+    task_id {key} PRIMARY KEY,
+    pages INTEGER NOT NULL DEFAULT 0,
+    next_request_at {real} NOT NULL DEFAULT 0,
+    holders TEXT NOT NULL DEFAULT '{{}}',
+    updated_at {real} NOT NULL
+)
+"""
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     # Keys compare bytewise in both dialects (SQLite's default; "C" on PostgreSQL), so ties in
     # created_at page in the same order whatever the database's locale.
@@ -148,6 +159,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     # queries filter on), its events numbered per task, and the workers' heartbeats.
     Migration("0003_tasks_events_workers", sqlite=_TASK_TABLES.format(real="REAL", key="TEXT"),
               postgres=_TASK_TABLES.format(real="DOUBLE PRECISION", key='TEXT COLLATE "C"')),
+    # What a task's HTTP requests have used, shared by every process running its fetches: pages
+    # fetched, the earliest time the next request may start, and the requests in flight (each with
+    # the time its slot lapses, so a process that died frees its slots).
+    Migration("0004_http_policy_counters", sqlite=_HTTP_POLICY_COUNTERS.format(real="REAL", key="TEXT"),
+              postgres=_HTTP_POLICY_COUNTERS.format(real="DOUBLE PRECISION", key='TEXT COLLATE "C"')),
 )
 """Every migration, oldest first. Never edit a released one: add another."""
 

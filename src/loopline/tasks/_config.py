@@ -25,14 +25,19 @@ class TaskConfig:
     - `max_duration_seconds`, `max_steps`, `max_total_tokens`, `max_cost_usd`, `max_tool_calls`: the
       execution's budgets (`RunConfig`); a budget spent ends the task FAILED with its code.
     - `max_retries`, `retry_delay_seconds`: retries of a failed model request (`RunConfig`).
-    - `requests_per_second`, `concurrent_requests`: the task's model requests.
+    - `requests_per_second`, `concurrent_requests`: the task's model requests, and its HTTP requests
+      (`http_request` tool and executor) across every worker process.
     - `model`: the model the agent runs with, instead of the worker's.
-
-    Accepted and stored with the task but NOT enforced by loopline yet: `allowed_domains`,
-    `blocked_domains`, `require_https`, `max_pages` (the HTTP policy of the executors work reads
-    them), `max_memory_mb`, and `memory_scope` (`"session"`, `"thread"` or `"permanent"`: a handler
-    reads it from `task.config` and passes it as `scope=` to `agent.memory`, whose own default stays
-    `agent`). They are checked here so a typo fails at `create`.
+    - `allowed_domains`, `blocked_domains` (a domain covers its subdomains; blocked wins),
+      `require_https`, `max_pages` (fetches per task): the HTTP policy of the task's `http_request`
+      tool and executor (`loopline.executors.HttpPolicy`), with the guard against server-side request
+      forgery always on. `max_retries`, `retry_delay_seconds` and `max_duration_seconds` bound its
+      fetches too.
+    - `max_memory_mb`: an executor task runs in a child process bounded to that much more memory
+      (Linux); agents and handlers run inside the worker process, where no per-task bound applies.
+    - `memory_scope`: the memory an executor sees (`executor.memory`): `"session"` (the task's own,
+      cleared when it ends; the default) or `"permanent"` (every task of the executor). An agent's
+      memory keeps its own scopes (`agent.memory`, `scope=`); a handler reads this from `task.config`.
     """
 
     max_duration_seconds: float | None = None

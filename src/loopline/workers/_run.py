@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..agent import Agent
 from ..errors import LooplineError, UsageError
-from ..executors import ExecutableTask, IsolatedFailure, memory_for, run_isolated
+from ..executors import ExecutableTask, HttpPolicy, IsolatedFailure, memory_for, policy_scope, run_isolated
 from ..loop import ExecutionResult, ExecutionStatus
 from ..providers import Model, resolve_model
 from ..tasks import LocalTaskTest, Task, TaskConfig, Tasks
@@ -47,6 +47,8 @@ class Runner:
     cancelled: Callable[[str], bool]
     handing_back: Callable[[str], bool] = lambda _: False
     executors: Mapping[str, type[ExecutableTask]] = field(default_factory=dict)
+    http_policy: dict[str, Any] = field(default_factory=dict)
+    """The worker's own HTTP settings (`allow_private`, `allowed_networks`): a task cannot widen them."""
     models: dict[tuple[str, str], Model] = field(default_factory=dict)
     """Models resolved from names, one per name and wire API (so an SDK client and its connections are
     made once per worker, not once per task)."""
@@ -64,8 +66,10 @@ class Runner:
             self.tasks._finish(task_id, "CANCELLED")
             return "CANCELLED"
         record = self._started(task_id)
+        policy = HttpPolicy.from_config(TaskConfig.from_json(record.get("config")), **self.http_policy)
         try:
-            await self._dispatch(record)
+            with policy_scope(policy, task_id, self.tasks.store):  # what http_request may reach for this task
+                await self._dispatch(record)
         except asyncio.CancelledError:
             if self.cancelled(task_id):
                 self.tasks._finish(task_id, "CANCELLED")

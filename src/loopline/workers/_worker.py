@@ -48,13 +48,19 @@ class Events:
         grace_seconds: On stop, how long running tasks may take to finish before they are handed back.
         heartbeat_seconds / lease_seconds: How often the worker says it is alive, and after how long
             without a word others take its tasks.
+        executors: The executors it runs (`ExecutableTask` classes); by default every registered one,
+            the built-in `http_request` included.
+        allow_private_addresses / allowed_networks: What the HTTP policy of its tasks may reach beyond
+            the public internet (private and loopback addresses, or only these networks): the worker's
+            choice, never a task's.
     """
 
     def __init__(self, location: str | None = None, *, store: Store | None = None, agents: Iterable[Agent] = (),
                  model: Model | str | None = None, agent_ids: Iterable[str] | None = None, name: str | None = None,
                  executor_id: str | None = None, max_sync_workers: int = 8, grace_seconds: float = 30.0,
                  heartbeat_seconds: float = 2.0, lease_seconds: float = 10.0,
-                 executors: Iterable[type[ExecutableTask]] | None = None) -> None:
+                 executors: Iterable[type[ExecutableTask]] | None = None, allow_private_addresses: bool = False,
+                 allowed_networks: Iterable[str] = ()) -> None:
         self.tasks = Tasks(location, store=store)
         self.agents: dict[str, Agent] = {}
         for agent in agents:
@@ -77,6 +83,7 @@ class Events:
         self.executor_id = executor_id
         self.handler: TaskHandler | None = None
         self._executor_choice = None if executors is None else list(executors)
+        self.http_policy = {"allow_private": bool(allow_private_addresses), "allowed_networks": tuple(allowed_networks)}
         self.executors: dict[str, type[ExecutableTask]] = {}
         self._stopping = threading.Event()
         self._stopped: asyncio.Event | None = None
@@ -112,7 +119,7 @@ class Events:
         engine = DBOSWorker(engine_url(self.tasks.store), str(self.executor_id))
         served = self._served()
         runner = Runner(self.tasks, self.agents, self.handler, self.model, str(self.executor_id), self._run_sync,
-                        executors=self.executors,
+                        executors=self.executors, http_policy=self.http_policy,
                         cancelled=lambda task_id: task_id in self._cancelled,
                         handing_back=lambda task_id: task_id in self._handing_back)
         await engine.launch(lambda task_id: self._serve(runner, task_id), served, self.max_sync_workers)
