@@ -25,7 +25,7 @@ from loopline.errors import InvalidInputError, UnknownExecutorError  # noqa: E40
 from loopline.executors import ENTRY_POINT_GROUP, TaskManager, TaskTreeNode  # noqa: E402
 from loopline.tasks import Task, TaskConfig, Tasks, live_workers  # noqa: E402
 
-APP = str(HERE / "executor_app.py")
+RUNNER = HERE / "run_executor_worker.py"
 
 
 class Served:
@@ -71,7 +71,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     plugin = _plugin(root / "site")
     path = os.pathsep.join([str(plugin), os.environ.get("PYTHONPATH", "")])
     ledger = root / "ledger.jsonl"
-    worker = start_worker(str(root / "tasks.sqlite"), "--app", APP, "--executors-only", "--lease", "2",
+    worker = start_worker(str(root / "tasks.sqlite"), "--executors-only", "--lease", "2", script=RUNNER,
                           env={"LEDGER": str(ledger), "PYTHONPATH": path}, log=root / "worker.log")
     try:
         yield Served(root / "tasks.sqlite", ledger, worker)
@@ -184,3 +184,21 @@ def test_an_agent_runs_as_an_executor_in_a_tree(served: Served) -> None:
     with pytest.raises(InvalidInputError) as caught:  # an agent executor's input is its prompt
         served.tasks.create(executor="agent.researcher", inputs={"prompt": ""})
     assert caught.value.field == "inputs.prompt"
+
+
+def test_a_worker_with_a_catch_all_handler_leaves_other_executors_alone(served: Served, tmp_path: Path) -> None:
+    """A plain worker (agents and a handler for every other agent id, no executors) beside the executors'
+    worker: executor tasks all go to the worker that has the executor, never failed by the other one,
+    while the plain worker still takes handler tasks of agent ids it first hears of now."""
+    plain = start_worker(served.db, "--name", "plain", "--lease", "2", log=tmp_path / "plain.log")
+    try:
+        (executors_worker,) = [w["id"] for w in live_workers(served.tasks.table) if w["name"] != "plain"]
+        sums = [served.tasks.create(executor="add_numbers", inputs={"numbers": [n]}) for n in range(8)]
+        handled = served.tasks.create(f"new-agent-{time.time_ns()}", "hello").wait(20)
+        for n, task in enumerate(sums):
+            task.wait(20)
+            assert (task.status, task.result, task.worker) == ("COMPLETED", {"total": n}, executors_worker), task.error
+        assert handled.status == "COMPLETED" and handled.result["echo"] == "hello"
+        assert handled.worker is not None and handled.worker.endswith(":plain")
+    finally:
+        assert stop_worker(plain) == 0

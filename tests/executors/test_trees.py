@@ -22,12 +22,14 @@ sys.path.insert(0, str(HERE.parent / "workers"))
 
 from workers_helpers import start_worker, stop_worker  # noqa: E402
 
-from loopline.errors import InvalidInputError, UnknownExecutorError  # noqa: E402
+from loopline.errors import InvalidInputError, TaskFailedError, UnknownExecutorError  # noqa: E402
 from loopline.executors import TaskManager, TaskTreeNode  # noqa: E402
 from loopline.tasks import Task, Tasks  # noqa: E402
 
-APP = str(HERE / "executor_app.py")
-EXECUTOR_SECONDS = 1.0
+RUNNER = HERE / "run_executor_worker.py"
+EXECUTOR_SECONDS = 0.3
+PARALLEL_SECONDS = 3.0
+"""How long each node of the diamond takes: its parallel branches must start within that of each other."""
 
 
 class Cluster:
@@ -44,8 +46,8 @@ class Cluster:
     def start(self, name: str) -> None:
         """A worker (agents, executors, no handler) taking one task of each executor at a time, so
         parallel nodes of one executor go to different workers."""
-        self.workers[name] = start_worker(self.db, "--app", APP, "--no-handler", "--name", name, "--lease", "2",
-                                          "--concurrency", "1", env=self.env, log=self.where / f"{name}.log")
+        self.workers[name] = start_worker(self.db, "--name", name, "--lease", "2", "--concurrency", "1",
+                                          script=RUNNER, env=self.env, log=self.where / f"{name}.log")
 
     def stop(self) -> None:
         for proc in self.workers.values():
@@ -110,17 +112,19 @@ def _check_diamond(cluster: Cluster, root: Task) -> None:
     runs = {tuple(r["numbers"]): r for r in cluster.runs() if r["numbers"][0] in (10, 100)}
     b, c = runs[(10,)], runs[(100,)]
     assert b["pid"] != c["pid"], "the parallel branches ran on one worker"
-    assert abs(b["at"] - c["at"]) < EXECUTOR_SECONDS, "the parallel branches did not overlap"
+    assert abs(b["at"] - c["at"]) < PARALLEL_SECONDS, "the parallel branches did not overlap"
     assert len([r for r in cluster.runs() if r["numbers"] in ([1, 0.5], [10], [100], [1000])]) == 4
 
 
 def test_a_diamond_runs_its_branches_at_once_on_two_workers_on_sqlite_and_postgresql(
         fresh_db: str, tmp_path: Path) -> None:
-    cluster = _cluster(fresh_db, tmp_path, "diamond-1", "diamond-2")
+    cluster = _cluster(fresh_db, tmp_path, "diamond-1", "diamond-2", env={"EXECUTOR_SECONDS": str(PARALLEL_SECONDS)})
     try:
         root = cluster.manager.distribute_task_tree(_diamond(), name="diamond")
         assert root.status == "RUNNING" and root.agent_id == "loopline.tree"
+        seen = _watch_progress(cluster.tasks, root.id)
         root.wait(60)
+        assert {"1 of 4 nodes ended", "3 of 4 nodes ended"} <= seen  # the tree's progress, as tasks.get shows it
         _check_diamond(cluster, root)
         kinds = [(e.type, e.data.get("node_id"), e.data.get("status")) for e in root.events(timeout=5)]
         assert {k for k in kinds if k[0] == "node"} == {("node", n, "COMPLETED") for n in "abcd"}
@@ -128,6 +132,40 @@ def test_a_diamond_runs_its_branches_at_once_on_two_workers_on_sqlite_and_postgr
         assert cluster.tasks.get(root.id).progress == 1.0
     finally:
         cluster.stop()
+
+
+def _watch_progress(tasks: Tasks, root_id: str) -> set[str]:
+    """The root's `current_action`s seen until it ends."""
+    seen: set[str] = set()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        root = tasks.get(root_id)
+        if root.current_action:
+            seen.add(root.current_action)
+        if root.is_finished:
+            break
+        time.sleep(0.05)
+    return seen
+
+
+async def test_a_tree_mixes_executors_and_agents_through_the_async_forms(sqlite_cluster: Cluster) -> None:
+    total = TaskTreeNode("total", executor="add_numbers", inputs={"numbers": [4, 5]})
+    explain = total.add_child(TaskTreeNode("explain", agent_id="researcher", prompt="Explain the total."))
+    explain.add_child(TaskTreeNode("count", executor="add_numbers", inputs={"numbers": [1]}))
+
+    root = await sqlite_cluster.manager.adistribute_task_tree(total)
+    await root.await_result(60)
+
+    root = await sqlite_cluster.tasks.aget(root.id)
+    assert root.status == "COMPLETED", root.error
+    assert root.result["total"] == {"total": 9} and root.result["count"] == {"total": 1}
+    assert root.result["explain"].startswith("answer to Explain the total.")
+    assert '"total": 9' in root.result["explain"]  # the executor's result, appended to the agent's prompt
+    nodes = sqlite_cluster.tasks.tree(root.id)
+    assert nodes["count"].to_json()["inputs"]["dependencies"] == {"explain": root.result["explain"]}
+    assert await sqlite_cluster.manager.aexecute_task("add_numbers", {"numbers": [2, 2]}, timeout=30) == {"total": 4}
+    with pytest.raises(TaskFailedError, match="refused politely"):
+        sqlite_cluster.manager.execute_task("refuses", {}, timeout=30)
 
 
 def test_a_failed_node_fails_its_dependants_unless_they_continue(sqlite_cluster: Cluster) -> None:
