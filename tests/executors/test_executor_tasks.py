@@ -202,3 +202,13 @@ def test_a_worker_with_a_catch_all_handler_leaves_other_executors_alone(served: 
         assert handled.worker is not None and handled.worker.endswith(":plain")
     finally:
         assert stop_worker(plain) == 0
+
+
+def test_executor_tasks_on_one_thread_run_in_creation_order(served: Served) -> None:
+    thread_id = served.tasks.store.create_thread()
+    first = served.tasks.create(executor="slow", inputs={"seconds": 0.5}, thread_id=thread_id)
+    second = served.tasks.create(executor="add_numbers", inputs={"numbers": [1]}, thread_id=thread_id)
+
+    assert (first.wait(20).status, second.wait(20).status) == ("COMPLETED", "COMPLETED"), (first.error, second.error)
+    assert first.finished_at is not None and second.started_at is not None
+    assert second.started_at >= first.finished_at

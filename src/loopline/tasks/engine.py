@@ -12,9 +12,9 @@ creation; a task that continues a thread goes to `loopline.agent.<id>.threads`, 
 with one task running per partition, so the tasks of one thread run one at a time in creation order
 (priority does not reorder a conversation) while different threads run in parallel. The worker also
 waits, before it starts a thread's task, for earlier tasks of that thread still running from the
-other queue. An executor's tasks go to `loopline.executor.<id>`, which a worker with a catch-all handler
-leaves to the workers that have that executor. The task id is the workflow id, which makes enqueueing
-the same task twice harmless.
+other queue. An executor's tasks go to `loopline.executor.<id>` (and `.threads`), which a worker with a
+catch-all handler leaves to the workers that have that executor. The task id is the workflow id, which
+makes enqueueing the same task twice harmless.
 """
 
 from __future__ import annotations
@@ -49,11 +49,9 @@ executors it does not have."""
 
 
 def queue_name(agent_id: str, *, continuing: bool = False, executor: bool = False) -> str:
-    """The engine queue of one agent's tasks: those that start a thread, or those that continue one
-    (or, with `executor`, the one queue of an executor's tasks)."""
-    if executor:
-        return EXECUTOR_QUEUE_PREFIX + agent_id
-    return f"loopline.agent.{agent_id}" + (".threads" if continuing else "")
+    """The engine queue of one agent's (or, with `executor`, one executor's) tasks: those that start a
+    thread, or those that continue one."""
+    return (EXECUTOR_QUEUE_PREFIX if executor else "loopline.agent.") + agent_id + (".threads" if continuing else "")
 
 
 def _task_queue(task: dict[str, Any]) -> tuple[str, bool]:

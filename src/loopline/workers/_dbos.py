@@ -59,17 +59,17 @@ class DBOSWorker:
         if "runner" in _serving:
             raise UsageError("a loopline worker is already running in this process (DBOS runs one per process)")
         _serving["runner"] = serve
-        own = [queue_name(e, executor=True) for e in executor_ids]
+        own = [name for e in executor_ids for name, _ in _queues(e, executor=True)]
         try:
             instance = DBOS(config={"name": APP_NAME, "system_database_url": self.url,
                                     "executor_id": self.executor_id, "application_version": APP_VERSION,
                                     "log_level": "WARNING", "notification_listener_polling_interval_sec": 0.05,
                                     "max_executor_threads": concurrency + 4})
-            DBOS.listen_queues(own if agent_ids is None else [n for a in agent_ids for n in _queues(a)] + own)
+            DBOS.listen_queues(own if agent_ids is None else [n for a in agent_ids for n, _ in _queues(a)] + own)
             DBOS.launch()  # from inside the running loop: DBOS runs the workflows on it
             self._launched = True
-            queues = [(name, continuing) for a in agent_ids or () for name, continuing in
-                      ((queue_name(a), False), (queue_name(a, continuing=True), True))] + [(q, False) for q in own]
+            queues = [q for a in agent_ids or () for q in _queues(a)] + [q for e in executor_ids
+                                                                           for q in _queues(e, executor=True)]
             for name, continuing in queues:
                 await DBOS.register_queue_async(name, **queue_settings(continuing=continuing,
                                                                        worker_concurrency=concurrency),
@@ -101,8 +101,9 @@ class DBOSWorker:
         self._launched = False
 
 
-def _queues(agent_id: str) -> list[str]:
-    return [queue_name(agent_id), queue_name(agent_id, continuing=True)]
+def _queues(agent_id: str, *, executor: bool = False) -> list[tuple[str, bool]]:
+    """The queues of an agent's (or executor's) tasks, each with whether it holds those continuing a thread."""
+    return [(queue_name(agent_id, continuing=c, executor=executor), c) for c in (False, True)]
 
 
 async def _follow_queues(instance: Any, own: list[str]) -> None:
