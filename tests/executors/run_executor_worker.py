@@ -1,5 +1,5 @@
 """Runs one worker process serving `executor_app` for the tests, without a handler:
-`python run_executor_worker.py DB [--name N] [--lease S] [--concurrency N] [--executors-only]`.
+`python run_executor_worker.py DB [--name N] [--lease S] [--concurrency N] [--grace S] [--executors-only]`.
 
 It serves every executor `executor_app` registers (and those installed packages declare) and, unless
 `--executors-only`, the `researcher` agent with `MODEL`, until SIGINT / SIGTERM."""
@@ -24,11 +24,12 @@ async def main() -> None:
     parser.add_argument("--name")
     parser.add_argument("--lease", type=float, default=4.0)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--grace", type=float, default=5.0)
     parser.add_argument("--executors-only", action="store_true")
     args = parser.parse_args()
     events = Events(args.db, agents=() if args.executors_only else executor_app.agents, model=executor_app.MODEL,
-                    name=args.name, max_sync_workers=args.concurrency, heartbeat_seconds=args.lease / 4,
-                    lease_seconds=args.lease)
+                    name=args.name, grace_seconds=args.grace, max_sync_workers=args.concurrency,
+                    heartbeat_seconds=args.lease / 4, lease_seconds=args.lease)
     await events.start()
 
 

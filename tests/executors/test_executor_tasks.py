@@ -212,3 +212,24 @@ def test_executor_tasks_on_one_thread_run_in_creation_order(served: Served) -> N
     assert (first.wait(20).status, second.wait(20).status) == ("COMPLETED", "COMPLETED"), (first.error, second.error)
     assert first.finished_at is not None and second.started_at is not None
     assert second.started_at >= first.finished_at
+
+
+def test_a_stopping_worker_lets_the_executor_clean_up_and_hands_its_task_back(tmp_path: Path) -> None:
+    db, ledger = str(tmp_path / "stop.sqlite"), tmp_path / "ledger.jsonl"
+    args = ("--executors-only", "--lease", "2", "--grace", "0.5")
+    first = start_worker(db, *args, script=RUNNER, env={"LEDGER": str(ledger)}, log=tmp_path / "first.log")
+    tasks = Tasks(db)
+    task = _wait_status(tasks.create(executor="slow", inputs={"seconds": 3}), "RUNNING")
+
+    assert stop_worker(first) == 0  # past its grace period, mid-execute
+
+    assert task.refresh().status == "PENDING"
+    assert [(e["executor"], e["pid"]) for e in map(json.loads, ledger.read_text().splitlines())
+            if e.get("cancelled")] == [("slow", first.pid)]
+    second = start_worker(db, *args, script=RUNNER, env={"LEDGER": str(ledger)}, log=tmp_path / "second.log")
+    try:
+        task.wait(30)
+        assert (task.status, task.result) == ("COMPLETED", {"slept": 3}), task.error
+        assert "handed_back" in [e.type for e in task.events(timeout=5)]
+    finally:
+        assert stop_worker(second) == 0

@@ -156,21 +156,23 @@ class Runner:
         instance = cls()
         job = asyncio.ensure_future(instance.execute(dict(record.get("inputs") or {})))
         deadline = None if config.max_duration_seconds is None else time.monotonic() + config.max_duration_seconds
-        while not job.done():
-            await asyncio.wait({job}, timeout=0.2)
-            stop = self.cancelled(task_id) or self.handing_back(task_id)
-            late = deadline is not None and time.monotonic() > deadline and not job.done()
-            if (stop or late) and not job.done():
-                await instance.cancel()
-                job.cancel()
-                with contextlib.suppress(BaseException):
-                    await job
-                if late and not stop:
-                    self.tasks._finish(task_id, "FAILED", error={
-                        "type": "ExecutorTimeout", "code": "max_duration", "message": f"executor "
-                        f"{record['executor']!r} ran past max_duration_seconds={config.max_duration_seconds:g}"})
-                    return
-                raise HandBack() if self.handing_back(task_id) else asyncio.CancelledError()
+        try:
+            while not job.done():
+                await asyncio.wait({job}, timeout=0.2)
+                stop = self.cancelled(task_id) or self.handing_back(task_id)
+                late = deadline is not None and time.monotonic() > deadline and not job.done()
+                if (stop or late) and not job.done():
+                    await _stop_executor(instance, job)
+                    if late and not stop:
+                        self.tasks._finish(task_id, "FAILED", error={
+                            "type": "ExecutorTimeout", "code": "max_duration", "message": f"executor "
+                            f"{record['executor']!r} ran past max_duration_seconds={config.max_duration_seconds:g}"})
+                        return
+                    raise HandBack() if self.handing_back(task_id) else asyncio.CancelledError()
+        except asyncio.CancelledError:  # the worker stopping under it: the executor still gets to clean up
+            if not job.done():
+                await _stop_executor(instance, job)
+            raise
         result = job.result()
         if isinstance(result, dict) and result.get("status") == "failed":
             self.tasks._finish(task_id, "FAILED", result=_json_safe(result), error={
@@ -216,6 +218,16 @@ class Runner:
         code = "loopline_error" if isinstance(exc, LooplineError) else "handler_error"
         self.tasks._finish(task_id, "FAILED", error={"type": type(exc).__name__, "message": str(exc), "code": code,
                                                      "traceback": text})
+
+
+async def _stop_executor(instance: ExecutableTask, job: asyncio.Future[Any]) -> None:
+    """Call the executor's `cancel()` (to stop what it started elsewhere), then end its `execute`."""
+    try:
+        await instance.cancel()
+    finally:
+        job.cancel()
+        with contextlib.suppress(BaseException):
+            await job
 
 
 def _json_safe(value: Any) -> Any:
