@@ -309,3 +309,19 @@ def test_a_worker_killed_mid_tree_loses_nothing_that_completed(fresh_db: str, tm
         assert [ev.type for ev in node_b.events(timeout=5)].count("recovered") == 1
     finally:
         cluster.stop()
+
+
+def test_a_cancel_cut_short_is_finished_by_the_watchdog(tmp_path: Path) -> None:
+    """The process cancelling a tree died after marking its root: no node moves on, and the next
+    worker watchdog pass (`advance_trees`) finishes the cancel."""
+    tasks = Tasks(str(tmp_path / "cut.sqlite"))
+    first = TaskTreeNode("first", agent_id="nobody-serves-this", prompt="wait")
+    first.add_child(TaskTreeNode("then", agent_id="nobody-serves-this", prompt="wait", on_failure="continue"))
+    root = TaskManager(tasks).distribute_task_tree(first)
+    tasks.table.update(root.id, lambda r: {**r, "cancel_requested": True})  # what the cancel wrote first
+    nodes = tasks.tree(root.id)
+    tasks._finish(nodes["first"].id, "CANCELLED")  # and the one node it got to
+
+    assert nodes["then"].refresh().status == "PENDING" and root.refresh().status == "RUNNING"
+    assert tasks.advance_trees() == 1
+    assert root.refresh().status == "CANCELLED" and nodes["then"].refresh().status == "CANCELLED"
