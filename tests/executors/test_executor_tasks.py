@@ -21,7 +21,7 @@ sys.path.insert(0, str(HERE.parent / "workers"))
 
 from workers_helpers import start_worker, stop_worker  # noqa: E402
 
-from loopline.errors import InvalidInputError, UnknownExecutorError  # noqa: E402
+from loopline.errors import InvalidInputError, TasksUnavailableError, UnknownExecutorError  # noqa: E402
 from loopline.executors import ENTRY_POINT_GROUP, TaskManager, TaskTreeNode  # noqa: E402
 from loopline.tasks import Task, TaskConfig, Tasks, live_workers  # noqa: E402
 
@@ -233,3 +233,24 @@ def test_a_stopping_worker_lets_the_executor_clean_up_and_hands_its_task_back(tm
         assert "handed_back" in [e.type for e in task.events(timeout=5)]
     finally:
         assert stop_worker(second) == 0
+
+
+def test_a_catch_all_worker_alone_neither_runs_nor_counts_for_an_executor(tmp_path: Path) -> None:
+    """With only a plain worker (a handler for every agent id, no executors) alive, an executor task
+    waits for a worker that has the executor, and `require_worker` says there is none."""
+    sys.path.insert(0, str(HERE))
+    import executor_app  # noqa: F401 - this process knows the executors' schemas, the worker does not
+
+    db = str(tmp_path / "plain.sqlite")
+    plain = start_worker(db, "--name", "plain", "--lease", "2", log=tmp_path / "plain.log")
+    try:
+        tasks = Tasks(db)
+        with pytest.raises(TasksUnavailableError, match="add_numbers"):
+            tasks.create(executor="add_numbers", inputs={"numbers": [1]}, require_worker=True)
+        waiting = tasks.create(executor="add_numbers", inputs={"numbers": [1]})
+        handled = tasks.create("someone", "hi").wait(20)
+        assert handled.status == "COMPLETED"  # the worker is taking tasks
+        time.sleep(1.0)
+        assert waiting.refresh().status == "PENDING"
+    finally:
+        assert stop_worker(plain) == 0

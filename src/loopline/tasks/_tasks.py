@@ -116,7 +116,7 @@ class Tasks:
             existing = self.table.find_key(self.organization_id, idempotency_key)
             if existing is not None:
                 return Task(existing, self)
-        if require_worker and not live_workers(self.table, agent_id):
+        if require_worker and not _serving(self.table, record):
             raise TasksUnavailableError(f"no live worker serves agent {agent_id!r}: start one (`loopline worker "
                                         "app.py:agents`), or create the task without require_worker to queue it")
         if record["thread_id"] is not None:
@@ -453,6 +453,15 @@ def live_workers(table: TaskTable, agent_id: str | None = None, *, lease: float 
         if agent_id is None or agents is None or agent_id in agents:
             found.append({"id": row.id, **row.data, "heartbeat_at": row.heartbeat_at})
     return found
+
+
+def _serving(table: TaskTable, record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The live workers that would run the task: for an executor's, only those that have it (a catch-all
+    handler does not run executors)."""
+    workers = live_workers(table, record["agent_id"])
+    if record.get("kind") != "executor":
+        return workers
+    return [w for w in workers if record["agent_id"] in (w.get("executors") or {})]
 
 
 def check_executor_inputs(table: TaskTable, executor: str, inputs: Any) -> None:
