@@ -25,7 +25,7 @@ __all__ = ["DBOSWorker"]
 dbos = import_dbos()
 DBOS = dbos.DBOS
 
-_FOLLOW_SECONDS = 0.5
+_FOLLOW_SECONDS = 0.25
 """How often a worker with a catch-all handler looks for new queues (DBOS itself looks every second)."""
 
 _serving: dict[str, Callable[[str], Awaitable[str]]] = {}
