@@ -170,7 +170,7 @@ class Runner:
                         return
                     raise HandBack() if self.handing_back(task_id) else asyncio.CancelledError()
         except asyncio.CancelledError:  # the worker stopping under it: the executor still gets to clean up
-            if not job.done():
+            if not job.done() or job.cancelled():  # (at the loop's end, `execute` is cancelled with the rest)
                 await _stop_executor(instance, job)
             raise
         result = job.result()
