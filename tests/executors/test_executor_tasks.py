@@ -221,9 +221,11 @@ def test_a_stopping_worker_lets_the_executor_clean_up_and_hands_its_task_back(tm
     tasks = Tasks(db)
     task = _wait_status(tasks.create(executor="slow", inputs={"seconds": 3}), "RUNNING")
 
-    assert stop_worker(first) == 0  # past its grace period, mid-execute
+    code = stop_worker(first)  # past its grace period, mid-execute
+    told = f"exit status {code}, log: {(tmp_path / 'first.log').read_text()[-2000:]}"
 
-    assert task.refresh().status == "PENDING"
+    assert code == 0 and task.refresh().status == "PENDING", told
+    assert ledger.exists(), told
     assert [(e["executor"], e["pid"]) for e in map(json.loads, ledger.read_text().splitlines())
             if e.get("cancelled")] == [("slow", first.pid)]
     second = start_worker(db, *args, script=RUNNER, env={"LEDGER": str(ledger)}, log=tmp_path / "second.log")

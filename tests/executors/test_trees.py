@@ -143,6 +143,41 @@ def test_a_diamond_runs_its_branches_at_once_on_two_workers_on_sqlite_and_postgr
         cluster.stop()
 
 
+def test_a_worker_killed_mid_tree_loses_nothing_that_completed(fresh_db: str, tmp_path: Path) -> None:
+    """A chain a -> b -> c, and e beside it: b's worker is killed while b runs; the other worker
+    recovers b, the tree completes, and only b ran twice."""
+    cluster = _cluster(fresh_db, tmp_path, "crash-1", "crash-2", env={"EXECUTOR_SECONDS": "2"})
+    try:
+        a = TaskTreeNode("a", executor="add_numbers", inputs={"numbers": [1]})
+        b = a.add_child(TaskTreeNode("b", executor="add_numbers", inputs={"numbers": [2]}))
+        b.add_child(TaskTreeNode("c", executor="add_numbers", inputs={"numbers": [3]}))
+        e = TaskTreeNode("e", executor="add_numbers", inputs={"numbers": [4]})
+        root = cluster.manager.distribute_task_tree([a, e])
+        node_b = cluster.tasks.tree(root.id)["b"]
+        deadline = time.monotonic() + 30
+        while not [r for r in cluster.runs() if r["numbers"] == [2]]:  # b's executor is under way
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert node_b.refresh().status == "RUNNING"
+        worker = str(node_b.to_json()["worker"]).rsplit(":", 1)[-1]
+        victim = cluster.workers[worker]
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(10)
+
+        with contextlib.suppress(TaskTimeoutError):
+            root.wait(60)
+
+        assert root.status == "COMPLETED", cluster.diagnosis(root)
+        assert root.result == {"a": {"total": 1}, "b": {"total": 3}, "c": {"total": 6}, "e": {"total": 4}}
+        runs = [(r["numbers"][0], r["pid"]) for r in cluster.runs()]
+        assert sorted(n for n, _ in runs) == [1, 2, 2, 3, 4]  # b again, nothing else
+        assert next(pid for n, pid in runs if n == 2) == victim.pid
+        assert node_b.refresh().to_json()["attempts"] == 2
+        assert [ev.type for ev in node_b.events(timeout=5)].count("recovered") == 1
+    finally:
+        cluster.stop()
+
+
 def _watch_progress(tasks: Tasks, root_id: str) -> set[str]:
     """The root's `current_action`s seen until it ends."""
     seen: set[str] = set()
@@ -284,41 +319,6 @@ def test_the_seeds_task_composition_as_a_tree_and_as_two_calls(sqlite_cluster: C
     summarised = tasks.execute_task(tasks.create("researcher", f"Summarise the research: {found}"), timeout=60)
     assert found == "answer to Research solar panels."
     assert summarised == "answer to Summarise the research: answer to Research solar panels."
-
-
-def test_a_worker_killed_mid_tree_loses_nothing_that_completed(fresh_db: str, tmp_path: Path) -> None:
-    """A chain a -> b -> c, and e beside it: b's worker is killed while b runs; the other worker
-    recovers b, the tree completes, and only b ran twice."""
-    cluster = _cluster(fresh_db, tmp_path, "crash-1", "crash-2", env={"EXECUTOR_SECONDS": "2"})
-    try:
-        a = TaskTreeNode("a", executor="add_numbers", inputs={"numbers": [1]})
-        b = a.add_child(TaskTreeNode("b", executor="add_numbers", inputs={"numbers": [2]}))
-        b.add_child(TaskTreeNode("c", executor="add_numbers", inputs={"numbers": [3]}))
-        e = TaskTreeNode("e", executor="add_numbers", inputs={"numbers": [4]})
-        root = cluster.manager.distribute_task_tree([a, e])
-        node_b = cluster.tasks.tree(root.id)["b"]
-        deadline = time.monotonic() + 30
-        while not [r for r in cluster.runs() if r["numbers"] == [2]]:  # b's executor is under way
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        assert node_b.refresh().status == "RUNNING"
-        worker = str(node_b.to_json()["worker"]).rsplit(":", 1)[-1]
-        victim = cluster.workers[worker]
-        victim.send_signal(signal.SIGKILL)
-        victim.wait(10)
-
-        with contextlib.suppress(TaskTimeoutError):
-            root.wait(60)
-
-        assert root.status == "COMPLETED", cluster.diagnosis(root)
-        assert root.result == {"a": {"total": 1}, "b": {"total": 3}, "c": {"total": 6}, "e": {"total": 4}}
-        runs = [(r["numbers"][0], r["pid"]) for r in cluster.runs()]
-        assert sorted(n for n, _ in runs) == [1, 2, 2, 3, 4]  # b again, nothing else
-        assert next(pid for n, pid in runs if n == 2) == victim.pid
-        assert node_b.refresh().to_json()["attempts"] == 2
-        assert [ev.type for ev in node_b.events(timeout=5)].count("recovered") == 1
-    finally:
-        cluster.stop()
 
 
 def test_a_cancel_cut_short_is_finished_by_the_watchdog(tmp_path: Path) -> None:
