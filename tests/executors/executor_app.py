@@ -12,9 +12,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "workers"))
 
-from worker_app import MODEL, agents, handle  # noqa: E402,F401
+from worker_app import MODEL, agents, handle, researcher  # noqa: F401
 
-from loopline.executors import ExecutableTask, executor_register  # noqa: E402
+from loopline.executors import ExecutableTask, agent_executor, executor_register
 
 
 def _ledger(entry: dict[str, Any]) -> None:
@@ -90,3 +90,7 @@ class Hungry(ExecutableTask):
     async def execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
         block = bytearray(int(inputs["mb"]) * 1024 * 1024)
         return {"allocated_mb": len(block) // (1024 * 1024), "pid": os.getpid()}
+
+
+Researcher = executor_register()(agent_executor(researcher, model=MODEL))
+"""The `researcher` agent as an executor (id `agent.researcher`): its input is the prompt."""

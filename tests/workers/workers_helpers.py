@@ -15,12 +15,13 @@ HERE = Path(__file__).parent
 
 
 def start_worker(db: str, *args: str, env: dict[str, str] | None = None, timeout: float = 30.0,
-                 log: Path | None = None) -> subprocess.Popen[bytes]:
-    """A worker process on `db` (run_worker.py with `args`), returned once its heartbeat is in the database."""
+                 log: Path | None = None, script: Path = HERE / "run_worker.py") -> subprocess.Popen[bytes]:
+    """A worker process on `db` (run_worker.py, or `script`, with `args`), returned once its heartbeat is
+    in the database."""
     tasks = Tasks(db)
     before = {w["id"] for w in live_workers(tasks.table)}
     out = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115 - the process owns it
-    proc = subprocess.Popen([sys.executable, str(HERE / "run_worker.py"), db, *args],
+    proc = subprocess.Popen([sys.executable, str(script), db, *args],
                             env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -11,5 +11,5 @@ from ._tasks import Tasks, live_workers
 from ._tree import TREE_AGENT_ID
 from .engine import Engine, engine_url
 
-__all__ = ["TREE_AGENT_ID", "Engine", "LocalTaskTest", "Task", "TaskConfig", "TaskEvent", "TaskInput", "Tasks",
+__all__ = ["Engine", "LocalTaskTest", "TREE_AGENT_ID", "Task", "TaskConfig", "TaskEvent", "TaskInput", "Tasks",
            "engine_url", "live_workers", "register_executor_schema"]

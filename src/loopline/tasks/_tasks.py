@@ -19,7 +19,7 @@ from ..store import Page, Store, TaskTable, default_store, open_store, task_tabl
 from ._config import TaskConfig
 from ._schemas import EXECUTOR_SCHEMAS
 from ._task import FINISHED_EVENT, Task, TaskEvent
-from ._tree import TREE_AGENT_ID, advance, build_tree
+from ._tree import advance, advance_all, create_tree
 from .engine import MAX_PRIORITY, Engine, engine_for, engine_url
 
 __all__ = ["OUTPUT_FORMATS", "Tasks", "live_workers"]
@@ -116,7 +116,8 @@ class Tasks:
             existing = self.table.find_key(self.organization_id, idempotency_key)
             if existing is not None:
                 return Task(existing, self)
-        if require_worker and not live_workers(self.table, agent_id):
+        if require_worker and not [w for w in live_workers(self.table, agent_id) if record.get("kind") != "executor"
+                                   or agent_id in (w.get("executors") or {})]:  # a catch-all runs no executor
             raise TasksUnavailableError(f"no live worker serves agent {agent_id!r}: start one (`loopline worker "
                                         "app.py:agents`), or create the task without require_worker to queue it")
         if record["thread_id"] is not None:
@@ -306,7 +307,8 @@ class Tasks:
         record = self._record(task_id)
         if record["status"] in _TERMINAL:
             return record
-        if record.get("kind") == "tree":  # every node not yet ended, then the tree itself
+        if record.get("kind") == "tree":  # marked first, so no node ending meanwhile moves it on; then every node
+            self.table.update(task_id, lambda r: None if r["status"] in _TERMINAL else {**r, "cancel_requested": True})
             for node_task in record["nodes"].values():
                 self._cancel(node_task)
             self._finish(task_id, "CANCELLED")
@@ -326,16 +328,7 @@ class Tasks:
     def create_tree(self, nodes: Sequence[Mapping[str, Any]], *, name: str = "") -> Task:
         """Create a task tree (see `loopline.executors.TaskManager`); returns its root task, whose
         `result` is each node's result by node id once every node has ended."""
-        records = build_tree(self, nodes, name=name)
-        for record in records[1:]:
-            self.engine.prepare(record)
-        for record in records[1:]:
-            record["thread_id"] = self.store.create_thread(metadata={"task_id": record["id"]})
-        self.table.insert_many(records)
-        for record in records:
-            self._event(record["id"], "status", {"status": record["status"]})
-        advance(self, records[0]["id"])
-        return self.get(records[0]["id"])
+        return self.get(create_tree(self, nodes, name=name))
 
     def tree(self, root_id: str) -> dict[str, Task]:
         """The nodes of a task tree, by node id."""
@@ -347,10 +340,7 @@ class Tasks:
     def advance_trees(self) -> int:
         """Move every unfinished tree on (a worker's watchdog calls it, in case the process that ended
         a node died before it did); returns how many trees it looked at."""
-        page = self.table.list(organization_id=None, agent_id=TREE_AGENT_ID, status=["RUNNING"], limit=500)
-        for root in page:
-            advance(self, root["id"])
-        return len(page)
+        return advance_all(self)
 
     def _finish(self, task_id: str, status: str, *, result: Any = None, error: dict[str, Any] | None = None,
                 only_from: Sequence[str] | None = None, advance_tree: bool = True, **fields: Any) -> bool:

@@ -22,7 +22,7 @@ from ..messages import new_id
 if TYPE_CHECKING:
     from ._tasks import Tasks
 
-__all__ = ["TREE_AGENT_ID", "advance", "build_tree"]
+__all__ = ["TREE_AGENT_ID", "advance", "advance_all", "build_tree", "create_tree"]
 
 TREE_AGENT_ID = "loopline.tree"
 """The `agent_id` of every tree's root task (no worker runs it: its nodes run)."""
@@ -61,6 +61,20 @@ def build_tree(tasks: Tasks, nodes: Sequence[Mapping[str, Any]], *, name: str = 
             "progress": 0.0, "current_action": None, "created_at": now, "updated_at": now, "started_at": now,
             "config": {}, "source": "tree"}
     return [root, *records]
+
+
+def create_tree(tasks: Tasks, nodes: Sequence[Mapping[str, Any]], *, name: str = "") -> str:
+    """Check and store a tree (all of it, or nothing), queue the nodes that depend on nothing; the root's id."""
+    records = build_tree(tasks, nodes, name=name)
+    for record in records[1:]:
+        tasks.engine.prepare(record)
+    for record in records[1:]:
+        record["thread_id"] = tasks.store.create_thread(metadata={"task_id": record["id"]})
+    tasks.table.insert_many(records)
+    for record in records:
+        tasks._event(record["id"], "status", {"status": record["status"]})
+    advance(tasks, records[0]["id"])
+    return str(records[0]["id"])
 
 
 def _node_record(tasks: Tasks, node: Mapping[str, Any], root_id: str) -> dict[str, Any]:
@@ -107,12 +121,23 @@ def advance(tasks: Tasks, root_id: str) -> dict[str, Any]:
     tree once every node has; returns the root's record. Safe to call any number of times, anywhere."""
     for _ in range(1000):  # each pass settles at least one node, or stops
         root = tasks.table.get(root_id)
-        if root["status"] in _TERMINAL:
+        if root["status"] in _TERMINAL or root.get("cancel_requested"):  # cancelling: `Tasks._cancel` ends it
             return root
         nodes = {node: tasks.table.get(task_id) for node, task_id in root["nodes"].items()}
         if not _step(tasks, root, nodes):
             return _settle_root(tasks, root, nodes)
     return tasks.table.get(root_id)
+
+
+def advance_all(tasks: Tasks) -> int:
+    """Move every unfinished tree on, and finish the cancels whose process died midway; how many it saw."""
+    page = tasks.table.list(organization_id=None, agent_id=TREE_AGENT_ID, status=["RUNNING"], limit=500)
+    for root in page:
+        if root.get("cancel_requested"):
+            tasks._cancel(root["id"])
+        else:
+            advance(tasks, root["id"])
+    return len(page)
 
 
 def _step(tasks: Tasks, root: dict[str, Any], nodes: dict[str, dict[str, Any]]) -> bool:

@@ -12,7 +12,9 @@ creation; a task that continues a thread goes to `loopline.agent.<id>.threads`, 
 with one task running per partition, so the tasks of one thread run one at a time in creation order
 (priority does not reorder a conversation) while different threads run in parallel. The worker also
 waits, before it starts a thread's task, for earlier tasks of that thread still running from the
-other queue. The task id is the workflow id, which makes enqueueing the same task twice harmless.
+other queue. An executor's tasks go to `loopline.executor.<id>` (and `.threads`), which a worker with a
+catch-all handler leaves to the workers that have that executor. The task id is the workflow id, which
+makes enqueueing the same task twice harmless.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from typing import Any, Protocol
 from ..errors import MissingExtraError
 from ..store import Store
 
-__all__ = ["APP_NAME", "APP_VERSION", "MAX_PRIORITY", "POLL_SECONDS", "WORKFLOW_NAME", "DBOSEngine", "Engine",
-           "engine_for", "engine_url", "import_dbos", "queue_name", "queue_settings"]
+__all__ = ["APP_NAME", "APP_VERSION", "EXECUTOR_QUEUE_PREFIX", "MAX_PRIORITY", "POLL_SECONDS", "WORKFLOW_NAME",
+           "DBOSEngine", "Engine", "engine_for", "engine_url", "import_dbos", "queue_name", "queue_settings"]
 
 APP_NAME = "loopline"
 APP_VERSION = "loopline-tasks-1"
@@ -41,9 +43,21 @@ MAX_PRIORITY = 100_000
 """Priorities run from -MAX_PRIORITY to MAX_PRIORITY; higher starts first."""
 
 
-def queue_name(agent_id: str, *, continuing: bool = False) -> str:
-    """The engine queue of one agent's tasks: those that start a thread, or those that continue one."""
-    return f"loopline.agent.{agent_id}" + (".threads" if continuing else "")
+EXECUTOR_QUEUE_PREFIX = "loopline.executor."
+"""Executors' queues are named apart, so a worker with a catch-all handler can leave alone those of
+executors it does not have."""
+
+
+def queue_name(agent_id: str, *, continuing: bool = False, executor: bool = False) -> str:
+    """The engine queue of one agent's (or, with `executor`, one executor's) tasks: those that start a
+    thread, or those that continue one."""
+    return (EXECUTOR_QUEUE_PREFIX if executor else "loopline.agent.") + agent_id + (".threads" if continuing else "")
+
+
+def _task_queue(task: dict[str, Any]) -> tuple[str, bool]:
+    """The queue a task goes to, and whether it continues a thread."""
+    continuing = bool(task.get("continues_thread"))
+    return queue_name(task["agent_id"], continuing=continuing, executor=task.get("kind") == "executor"), continuing
 
 
 class Engine(Protocol):
@@ -128,13 +142,12 @@ class DBOSEngine:
         self._queues.add(name)
 
     def prepare(self, task: dict[str, Any]) -> None:
-        continuing = bool(task.get("continues_thread"))
-        self.ensure_queue(queue_name(task["agent_id"], continuing=continuing), continuing=continuing)
+        name, continuing = _task_queue(task)
+        self.ensure_queue(name, continuing=continuing)
 
     def enqueue(self, task: dict[str, Any]) -> None:
         self.prepare(task)
-        continuing = bool(task.get("continues_thread"))
-        name = queue_name(task["agent_id"], continuing=continuing)
+        name, continuing = _task_queue(task)
         options: dict[str, Any] = {"workflow_name": WORKFLOW_NAME, "queue_name": name, "workflow_id": task["id"],
                                    "app_version": APP_VERSION}
         if continuing:

@@ -5,15 +5,28 @@ in this process, and recovering a dead worker's tasks. Imported only when a work
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from ..errors import UsageError
-from ..tasks.engine import APP_NAME, APP_VERSION, WORKFLOW_NAME, import_dbos, queue_name, queue_settings
+from ..tasks.engine import (
+    APP_NAME,
+    APP_VERSION,
+    EXECUTOR_QUEUE_PREFIX,
+    WORKFLOW_NAME,
+    import_dbos,
+    queue_name,
+    queue_settings,
+)
 
 __all__ = ["DBOSWorker"]
 
 dbos = import_dbos()
 DBOS = dbos.DBOS
+
+_FOLLOW_SECONDS = 0.25
+"""How often a worker with a catch-all handler looks for new queues (DBOS itself looks every second)."""
 
 _serving: dict[str, Callable[[str], Awaitable[str]]] = {}
 """What the workflow calls (under "runner"): the running worker's task runner (one worker per process,
@@ -37,30 +50,42 @@ class DBOSWorker:
         self.url = url
         self.executor_id = executor_id
         self._launched = False
+        self._following: asyncio.Task[None] | None = None
 
     async def launch(self, serve: Callable[[str], Awaitable[str]], agent_ids: Sequence[str] | None,
-                     concurrency: int) -> None:
-        """Start taking tasks of `agent_ids` (every agent's when None), `concurrency` at a time."""
+                     concurrency: int, executor_ids: Sequence[str] = ()) -> None:
+        """Start taking tasks of `agent_ids` (every agent's when None) and of `executor_ids`, `concurrency`
+        at a time."""
         if "runner" in _serving:
             raise UsageError("a loopline worker is already running in this process (DBOS runs one per process)")
         _serving["runner"] = serve
+        own = [name for e in executor_ids for name, _ in _queues(e, executor=True)]
         try:
-            DBOS(config={"name": APP_NAME, "system_database_url": self.url, "executor_id": self.executor_id,
-                         "application_version": APP_VERSION, "log_level": "WARNING",
-                         "notification_listener_polling_interval_sec": 0.05, "max_executor_threads": concurrency + 4})
-            if agent_ids is not None:
-                DBOS.listen_queues([name for a in agent_ids for name in _queues(a)])
+            instance = DBOS(config={"name": APP_NAME, "system_database_url": self.url,
+                                    "executor_id": self.executor_id, "application_version": APP_VERSION,
+                                    "log_level": "WARNING", "notification_listener_polling_interval_sec": 0.05,
+                                    "max_executor_threads": concurrency + 4})
+            DBOS.listen_queues(own if agent_ids is None else [n for a in agent_ids for n, _ in _queues(a)] + own)
             DBOS.launch()  # from inside the running loop: DBOS runs the workflows on it
             self._launched = True
-            for agent_id in agent_ids or ():
-                for continuing in (False, True):
-                    await DBOS.register_queue_async(queue_name(agent_id, continuing=continuing),
-                                                    **queue_settings(continuing=continuing,
-                                                                     worker_concurrency=concurrency),
-                                                    on_conflict="always_update")
+            queues = [q for a in agent_ids or () for q in _queues(a)] + [q for e in executor_ids
+                                                                           for q in _queues(e, executor=True)]
+            for name, continuing in queues:
+                await DBOS.register_queue_async(name, **queue_settings(continuing=continuing,
+                                                                       worker_concurrency=concurrency),
+                                                on_conflict="always_update")
+            if agent_ids is None:
+                await _follow_queues(instance, own)
+                self._following = asyncio.create_task(self._keep_following(instance, own))
         except BaseException:
             await self.destroy()
             raise
+
+    async def _keep_following(self, instance: Any, own: list[str]) -> None:
+        while True:
+            await asyncio.sleep(_FOLLOW_SECONDS)
+            with contextlib.suppress(Exception):
+                await _follow_queues(instance, own)
 
     async def recover(self, executor_ids: list[str]) -> int:
         """Hand the in-flight tasks of dead workers back to the queues (any live worker then takes them)."""
@@ -70,10 +95,20 @@ class DBOSWorker:
     async def destroy(self) -> None:
         """Stop DBOS in this process (tasks still in flight stay PENDING for recovery)."""
         _serving.pop("runner", None)
+        if self._following is not None:
+            self._following.cancel()
         await asyncio.to_thread(DBOS.destroy, workflow_completion_timeout_sec=0)
         self._launched = False
 
 
-def _queues(agent_id: str) -> list[str]:
-    return [queue_name(agent_id), queue_name(agent_id, continuing=True)]
+def _queues(agent_id: str, *, executor: bool = False) -> list[tuple[str, bool]]:
+    """The queues of an agent's (or executor's) tasks, each with whether it holds those continuing a thread."""
+    return [(queue_name(agent_id, continuing=c, executor=executor), c) for c in (False, True)]
 
+
+async def _follow_queues(instance: Any, own: list[str]) -> None:
+    """A worker with a catch-all handler takes every agent's tasks, and its own executors' but no other
+    executor's (it could only fail them). DBOS listens to every queue or to a fixed list, so the list is
+    renewed as queues appear (DBOS reads it again each time it looks for new queues)."""
+    names = [q.name for q in await DBOS.list_queues_async() if not q.name.startswith(EXECUTOR_QUEUE_PREFIX)]
+    instance._listening_queues = sorted({*names, *own})

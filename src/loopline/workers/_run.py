@@ -175,22 +175,23 @@ class Runner:
         job = asyncio.ensure_future(run_isolated(cls, inputs, max_memory_mb=config.max_memory_mb) if isolated
                                     else instance.execute(inputs))
         deadline = None if config.max_duration_seconds is None else time.monotonic() + config.max_duration_seconds
-        while not job.done():
-            await asyncio.wait({job}, timeout=0.2)
-            stop = self.cancelled(task_id) or self.handing_back(task_id)
-            late = deadline is not None and time.monotonic() > deadline and not job.done()
-            if (stop or late) and not job.done():
-                if not isolated:  # an isolated one is stopped by killing its process
-                    await instance.cancel()
-                job.cancel()
-                with contextlib.suppress(BaseException):
-                    await job
-                if late and not stop:
-                    self.tasks._finish(task_id, "FAILED", error={
-                        "type": "ExecutorTimeout", "code": "max_duration", "message": f"executor "
-                        f"{record['executor']!r} ran past max_duration_seconds={config.max_duration_seconds:g}"})
-                    return
-                raise HandBack() if self.handing_back(task_id) else asyncio.CancelledError()
+        try:
+            while not job.done():
+                await asyncio.wait({job}, timeout=0.2)
+                stop = self.cancelled(task_id) or self.handing_back(task_id)
+                late = deadline is not None and time.monotonic() > deadline and not job.done()
+                if (stop or late) and not job.done():
+                    await _stop_executor(instance, job, isolated=isolated)
+                    if late and not stop:
+                        self.tasks._finish(task_id, "FAILED", error={
+                            "type": "ExecutorTimeout", "code": "max_duration", "message": f"executor "
+                            f"{record['executor']!r} ran past max_duration_seconds={config.max_duration_seconds:g}"})
+                        return
+                    raise HandBack() if self.handing_back(task_id) else asyncio.CancelledError()
+        except asyncio.CancelledError:  # the worker stopping under it: the executor still gets to clean up
+            if not job.done() or job.cancelled():  # (at the loop's end, `execute` is cancelled with the rest)
+                await _stop_executor(instance, job, isolated=isolated)
+            raise
         try:
             result = job.result()
         except IsolatedFailure as exc:
@@ -241,6 +242,18 @@ class Runner:
         code = "loopline_error" if isinstance(exc, LooplineError) else "handler_error"
         self.tasks._finish(task_id, "FAILED", error={"type": type(exc).__name__, "message": str(exc), "code": code,
                                                      "traceback": text})
+
+
+async def _stop_executor(instance: ExecutableTask, job: asyncio.Future[Any], *, isolated: bool) -> None:
+    """Call the executor's `cancel()` (to stop what it started elsewhere), then end its `execute` (an
+    isolated one's by killing its process, where its own `cancel()` cannot reach)."""
+    try:
+        if not isolated:
+            await instance.cancel()
+    finally:
+        job.cancel()
+        with contextlib.suppress(BaseException):
+            await job
 
 
 def _json_safe(value: Any) -> Any:

@@ -122,7 +122,9 @@ class Events:
                         executors=self.executors, http_policy=self.http_policy,
                         cancelled=lambda task_id: task_id in self._cancelled,
                         handing_back=lambda task_id: task_id in self._handing_back)
-        await engine.launch(lambda task_id: self._serve(runner, task_id), served, self.max_sync_workers)
+        agent_ids = None if served is None else sorted({*self.agents, *(self.agent_ids or ())})
+        await engine.launch(lambda task_id: self._serve(runner, task_id), agent_ids, self.max_sync_workers,
+                            sorted(self.executors))
         log.info("worker %s serving %s", self.executor_id, served or "every agent id")
         self._ready.set()
         restore = self._signals()
