@@ -88,3 +88,21 @@ def test_cancelling_a_running_task_ends_it_cancelled_without_an_error_logged(tmp
     assert status == "CANCELLED"
     assert seen[-2:] == ["status", "finished"]
     assert [r.getMessage() for r in errors.records] == []
+
+
+def test_async_with_serves_the_handler_given_to_the_worker(tmp_path: Path) -> None:
+    from loopline.tasks import Tasks
+    from loopline.workers import on_task
+
+    tasks = Tasks(str(tmp_path / "tasks.db"))
+
+    @on_task
+    async def handle(task: Any) -> Any:
+        return {"echo": task.input.text}
+
+    async def main() -> Any:
+        async with Events(store=tasks.store, on_execution_request=handle, agent_ids=["helpdesk"]):
+            task = await tasks.acreate("helpdesk", "What can you do?")
+            return await task.await_result(timeout=30)
+
+    assert asyncio.run(main()) == {"echo": "What can you do?"}
