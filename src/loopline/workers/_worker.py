@@ -47,12 +47,15 @@ class Events:
         grace_seconds: On stop, how long running tasks may take to finish before they are handed back.
         heartbeat_seconds / lease_seconds: How often the worker says it is alive, and after how long
             without a word others take its tasks.
+        on_execution_request: The handler (`@on_task`, or any function taking `task`) for tasks no served
+            agent runs, so that `async with Events(on_execution_request=handle):` serves it too.
     """
 
     def __init__(self, location: str | None = None, *, store: Store | None = None, agents: Iterable[Agent] = (),
                  model: Model | str | None = None, agent_ids: Iterable[str] | None = None, name: str | None = None,
                  executor_id: str | None = None, max_sync_workers: int = 8, grace_seconds: float = 30.0,
-                 heartbeat_seconds: float = 2.0, lease_seconds: float = 10.0) -> None:
+                 heartbeat_seconds: float = 2.0, lease_seconds: float = 10.0,
+                 on_execution_request: Callable[..., Any] | None = None) -> None:
         self.tasks = Tasks(location, store=store)
         self.agents: dict[str, Agent] = {}
         for agent in agents:
@@ -73,7 +76,7 @@ class Events:
         self.lease_seconds = lease_seconds
         self.name = name
         self.executor_id = executor_id
-        self.handler: TaskHandler | None = None
+        self.handler: TaskHandler | None = None if on_execution_request is None else _handler(on_execution_request)
         self._stopping = threading.Event()
         self._stopped: asyncio.Event | None = None
         self._running: dict[str, asyncio.Task[Any]] = {}
@@ -93,8 +96,7 @@ class Events:
         """Run tasks until `stop()` (or SIGINT / SIGTERM in the main thread). `on_execution_request`:
         the handler (`@on_task`, or any function taking `task`) for tasks no served agent runs."""
         if on_execution_request is not None:
-            self.handler = on_execution_request if isinstance(on_execution_request, TaskHandler) else on_task(
-                on_execution_request)
+            self.handler = _handler(on_execution_request)
         if not self.agents and self.handler is None:
             raise UsageError("a worker needs agents (Events(agents=[...])) or a handler "
                              "(start(on_execution_request=...))")
@@ -302,3 +304,8 @@ class Events:
                 loop.remove_signal_handler(sig)
 
         return restore
+
+
+def _handler(fn: Callable[..., Any]) -> TaskHandler:
+    """`fn` as a checked handler (it already is one when decorated with `@on_task`)."""
+    return fn if isinstance(fn, TaskHandler) else on_task(fn)
