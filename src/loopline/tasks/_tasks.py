@@ -306,7 +306,8 @@ class Tasks:
         record = self._record(task_id)
         if record["status"] in _TERMINAL:
             return record
-        if record.get("kind") == "tree":  # every node not yet ended, then the tree itself
+        if record.get("kind") == "tree":  # marked first, so no node ending meanwhile moves it on; then every node
+            self.table.update(task_id, lambda r: None if r["status"] in _TERMINAL else {**r, "cancel_requested": True})
             for node_task in record["nodes"].values():
                 self._cancel(node_task)
             self._finish(task_id, "CANCELLED")
@@ -351,7 +352,10 @@ class Tasks:
         a node died before it did); returns how many trees it looked at."""
         page = self.table.list(organization_id=None, agent_id=TREE_AGENT_ID, status=["RUNNING"], limit=500)
         for root in page:
-            advance(self, root["id"])
+            if root.get("cancel_requested"):  # the process cancelling it died before it was done
+                self._cancel(root["id"])
+            else:
+                advance(self, root["id"])
         return len(page)
 
     def _finish(self, task_id: str, status: str, *, result: Any = None, error: dict[str, Any] | None = None,

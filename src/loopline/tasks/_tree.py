@@ -107,7 +107,7 @@ def advance(tasks: Tasks, root_id: str) -> dict[str, Any]:
     tree once every node has; returns the root's record. Safe to call any number of times, anywhere."""
     for _ in range(1000):  # each pass settles at least one node, or stops
         root = tasks.table.get(root_id)
-        if root["status"] in _TERMINAL:
+        if root["status"] in _TERMINAL or root.get("cancel_requested"):  # cancelling: `Tasks._cancel` ends it
             return root
         nodes = {node: tasks.table.get(task_id) for node, task_id in root["nodes"].items()}
         if not _step(tasks, root, nodes):
