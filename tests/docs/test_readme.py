@@ -2,7 +2,8 @@
 
 The official SDK clients in the examples talk to a stand-in provider on 127.0.0.1 (tests/readme_server.py),
 reached through the environment variables the SDKs read anyway, so the examples stay the code a user
-writes. Top-level `await` works as in Jupyter. An example that drifts from the API fails here.
+writes. Top-level `await` works as in Jupyter. An example that drifts from the API fails here. The files
+of `examples/` can be imported, as a user's own modules beside their code would be.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any
 import pytest
 from tests.readme_server import ReadmeServer
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
 
@@ -36,6 +38,7 @@ def test_every_python_block_in_the_readme_runs(tmp_path: Path, monkeypatch: pyte
             monkeypatch.setenv(name, value)
         monkeypatch.setenv("LOOPLINE_DB", str(tmp_path / "readme.db"))
         monkeypatch.chdir(tmp_path)
+        monkeypatch.syspath_prepend(str(ROOT / "examples"))
         namespace: dict[str, Any] = {"__name__": "readme"}
         for line, source in blocks():
             code = compile(source, f"README.md:{line}", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)

@@ -320,7 +320,9 @@ class Tasks:
         if marked["status"] == "PENDING":  # not started: off the queue, and nothing will run it now
             self.engine.cancel(task_id)
             self._finish(task_id, "CANCELLED", error=None, only_from=("PENDING",))
-        # A running task is stopped by its worker at the next step, which records CANCELLED.
+        # A running task is stopped by its worker at the next step, which records CANCELLED. Its workflow
+        # is not cancelled in the engine: the engine would then log the workflow's end as an error, and
+        # never recover it if its worker died, leaving it RUNNING; recovered, it ends CANCELLED at once.
         return self._record(task_id)
 
     # --- task trees ---------------------------------------------------------------------------------

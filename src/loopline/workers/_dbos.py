@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..errors import UsageError
@@ -93,12 +94,19 @@ class DBOSWorker:
         return len(handles)
 
     async def destroy(self) -> None:
-        """Stop DBOS in this process (tasks still in flight stay PENDING for recovery)."""
+        """Stop DBOS in this process (tasks still in flight stay PENDING for recovery).
+
+        DBOS made its thread pool the default executor of this event loop and shuts it down here; the
+        loop gets a fresh one, so `asyncio.to_thread` (and a later worker) still work on a loop that
+        outlives the worker, such as a notebook's."""
         _serving.pop("runner", None)
         if self._following is not None:
             self._following.cancel()
-        await asyncio.to_thread(DBOS.destroy, workflow_completion_timeout_sec=0)
-        self._launched = False
+        try:
+            await asyncio.to_thread(DBOS.destroy, workflow_completion_timeout_sec=0)
+        finally:
+            asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(thread_name_prefix="asyncio"))
+            self._launched = False
 
 
 def _queues(agent_id: str, *, executor: bool = False) -> list[tuple[str, bool]]:

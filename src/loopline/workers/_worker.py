@@ -53,6 +53,8 @@ class Events:
         allow_private_addresses / allowed_networks: What the HTTP policy of its tasks may reach beyond
             the public internet (private and loopback addresses, or only these networks): the worker's
             choice, never a task's.
+        on_execution_request: The handler (`@on_task`, or any function taking `task`) for tasks no served
+            agent runs, so that `async with Events(on_execution_request=handle):` serves it too.
     """
 
     def __init__(self, location: str | None = None, *, store: Store | None = None, agents: Iterable[Agent] = (),
@@ -60,7 +62,7 @@ class Events:
                  executor_id: str | None = None, max_sync_workers: int = 8, grace_seconds: float = 30.0,
                  heartbeat_seconds: float = 2.0, lease_seconds: float = 10.0,
                  executors: Iterable[type[ExecutableTask]] | None = None, allow_private_addresses: bool = False,
-                 allowed_networks: Iterable[str] = ()) -> None:
+                 allowed_networks: Iterable[str] = (), on_execution_request: Callable[..., Any] | None = None) -> None:
         self.tasks = Tasks(location, store=store)
         self.agents: dict[str, Agent] = {}
         for agent in agents:
@@ -81,7 +83,7 @@ class Events:
         self.lease_seconds = lease_seconds
         self.name = name
         self.executor_id = executor_id
-        self.handler: TaskHandler | None = None
+        self.handler: TaskHandler | None = None if on_execution_request is None else _handler(on_execution_request)
         self._executor_choice = None if executors is None else list(executors)
         self.http_policy = {"allow_private": bool(allow_private_addresses), "allowed_networks": tuple(allowed_networks)}
         self.executors: dict[str, type[ExecutableTask]] = {}
@@ -104,8 +106,7 @@ class Events:
         """Run tasks until `stop()` (or SIGINT / SIGTERM in the main thread). `on_execution_request`:
         the handler (`@on_task`, or any function taking `task`) for tasks no served agent runs."""
         if on_execution_request is not None:
-            self.handler = on_execution_request if isinstance(on_execution_request, TaskHandler) else on_task(
-                on_execution_request)
+            self.handler = _handler(on_execution_request)
         self.executors = _served_executors(self._executor_choice)
         if not self.agents and self.handler is None and not self.executors:
             raise UsageError("a worker needs agents (Events(agents=[...])) or a handler "
@@ -335,3 +336,8 @@ def _served_executors(chosen: list[type[ExecutableTask]] | None) -> dict[str, ty
     except Exception as exc:  # a broken plug-in must not stop the worker; say so
         log.warning("could not load the executors installed packages declare: %s: %s", type(exc).__name__, exc)
     return registered_executors()
+
+
+def _handler(fn: Callable[..., Any]) -> TaskHandler:
+    """`fn` as a checked handler (it already is one when decorated with `@on_task`)."""
+    return fn if isinstance(fn, TaskHandler) else on_task(fn)
