@@ -146,6 +146,12 @@ class Events:
             self._background.result()  # raises what start raised
         return self
 
+    async def wait(self) -> None:
+        """Inside `async with Events() as events:`, block until the worker stops (`stop()`, SIGINT or
+        SIGTERM), so a program serves until it is told to stop; raises what ended it otherwise."""
+        if self._background is not None:
+            await asyncio.shield(self._background)
+
     async def __aexit__(self, *exc: object) -> None:
         self.stop()
         if self._background is not None:
