@@ -134,6 +134,27 @@ def test_an_agent_worker_runs_tasks_that_are_waited_for_and_followed_then_stops_
     assert "Traceback" not in worker.output()
 
 
+def test_sigterm_mid_tool_hands_the_task_back_and_the_worker_exits_0(db: str, tmp_path: Path) -> None:
+    worker = Worker(f"{WORKER_APP}:agents", db, "--grace", "0.2", log=tmp_path / "worker.log",
+                    env=_env(TOOL_SECONDS="3"))
+    try:
+        created = _json(_loopline("tasks", "create", "researcher", "slow", "--db", db, "--json"))
+        follow = subprocess.Popen([sys.executable, "-m", "loopline.cli", "tasks", "events", created["id"], "--follow",
+                                   "--json", "--db", db], stdout=subprocess.PIPE, text=True, env=_env())
+        assert follow.stdout is not None
+        while json.loads(follow.stdout.readline())["type"] != "tool_call":  # the worker is in the slow tool
+            pass
+        follow.kill()
+        status = worker.stop(signal.SIGTERM)  # the grace ends mid-tool: the task goes back at the step's end
+    finally:
+        worker.stop(signal.SIGKILL)
+    assert status == 0, worker.output()
+    shown = _json(_loopline("tasks", "show", created["id"], "--db", db, "--json"))
+    assert (shown["status"], shown["current_action"]) == ("PENDING", "handed back by a stopping worker")
+    events = _event_lines(_loopline("tasks", "events", created["id"], "--db", db, "--json").stdout)
+    assert [e["data"] for e in events if e["type"] == "handed_back"] == [{"worker": f"{HOST}:worker-1"}]
+
+
 def test_a_handler_worker_completes_and_fails_tasks_and_stops_on_sigint(db: str, tmp_path: Path) -> None:
     worker = Worker(f"{WORKER_APP}:handle", db, "--agent-id", "echoer", log=tmp_path / "worker.log")
     try:

@@ -41,7 +41,7 @@ _PROG = "loopline"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The whole command line: `run`, `threads` and `executions`."""
+    """The whole command line: `run`, `threads`, `executions`, `mcp`, `worker` and `tasks`."""
     parser = argparse.ArgumentParser(
         prog=_PROG, description="Run a loopline agent, and inspect the threads and executions in a store.",
         epilog="--db and --json follow the action (loopline threads list --db FILE --json); --db may also "

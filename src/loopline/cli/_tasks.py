@@ -88,6 +88,8 @@ class _Served:
 def run_worker(args: argparse.Namespace, store: Store | None) -> Outcome:
     """Load the file, then serve what NAME names until stopped (or, with `--test`, run the handler's test task)."""
     out = sys.stdout
+    if args.json and not args.test:
+        raise CommandError("--json goes with --test (a serving worker prints only its one line, on stderr)")
     if not args.test:
         import_dbos()  # a missing `tasks` extra is told before the file is loaded
     try:
