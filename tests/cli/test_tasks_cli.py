@@ -17,11 +17,14 @@ from typing import Any
 
 import pytest
 
+from loopline import ExecutionStatus
 from loopline.cli import main
+from loopline.tasks import Tasks
 
 HERE = Path(__file__).parent
 WORKER_APP = HERE.parent / "workers" / "worker_app.py"
 TEST_APP = HERE / "tasks_cli_app.py"
+PAUSED_APP = HERE / "tasks_cli_paused_app.py"
 HOST = socket.gethostname()
 
 
@@ -195,6 +198,27 @@ def test_a_pending_task_is_cancelled_and_waiting_for_it_runs_out(db: str, capsys
     assert (missing.returncode, missing.stderr) == (2, f"loopline: error: no task with id 'task_missing' in {db}\n")
     nothing_new = _main(capsys, "tasks", "events", created["id"], "--after", "3", "--db", db)
     assert (nothing_new.returncode, nothing_new.stdout) == (0, "no events after 3\n")
+
+
+def test_cancelling_a_paused_task_ends_it_and_its_execution(db: str, tmp_path: Path) -> None:
+    worker = Worker(f"{PAUSED_APP}:cautious", db, log=tmp_path / "worker.log")
+    try:
+        created = _json(_loopline("tasks", "create", "cautious", "pay the bill", "--db", db, "--json"))
+        tasks = Tasks(db)
+        deadline = time.monotonic() + 60
+        while (paused := tasks.get(created["id"])).status != "PAUSED" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert paused.status == "PAUSED" and paused.execution_id
+        cancelled = _loopline("tasks", "cancel", created["id"], "--db", db)
+        assert (cancelled.returncode, cancelled.stdout, cancelled.stderr) == (
+            0, f"task {created['id']} CANCELLED\n", "")
+        assert tasks.store.get_execution(paused.execution_id).status is ExecutionStatus.CANCELLED
+        events = _event_lines(_loopline("tasks", "events", created["id"], "--db", db, "--json").stdout)
+        assert events[-1]["data"] == {"status": "CANCELLED", "result": None, "error": None}
+        tasks.store.close()
+    finally:
+        status = worker.stop()
+    assert status == 0, worker.output()
 
 
 def test_bad_input_to_create_names_the_option_and_creates_nothing(db: str, tmp_path: Path,

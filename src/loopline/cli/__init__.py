@@ -51,8 +51,8 @@ raised while loading.
 `tasks` hands out and watches tasks (`loopline.tasks.Tasks`); it never runs one. `tasks create` prints
 the new task (PENDING until a worker of AGENT_ID takes it; `create` makes a missing SQLite file); with
 `--wait` it waits (at most SECONDS) and prints it as `tasks show` does, with exit status 1 when it did not
-complete or the wait ran out (the task goes on). `tasks cancel` ends a task not yet started CANCELLED
-at once, and asks a running one's worker to stop it at its next step; one that has already ended is
+complete or the wait ran out (the task goes on). `tasks cancel` ends a task not yet started (or PAUSED)
+CANCELLED at once, and asks a running one's worker to stop it at its next step; one that has already ended is
 exit status 2. `tasks events` prints the task's stored events numbered above `--after`, and with
 `--follow` the new ones as they are written, until the `finished` event. A field `create` refuses is
 named by its option (`--priority: ...`), exit status 2, nothing created.

@@ -196,9 +196,9 @@ def add_tasks(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     show.set_defaults(handler=_show)
     cancel = actions.add_parser(
         "cancel", parents=[common], help="cancel a task",
-        description="Cancel the task: one not started ends CANCELLED at once; a running one is stopped by its "
-                    "worker at its next step. Exit status: 0 when cancelled or asked to stop, 2 when it has "
-                    "already ended or does not exist.")
+        description="Cancel the task: one not started, or PAUSED for a decision, ends CANCELLED at once (a paused "
+                    "one's execution too); a running one is stopped by its worker at its next step. Exit status: 0 "
+                    "when cancelled or asked to stop, 2 when it has already ended or does not exist.")
     cancel.add_argument("task_id", metavar="ID", help="the task's id (task_...)")
     cancel.set_defaults(handler=_cancel)
     events = actions.add_parser("events", parents=[common], help="a task's events, one a line",

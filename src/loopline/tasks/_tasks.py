@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import threading
 import time
@@ -12,7 +13,8 @@ from typing import Any
 
 import jsonschema
 
-from ..errors import InvalidInputError, TasksUnavailableError, UsageError
+from ..agent import cancel_execution
+from ..errors import ExecutionFinishedError, InvalidInputError, TasksUnavailableError, UsageError
 from ..loop import ExecutionStatus
 from ..messages import new_id
 from ..store import Page, Store, TaskTable, default_store, open_store, task_table
@@ -282,6 +284,11 @@ class Tasks:
         self.engine.cancel(task_id)
         if marked["status"] == "PENDING":  # not started: nothing will run it now
             self._finish(task_id, "CANCELLED", error=None, only_from=("PENDING",))
+        elif marked["status"] == "PAUSED":  # waiting for a decision, with no process behind it: end it here
+            if marked.get("execution_id"):
+                with contextlib.suppress(ExecutionFinishedError):
+                    cancel_execution(self.store, marked["execution_id"])
+            self._finish(task_id, "CANCELLED", error=None, only_from=("PAUSED",))
         # A running task is stopped by its worker at the next step, which records CANCELLED.
         return self._record(task_id)
 
