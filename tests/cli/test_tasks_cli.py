@@ -137,25 +137,39 @@ def test_an_agent_worker_runs_tasks_that_are_waited_for_and_followed_then_stops_
     assert "Traceback" not in worker.output()
 
 
-def test_sigterm_mid_tool_hands_the_task_back_and_the_worker_exits_0(db: str, tmp_path: Path) -> None:
+def test_a_running_task_cancelled_ends_at_its_step_and_sigterm_mid_tool_hands_a_task_back(
+        db: str, tmp_path: Path) -> None:
     worker = Worker(f"{WORKER_APP}:agents", db, "--grace", "0.2", log=tmp_path / "worker.log",
-                    env=_env(TOOL_SECONDS="3"))
+                    env=_env(TOOL_SECONDS="2"))
+    tasks = Tasks(db)
     try:
-        created = _json(_loopline("tasks", "create", "researcher", "slow", "--db", db, "--json"))
-        follow = subprocess.Popen([sys.executable, "-m", "loopline.cli", "tasks", "events", created["id"], "--follow",
-                                   "--json", "--db", db], stdout=subprocess.PIPE, text=True, env=_env())
-        assert follow.stdout is not None
-        while json.loads(follow.stdout.readline())["type"] != "tool_call":  # the worker is in the slow tool
-            pass
-        follow.kill()
+        first = _json(_loopline("tasks", "create", "researcher", "stop me", "--db", db, "--json"))
+        _in_tool(tasks, first["id"])
+        cancelled = _loopline("tasks", "cancel", first["id"], "--db", db)
+        assert cancelled.returncode == 0, cancelled.stderr
+        assert cancelled.stdout in (  # it may have stopped by the time the command reads it back
+            f"task {first['id']} asked to stop: it is RUNNING on {HOST}:worker-1 and ends at its next step\n",
+            f"task {first['id']} CANCELLED\n")
+        assert [e.data for e in tasks.events(first["id"], timeout=60)][-1] == {
+            "status": "CANCELLED", "result": None, "error": None}
+
+        second = _json(_loopline("tasks", "create", "researcher", "hand me back", "--db", db, "--json"))
+        _in_tool(tasks, second["id"])
         status = worker.stop(signal.SIGTERM)  # the grace ends mid-tool: the task goes back at the step's end
     finally:
         worker.stop(signal.SIGKILL)
+        tasks.store.close()
     assert status == 0, worker.output()
-    shown = _json(_loopline("tasks", "show", created["id"], "--db", db, "--json"))
+    assert "Traceback" not in worker.output() and "ERROR" not in worker.output(), worker.output()
+    shown = _json(_loopline("tasks", "show", second["id"], "--db", db, "--json"))
     assert (shown["status"], shown["current_action"]) == ("PENDING", "handed back by a stopping worker")
-    events = _event_lines(_loopline("tasks", "events", created["id"], "--db", db, "--json").stdout)
+    events = _event_lines(_loopline("tasks", "events", second["id"], "--db", db, "--json").stdout)
     assert [e["data"] for e in events if e["type"] == "handed_back"] == [{"worker": f"{HOST}:worker-1"}]
+
+
+def _in_tool(tasks: Tasks, task_id: str) -> None:
+    """Return once the task's worker has started a tool call."""
+    assert any(e.type == "tool_call" for e in tasks.events(task_id, timeout=60)), f"{task_id} never called a tool"
 
 
 def test_a_handler_worker_completes_and_fails_tasks_and_stops_on_sigint(db: str, tmp_path: Path) -> None:

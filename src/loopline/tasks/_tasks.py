@@ -281,7 +281,8 @@ class Tasks:
                                    else {**r, "cancel_requested": True})
         if marked["status"] in _TERMINAL:
             return marked
-        self.engine.cancel(task_id)
+        if marked["status"] != "RUNNING":  # a running one is stopped by its worker (or by the one that recovers
+            self.engine.cancel(task_id)   # it), and must stay recoverable: a cancelled workflow never would be
         if marked["status"] == "PENDING":  # not started: nothing will run it now
             self._finish(task_id, "CANCELLED", error=None, only_from=("PENDING",))
         elif marked["status"] == "PAUSED":  # waiting for a decision, with no process behind it: end it here

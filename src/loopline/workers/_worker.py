@@ -79,6 +79,7 @@ class Events:
         self._running: dict[str, asyncio.Task[Any]] = {}
         self._cancelled: set[str] = set()
         self._handing_back: set[str] = set()
+        self._parked: set[str] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._background: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
@@ -184,6 +185,7 @@ class Events:
         """A task handed back: recorded PENDING, and its workflow left unfinished in the engine (so the
         workers that recover this one's tasks run it), until the process stops."""
         self._handing_back.add(task_id)
+        self._parked.add(task_id)
         self._mark_handed_back(task_id)
         # Not returning: the engine would record the workflow done. A task that reached its step boundary
         # only after the worker stopped (asyncio.run cancelling it) would otherwise wait here forever.
@@ -218,7 +220,7 @@ class Events:
             await asyncio.sleep(0.05)
         self._handing_back.update(self._running)
         until = time.monotonic() + 5.0
-        while any(t not in self._handing_back for t in self._running) and time.monotonic() < until:
+        while any(t not in self._parked for t in self._running) and time.monotonic() < until:  # at a step's end
             await asyncio.sleep(0.05)
 
     def _settle_handed_back(self) -> None:
