@@ -315,9 +315,12 @@ def test_a_worker_refuses_what_it_cannot_serve(db: str, tmp_path: Path, capsys: 
     blocked.mkdir()
     (blocked / "dbos.py").write_text("raise ImportError('dbos is not installed here')\n")
     env = _env(PYTHONPATH=os.pathsep.join([str(blocked), os.environ.get("PYTHONPATH", "")]))
+    missing = "loopline: error: 'dbos' is not installed; install it with: pip install 'loopline[tasks]'\n"
     no_extra = _loopline("worker", f"{WORKER_APP}:handle", "--db", db, env=env)
-    assert (no_extra.returncode, no_extra.stderr) == (
-        2, "loopline: error: 'dbos' is not installed; install it with: pip install 'loopline[tasks]'\n")
+    assert (no_extra.returncode, no_extra.stderr) == (2, missing)
+    not_created = _loopline("tasks", "create", "researcher", "q", "--db", db, env=env)
+    assert (not_created.returncode, not_created.stderr) == (2, missing)
+    assert _json(_loopline("tasks", "list", "--db", db, "--json", env=env))["tasks"] == []  # nothing half-written
 
 
 def test_worker_and_tasks_on_postgresql(pg_empty_url: str, tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from ..messages import new_id
 from ..store import Page, Store, TaskTable, default_store, open_store, task_table
 from ._config import TaskConfig
 from ._task import FINISHED_EVENT, Task, TaskEvent
-from .engine import MAX_PRIORITY, Engine, engine_for, engine_url
+from .engine import MAX_PRIORITY, Engine, engine_for, engine_url, import_dbos
 
 __all__ = ["OUTPUT_FORMATS", "Tasks", "live_workers"]
 
@@ -81,6 +81,7 @@ class Tasks:
             InvalidInputError: A field is not what it takes (named in the message).
             UnknownThreadError: `thread_id` is not in the store.
             TasksUnavailableError: `require_worker` and no live worker serves the agent.
+            MissingExtraError: The `tasks` extra (DBOS) is not installed.
         """
         record = self._new_record(agent_id, prompt, file_urls=file_urls, thread_id=thread_id,
                                   events_streaming=events_streaming, output_format=output_format,
@@ -90,6 +91,8 @@ class Tasks:
             existing = self.table.find_key(self.organization_id, idempotency_key)
             if existing is not None:
                 return Task(existing, self)
+        if self._engine is None:
+            import_dbos()  # a missing `tasks` extra is told before anything is written, not as a FAILED task
         if require_worker and not live_workers(self.table, agent_id):
             raise TasksUnavailableError(f"no live worker serves agent {agent_id!r}: start one (`loopline worker "
                                         "app.py:agents`), or create the task without require_worker to queue it")
