@@ -19,7 +19,7 @@ import pytest
 
 from loopline import ExecutionStatus
 from loopline.cli import main
-from loopline.tasks import Tasks
+from loopline.tasks import Tasks, live_workers
 
 HERE = Path(__file__).parent
 WORKER_APP = HERE.parent / "workers" / "worker_app.py"
@@ -167,8 +167,37 @@ def test_a_running_task_cancelled_ends_at_its_step_and_sigterm_mid_tool_hands_a_
     assert [e["data"] for e in events if e["type"] == "handed_back"] == [{"worker": f"{HOST}:worker-1"}]
 
 
+def test_a_task_cancelled_while_its_worker_is_dead_is_cancelled_by_the_worker_that_recovers_it(
+        db: str, tmp_path: Path) -> None:
+    tasks = Tasks(db)
+    dead = subprocess.Popen([sys.executable, str(WORKER_APP.parent / "run_worker.py"), db, "--name", "doomed",
+                             "--lease", "1"], env=_env(TOOL_SECONDS="3"), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not live_workers(tasks.table) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # its queues are registered right after its first heartbeat
+        created = _json(_loopline("tasks", "create", "researcher", "orphan", "--db", db, "--json"))
+        _in_tool(tasks, created["id"])  # the first call ended: the second is running
+        dead.kill()
+        dead.wait()
+        cancelled = _loopline("tasks", "cancel", created["id"], "--db", db)
+        assert "asked to stop: it is RUNNING" in cancelled.stdout, cancelled.stderr
+        worker = Worker(f"{WORKER_APP}:agents", db, log=tmp_path / "worker.log")
+        try:
+            assert [e.data for e in tasks.events(created["id"], timeout=60)][-1] == {
+                "status": "CANCELLED", "result": None, "error": None}
+        finally:
+            assert worker.stop() == 0, worker.output()
+    finally:
+        if dead.poll() is None:
+            dead.kill()
+        tasks.store.close()
+
+
 def _in_tool(tasks: Tasks, task_id: str) -> None:
-    """Return once the task's worker has started a tool call."""
+    """Return once the task's worker has reported a tool call (at the step after the call ended)."""
     assert any(e.type == "tool_call" for e in tasks.events(task_id, timeout=60)), f"{task_id} never called a tool"
 
 
