@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import threading
 import time
@@ -12,13 +13,14 @@ from typing import Any
 
 import jsonschema
 
-from ..errors import InvalidInputError, TasksUnavailableError, UsageError
+from ..agent import cancel_execution
+from ..errors import ExecutionFinishedError, InvalidInputError, TasksUnavailableError, UsageError
 from ..loop import ExecutionStatus
 from ..messages import new_id
 from ..store import Page, Store, TaskTable, default_store, open_store, task_table
 from ._config import TaskConfig
 from ._task import FINISHED_EVENT, Task, TaskEvent
-from .engine import MAX_PRIORITY, Engine, engine_for, engine_url
+from .engine import MAX_PRIORITY, Engine, engine_for, engine_url, import_dbos
 
 __all__ = ["OUTPUT_FORMATS", "Tasks", "live_workers"]
 
@@ -79,6 +81,7 @@ class Tasks:
             InvalidInputError: A field is not what it takes (named in the message).
             UnknownThreadError: `thread_id` is not in the store.
             TasksUnavailableError: `require_worker` and no live worker serves the agent.
+            MissingExtraError: The `tasks` extra (DBOS) is not installed.
         """
         record = self._new_record(agent_id, prompt, file_urls=file_urls, thread_id=thread_id,
                                   events_streaming=events_streaming, output_format=output_format,
@@ -88,6 +91,8 @@ class Tasks:
             existing = self.table.find_key(self.organization_id, idempotency_key)
             if existing is not None:
                 return Task(existing, self)
+        if self._engine is None:
+            import_dbos()  # a missing `tasks` extra is told before anything is written, not as a FAILED task
         if require_worker and not live_workers(self.table, agent_id):
             raise TasksUnavailableError(f"no live worker serves agent {agent_id!r}: start one (`loopline worker "
                                         "app.py:agents`), or create the task without require_worker to queue it")
@@ -285,6 +290,11 @@ class Tasks:
         if marked["status"] == "PENDING":  # not started: nothing will run it now
             self.engine.cancel(task_id)
             self._finish(task_id, "CANCELLED", error=None, only_from=("PENDING",))
+        elif marked["status"] == "PAUSED":  # waiting for a decision, with no process behind it: end it here
+            if marked.get("execution_id"):
+                with contextlib.suppress(ExecutionFinishedError):
+                    cancel_execution(self.store, marked["execution_id"])
+            self._finish(task_id, "CANCELLED", error=None, only_from=("PAUSED",))
         # A running task is stopped by its worker at the next step, which records CANCELLED. Its workflow
         # is not cancelled in the engine: the engine would then log the workflow's end as an error, and
         # never recover it if its worker died, leaving it RUNNING; recovered, it ends CANCELLED at once.

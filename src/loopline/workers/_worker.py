@@ -82,9 +82,11 @@ class Events:
         self._running: dict[str, asyncio.Task[Any]] = {}
         self._cancelled: set[str] = set()
         self._handing_back: set[str] = set()
+        self._parked: set[str] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._background: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        self._closed = asyncio.Event()
         self.recovered = 0
 
     def __repr__(self) -> str:
@@ -102,6 +104,7 @@ class Events:
                              "(start(on_execution_request=...))")
         self._loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
+        self._closed = asyncio.Event()
         self._stopping.clear()
         self._claim_identity()
         from ._dbos import DBOSWorker
@@ -129,6 +132,7 @@ class Events:
             with contextlib.suppress(Exception):
                 self.tasks.table.beat(str(self.executor_id), self._identity(), at=0.0)  # others recover at once
             await engine.destroy()
+            self._closed.set()
             restore()
 
     def stop(self) -> None:
@@ -147,6 +151,12 @@ class Events:
             waiting.cancel()
             self._background.result()  # raises what start raised
         return self
+
+    async def wait(self) -> None:
+        """Inside `async with Events() as events:`, block until the worker stops (`stop()`, SIGINT or
+        SIGTERM), so a program serves until it is told to stop; raises what ended it otherwise."""
+        if self._background is not None:
+            await asyncio.shield(self._background)
 
     async def __aexit__(self, *exc: object) -> None:
         self.stop()
@@ -177,20 +187,30 @@ class Events:
         """A task handed back: recorded PENDING, and its workflow left unfinished in the engine (so the
         workers that recover this one's tasks run it), until the process stops."""
         self._handing_back.add(task_id)
+        self._parked.add(task_id)
         self._mark_handed_back(task_id)
-        await asyncio.Event().wait()
-        return "PENDING"  # never reached
+        # Not returning: the engine would record the workflow done. A task that reached its step boundary
+        # only after the worker stopped (asyncio.run cancelling it) would otherwise wait here forever.
+        await self._closed.wait()
+        raise asyncio.CancelledError
 
     def _mark_handed_back(self, task_id: str) -> None:
+        action = "handed back by a stopping worker"
+        marked = False
+
         def change(record: dict[str, Any]) -> dict[str, Any] | None:
-            if record["status"] not in ("RUNNING", "PENDING"):
-                return None
-            record.update(status="PENDING", current_action="handed back by a stopping worker")
+            nonlocal marked
+            if record["status"] not in ("RUNNING", "PENDING") or (
+                    record["status"] == "PENDING" and record.get("current_action") == action):
+                return None  # ended, or already handed back (parked, then settled as the worker stops)
+            marked = True
+            record.update(status="PENDING", current_action=action)
             return record
 
         with contextlib.suppress(Exception):
             self.tasks.table.update(task_id, change)
-            self.tasks._event(task_id, "handed_back", {"worker": self.executor_id})
+            if marked:
+                self.tasks._event(task_id, "handed_back", {"worker": self.executor_id})
 
     async def _run_sync(self, fn: Callable[[], Any]) -> Any:
         return await asyncio.to_thread(fn)
@@ -202,7 +222,7 @@ class Events:
             await asyncio.sleep(0.05)
         self._handing_back.update(self._running)
         until = time.monotonic() + 5.0
-        while any(t not in self._handing_back for t in self._running) and time.monotonic() < until:
+        while any(t not in self._parked for t in self._running) and time.monotonic() < until:  # at a step's end
             await asyncio.sleep(0.05)
 
     def _settle_handed_back(self) -> None:
