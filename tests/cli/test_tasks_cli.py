@@ -139,8 +139,9 @@ def test_an_agent_worker_runs_tasks_that_are_waited_for_and_followed_then_stops_
 
 def test_a_running_task_cancelled_ends_at_its_step_and_sigterm_mid_tool_hands_a_task_back(
         db: str, tmp_path: Path) -> None:
+    # Five tool calls of 2 s: the cancel command (a process of its own) lands mid-task even on a busy machine.
     worker = Worker(f"{WORKER_APP}:agents", db, "--grace", "0.2", log=tmp_path / "worker.log",
-                    env=_env(TOOL_SECONDS="2"))
+                    env=_env(TOOL_SECONDS="2", STEPS="6"))
     tasks = Tasks(db)
     try:
         first = _json(_loopline("tasks", "create", "researcher", "stop me", "--db", db, "--json"))
