@@ -335,9 +335,12 @@ def test_tasks_wait_for_a_worker_that_serves_their_agent(tmp_path: Path, workers
     assert served.wait(30).result == "answer to now"
     time.sleep(0.5)
     assert waiting.refresh().status == "PENDING"
+    dropped = tasks.create("writer", "dropped").cancel()  # pending, cancelled: ends at once
+    assert dropped.status == "CANCELLED"
 
     workers(fresh_db, "--handler-only", "--lease", "2")
     assert waiting.wait(30).result == {"echo": "for later", "agent_id": "writer"}
+    assert (dropped.refresh().status, dropped.started_at, dropped.worker) == ("CANCELLED", None, None)
     assert tasks.create("writer", "now", require_worker=True).wait(30).status == "COMPLETED"
 
     names = sorted(w["name"] for w in live_workers(tasks.table))
