@@ -132,7 +132,7 @@ class DBOSEngine:
                                    "app_version": APP_VERSION}
         if continuing:
             options["queue_partition_key"] = task["thread_id"]
-            options["priority"] = thread_order(task)
+            options["priority"] = _thread_order(task)
         else:
             options["priority"] = _PRIORITY_BASE - int(task.get("priority") or 0)
         self._connected().enqueue(options, task["id"])
@@ -155,11 +155,12 @@ class DBOSEngine:
                 self._queues.clear()
 
 
-def thread_order(task: dict[str, Any]) -> int:
+def _thread_order(task: dict[str, Any]) -> int:
     """The engine priority of a task continuing a thread: milliseconds from the thread's creation to the
     task's, so the thread's tasks leave its queue in creation order (DBOS orders a queue by priority,
     then by its own creation time, which on SQLite counts whole seconds: tasks made within one second
-    would otherwise leave in any order)."""
+    would otherwise leave in any order). Past DBOS's largest priority (a thread 24 days old) the order
+    falls back to DBOS's."""
     since = task["created_at"] - float(task.get("thread_created_at") or task["created_at"])
     return 1 + min(max(int(since * 1000), 0), _MAX_ENGINE_PRIORITY - 1)
 
