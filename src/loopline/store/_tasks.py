@@ -74,8 +74,15 @@ class TaskTable:
                                      (record.get("organization_id", ""), key), lock=True)
                 if found is not None:
                     return found, False
-            cur.execute(self.store._sql(f"INSERT INTO tasks ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-                        _row(record))
+            # Another process may insert the same key between the check and here: then its task is the one.
+            conflict = " ON CONFLICT (organization_id, idempotency_key) DO NOTHING" if key is not None else ""
+            cur.execute(self.store._sql(f"INSERT INTO tasks ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                                        f"{conflict}"), _row(record))
+            if key is not None and int(getattr(cur, "rowcount", 1)) == 0:
+                found = self._select(cur, "organization_id = ? AND idempotency_key = ?",
+                                     (record.get("organization_id", ""), key))
+                if found is not None:
+                    return found, False
         return record, True
 
     def find_key(self, organization_id: str, idempotency_key: str) -> dict[str, Any] | None:
@@ -127,9 +134,11 @@ class TaskTable:
                 (thread_id, created_at, created_at, task_id))
             return [row[0] for row in cur.fetchall()]
 
-    def update(self, task_id: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> dict[str, Any]:
+    def update(self, task_id: str, change: Callable[[dict[str, Any]], dict[str, Any] | None], *,
+               events: Sequence[tuple[str, dict[str, Any]]] = ()) -> dict[str, Any]:
         """Read, change and write the task in one transaction (the row locked meanwhile). `change` gets
-        a copy of the record and returns the new one, or None to leave it as it is."""
+        a copy of the record and returns the new one, or None to leave it as it is. `events` (type, data)
+        are appended in the same transaction when the record changes, so no reader sees one without the other."""
         with self.store._write() as cur:
             found = self._select(cur, "id = ?", (task_id,), lock=True)
             if found is None:
@@ -141,6 +150,8 @@ class TaskTable:
             cur.execute(self.store._sql("UPDATE tasks SET status = ?, thread_id = ?, updated_at = ?, data = ? "
                                         "WHERE id = ?"),
                         (new["status"], new.get("thread_id"), new["updated_at"], json.dumps(new), task_id))
+            for kind, data in events:
+                self._append_event(cur, task_id, kind, data)
             return new
 
     # --- events ---------------------------------------------------------------------------------
@@ -150,10 +161,14 @@ class TaskTable:
         with self.store._write() as cur:
             if self._select(cur, "id = ?", (task_id,), lock=True) is None:
                 raise UnknownTaskError(task_id)
-            cur.execute(self.store._sql("SELECT COALESCE(MAX(seq), 0) FROM task_events WHERE task_id = ?"), (task_id,))
-            seq = int(cur.fetchone()[0]) + 1
-            cur.execute(self.store._sql("INSERT INTO task_events (task_id, seq, type, created_at, data) "
-                                        "VALUES (?, ?, ?, ?, ?)"), (task_id, seq, type, time.time(), json.dumps(data)))
+            return self._append_event(cur, task_id, type, data)
+
+    def _append_event(self, cur: Cursor, task_id: str, type: str, data: dict[str, Any]) -> int:
+        """Append an event in the caller's transaction, which holds the task's row locked."""
+        cur.execute(self.store._sql("SELECT COALESCE(MAX(seq), 0) FROM task_events WHERE task_id = ?"), (task_id,))
+        seq = int(cur.fetchone()[0]) + 1
+        cur.execute(self.store._sql("INSERT INTO task_events (task_id, seq, type, created_at, data) "
+                                    "VALUES (?, ?, ?, ?, ?)"), (task_id, seq, type, time.time(), json.dumps(data)))
         return seq
 
     def events(self, task_id: str, *, after: int = 0, limit: int = 500) -> builtins.list[TaskEventRow]:

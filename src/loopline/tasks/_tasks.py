@@ -14,7 +14,7 @@ from typing import Any
 import jsonschema
 
 from ..agent import cancel_execution
-from ..errors import ExecutionFinishedError, InvalidInputError, TasksUnavailableError, UsageError
+from ..errors import ExecutionFinishedError, InvalidInputError, TasksUnavailableError, UnknownTaskError, UsageError
 from ..loop import ExecutionStatus
 from ..messages import new_id
 from ..store import Page, Store, TaskTable, default_store, open_store, task_table
@@ -96,8 +96,8 @@ class Tasks:
         if require_worker and not live_workers(self.table, agent_id):
             raise TasksUnavailableError(f"no live worker serves agent {agent_id!r}: start one (`loopline worker "
                                         "app.py:agents`), or create the task without require_worker to queue it")
-        if record["thread_id"] is not None:
-            self.store.get_thread(record["thread_id"])  # UnknownThreadError before anything is written
+        if record["thread_id"] is not None:  # UnknownThreadError before anything is written
+            record["thread_created_at"] = self.store.get_thread(record["thread_id"]).created_at
         self.engine.prepare(record)  # the engine reachable (and its extra installed) before anything is written
         if record["thread_id"] is None:
             record["thread_id"] = self.store.create_thread(metadata={"task_id": record["id"]})
@@ -160,14 +160,20 @@ class Tasks:
         _check_id("agent_id", agent_id)
         if id is not None:
             _check_id("id", id)
-        status = ExecutionStatus(status).value
+        status = getattr(status, "value", status)  # an ExecutionStatus or its word
         if status not in _TERMINAL:
-            raise InvalidInputError(f"an external task is reported once it has ended; status {status} is not an end",
-                                    field="status")
+            raise InvalidInputError(f"an external task is reported once it has ended: status takes one of "
+                                    f"{sorted(_TERMINAL)}, got {status!r}", field="status")
         if duration is not None and (isinstance(duration, bool) or not isinstance(duration, (int, float))
                                      or not math.isfinite(duration) or duration < 0):
             raise InvalidInputError(f"duration takes seconds, 0 or more, got {duration!r}", field="duration")
-        tools = [str(t) for t in (used_tools or ())]
+        if isinstance(used_tools, str) or not all(isinstance(t, str) and t for t in used_tools or ()):
+            raise InvalidInputError(f"used_tools takes a list of tool names, got {used_tools!r}", field="used_tools")
+        tools = list(used_tools or ())
+        if thread_id is not None:
+            self.store.get_thread(thread_id)  # UnknownThreadError before anything is written
+        if id is not None and _exists(self.table, id):
+            raise InvalidInputError(f"a task with id {id!r} already exists", field="id")
         now = time.time()
         record = self._new_record(agent_id, input or "(external task)", file_urls=(), thread_id=thread_id,
                                   events_streaming=False, output_format="text", output_schema=None, priority=0,
@@ -319,10 +325,8 @@ class Tasks:
                 record["duration"] = now - record["started_at"]
             return record
 
-        self.table.update(task_id, change)
-        if ended:
-            self._event(task_id, "status", {"status": status})
-            self._event(task_id, FINISHED_EVENT, {"status": status, "result": result, "error": error})
+        self.table.update(task_id, change, events=[("status", {"status": status}), (FINISHED_EVENT, {
+            "status": status, "result": result, "error": error})])  # with the record: who sees it ended sees them
         return ended
 
     def _events(self, task_id: str, *, after: int, follow: bool, timeout: float | None) -> Iterator[TaskEvent]:
@@ -391,6 +395,15 @@ def live_workers(table: TaskTable, agent_id: str | None = None, *, lease: float 
         if agent_id is None or agents is None or agent_id in agents:
             found.append({"id": row.id, **row.data, "heartbeat_at": row.heartbeat_at})
     return found
+
+
+def _exists(table: TaskTable, task_id: str) -> bool:
+    """Whether any organisation has a task with this id (ids are unique across them)."""
+    try:
+        table.get(task_id)
+    except UnknownTaskError:
+        return False
+    return True
 
 
 def _check_id(name: str, value: Any) -> None:

@@ -37,6 +37,7 @@ POLL_SECONDS = 0.05
 """How often a worker looks for new tasks: 50 ms keeps idle enqueue-to-start well under 100 ms at a
 cost of one small query per queue per poll."""
 _PRIORITY_BASE = 1_000_000
+_MAX_ENGINE_PRIORITY = 2**31 - 1
 MAX_PRIORITY = 100_000
 """Priorities run from -MAX_PRIORITY to MAX_PRIORITY; higher starts first."""
 
@@ -139,6 +140,7 @@ class DBOSEngine:
                                    "app_version": APP_VERSION}
         if continuing:
             options["queue_partition_key"] = task["thread_id"]
+            options["priority"] = _thread_order(task)
         else:
             options["priority"] = _PRIORITY_BASE - int(task.get("priority") or 0)
         self._connected().enqueue(options, task["id"])
@@ -159,6 +161,16 @@ class DBOSEngine:
                 self._client.destroy()
                 self._client = None
                 self._queues.clear()
+
+
+def _thread_order(task: dict[str, Any]) -> int:
+    """The engine priority of a task continuing a thread: milliseconds from the thread's creation to the
+    task's, so the thread's tasks leave its queue in creation order (DBOS orders a queue by priority,
+    then by its own creation time, which on SQLite counts whole seconds: tasks made within one second
+    would otherwise leave in any order). Past DBOS's largest priority (a thread 24 days old) the order
+    falls back to DBOS's."""
+    since = task["created_at"] - float(task.get("thread_created_at") or task["created_at"])
+    return 1 + min(max(int(since * 1000), 0), _MAX_ENGINE_PRIORITY - 1)
 
 
 def queue_settings(*, continuing: bool, worker_concurrency: int | None = None) -> dict[str, Any]:

@@ -40,8 +40,9 @@ class DBOSWorker:
         self._launched = False
 
     async def launch(self, serve: Callable[[str], Awaitable[str]], agent_ids: Sequence[str] | None,
-                     concurrency: int) -> None:
-        """Start taking tasks of `agent_ids` (every agent's when None), `concurrency` at a time."""
+                     concurrency: int, *, known: Sequence[str] = ()) -> None:
+        """Start taking tasks of `agent_ids` (every agent's when None), `concurrency` at a time: on the
+        queues of `agent_ids` and of the `known` agents (those of other agent ids keep their own settings)."""
         if "runner" in _serving:
             raise UsageError("a loopline worker is already running in this process (DBOS runs one per process)")
         _serving["runner"] = serve
@@ -53,7 +54,7 @@ class DBOSWorker:
                 DBOS.listen_queues([name for a in agent_ids for name in _queues(a)])
             DBOS.launch()  # from inside the running loop: DBOS runs the workflows on it
             self._launched = True
-            for agent_id in agent_ids or ():
+            for agent_id in sorted({*(agent_ids or ()), *known}):
                 for continuing in (False, True):
                     await DBOS.register_queue_async(queue_name(agent_id, continuing=continuing),
                                                     **queue_settings(continuing=continuing,

@@ -80,13 +80,25 @@ class Runner:
         return str(self.tasks.table.get(task_id)["status"])
 
     async def _thread_free(self, record: dict[str, Any]) -> bool:
-        """Wait until the tasks created earlier on the same thread have ended; False if cancelled meanwhile."""
+        """Wait until the tasks created earlier on the same thread have ended; False if cancelled meanwhile.
+        Not for an earlier task still queued to continue the thread: the engine gave this task the thread's
+        one turn, so that one waits for it (made within the same millisecond, they run in either order)."""
         thread_id = record.get("thread_id")
-        while thread_id and self.tasks.table.earlier_unfinished(thread_id, record["created_at"], record["id"]):
+        while thread_id and any(self._runs_first(task_id) for task_id in
+                                self.tasks.table.earlier_unfinished(thread_id, record["created_at"], record["id"])):
             if self.cancelled(record["id"]):
                 return False
-            await asyncio.sleep(_THREAD_WAIT)
+            try:
+                await asyncio.sleep(_THREAD_WAIT)
+            except asyncio.CancelledError:
+                if self.cancelled(record["id"]):
+                    return False
+                raise
         return True
+
+    def _runs_first(self, task_id: str) -> bool:
+        earlier = self.tasks.table.get(task_id)
+        return not (earlier.get("continues_thread") and earlier["status"] == "PENDING")
 
     def _started(self, task_id: str) -> dict[str, Any]:
         before: dict[str, Any] = {}

@@ -115,7 +115,8 @@ class Events:
         runner = Runner(self.tasks, self.agents, self.handler, self.model, str(self.executor_id), self._run_sync,
                         cancelled=lambda task_id: task_id in self._cancelled,
                         handing_back=lambda task_id: task_id in self._handing_back)
-        await engine.launch(lambda task_id: self._serve(runner, task_id), served, self.max_sync_workers)
+        await engine.launch(lambda task_id: self._serve(runner, task_id), served, self.max_sync_workers,
+                            known=sorted({*self.agents, *(self.agent_ids or ())}))
         log.info("worker %s serving %s", self.executor_id, served or "every agent id")
         self._ready.set()
         restore = self._signals()
@@ -172,11 +173,10 @@ class Events:
     async def _serve(self, runner: Runner, task_id: str) -> str:
         if self._stopping.is_set():
             return await self._park(task_id)
-        current = asyncio.current_task()
-        assert current is not None
-        self._running[task_id] = current
+        work = asyncio.create_task(runner.run(task_id))  # a task of its own, so a cancel stops it alone
+        self._running[task_id] = work
         try:
-            return await runner.run(task_id)
+            return await work
         except HandBack:
             return await self._park(task_id)
         finally:
@@ -300,13 +300,15 @@ class Events:
                             self.executor_id, count, row.id, now - row.heartbeat_at)
 
     async def _watch_cancels(self) -> None:
+        """Stop the tasks whose cancel was asked for: at once, so calls running now are recorded as interrupted."""
         while True:
             await asyncio.sleep(0.2)
-            for task_id in list(self._running):
+            for task_id, work in list(self._running.items()):
                 with contextlib.suppress(Exception):
                     record = await asyncio.to_thread(self.tasks.table.get, task_id)
-                    if record.get("cancel_requested"):
+                    if record.get("cancel_requested") and task_id not in self._cancelled:
                         self._cancelled.add(task_id)
+                        work.cancel()
 
     def _signals(self) -> Callable[[], None]:
         """SIGINT and SIGTERM stop the worker gracefully (only where signals can be handled: the main thread)."""
