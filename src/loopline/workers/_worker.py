@@ -114,8 +114,8 @@ class Events:
         log.info("worker %s serving %s", self.executor_id, served or "every agent id")
         self._ready.set()
         restore = self._signals()
-        duties = [asyncio.create_task(self._heartbeat()), asyncio.create_task(self._watchdog(engine)),
-                  asyncio.create_task(self._watch_cancels())]
+        stop_beating = self._start_heartbeat()
+        duties = [asyncio.create_task(self._watchdog(engine)), asyncio.create_task(self._watch_cancels())]
         try:
             await self._stopped.wait()
             await self._drain()
@@ -123,6 +123,7 @@ class Events:
             for duty in duties:
                 duty.cancel()
             await asyncio.gather(*duties, return_exceptions=True)
+            await asyncio.to_thread(stop_beating)  # before the last beat, which says the worker stopped
             self._settle_handed_back()
             with contextlib.suppress(Exception):
                 self.tasks.table.beat(str(self.executor_id), self._identity(), at=0.0)  # others recover at once
@@ -242,11 +243,27 @@ class Events:
         self._started_at = time.time()
         self.tasks.table.beat(self.executor_id, self._identity())
 
-    async def _heartbeat(self) -> None:
+    def _start_heartbeat(self) -> Callable[[], None]:
+        """Heartbeats from a thread of their own, so a worker whose event loop is busy is not taken for
+        dead: the steps of many tasks share that loop, and under load it went seconds between turns (4
+        workers of 32 tasks on 2 cores: others recovered tasks that were still running, and both ended
+        them). Returns what stops the thread."""
+        stop = threading.Event()
+        thread = threading.Thread(target=self._heartbeat, args=(stop,), name=f"loopline-heartbeat-{self.name}",
+                                  daemon=True)
+        thread.start()
+
+        def stop_beating() -> None:
+            stop.set()
+            thread.join()
+
+        return stop_beating
+
+    def _heartbeat(self, stop: threading.Event) -> None:
         failures = 0
-        while True:
+        while not stop.is_set():
             try:
-                await asyncio.to_thread(self.tasks.table.beat, str(self.executor_id), self._identity())
+                self.tasks.table.beat(str(self.executor_id), self._identity())
                 if failures:
                     log.warning("worker %s reaches the database again", self.executor_id)
                 failures = 0
@@ -254,7 +271,7 @@ class Events:
                 failures += 1
                 log.warning("worker %s cannot write its heartbeat (attempt %d): %s; retrying",
                             self.executor_id, failures, exc)
-            await asyncio.sleep(min(self.heartbeat_seconds * (2 ** min(failures, 3)), self.lease_seconds / 2))
+            stop.wait(min(self.heartbeat_seconds * (2 ** min(failures, 3)), self.lease_seconds / 2))
 
     async def _watchdog(self, engine: Any) -> None:
         """Recover the tasks of workers whose heartbeat lapsed (or that said they stopped)."""
