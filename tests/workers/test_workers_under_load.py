@@ -41,3 +41,46 @@ def test_a_worker_whose_event_loop_is_blocked_keeps_its_heartbeat(tmp_path: Path
             return time.time() - beat
 
     assert asyncio.run(block_the_loop()) < 1.0
+
+
+def test_add_events_numbers_several_events_in_order_in_one_call(tmp_path: Path) -> None:
+    tasks = Tasks(str(tmp_path / "tasks.db"))
+    task = tasks.report_external_task(agent_id="elsewhere", input="done already")
+    assert tasks.table.add_events(task.id, [("step", {"step": 1}), ("usage", {"input_tokens": 3})]) == [2, 3]
+    assert tasks.table.add_event(task.id, "log", {"message": "after"}) == 4
+    assert [(e.seq, e.type, e.data) for e in tasks.table.events(task.id)][1:] == [
+        (2, "step", {"step": 1}), (3, "usage", {"input_tokens": 3}), (4, "log", {"message": "after"})]
+
+
+def test_cancel_requested_reads_the_cancelled_tasks_among_many_in_one_call(tmp_path: Path) -> None:
+    tasks = Tasks(str(tmp_path / "tasks.db"))
+    waiting = [tasks.create("nobody", f"task {i}") for i in range(3)]
+    tasks.cancel(waiting[1].id)
+    ids = [t.id for t in waiting]
+    assert tasks.table.cancel_requested([*ids, "task_unknown"]) == [waiting[1].id]
+    assert tasks.table.cancel_requested([]) == []
+
+
+def test_a_running_agent_task_is_cancelled_at_its_next_step(tmp_path: Path, monkeypatch: Any) -> None:
+    """The worker's cancel watcher reads all its running tasks at once; a cancel still reaches the task."""
+    import worker_app
+
+    monkeypatch.setenv("STEPS", "50")
+    monkeypatch.setenv("TOOL_SECONDS", "0.05")
+    db = str(tmp_path / "tasks.db")
+    events = Events(db, agents=worker_app.agents, model=worker_app.MODEL, name="canceller")
+
+    async def cancel_one() -> tuple[str, list[str]]:
+        async with events:
+            tasks = Tasks(db)
+            task = await tasks.acreate("researcher", "keep looking")
+            while (await tasks.aget(task.id)).status != "RUNNING":
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.3)
+            await tasks.acancel(task.id)
+            done = await asyncio.to_thread(tasks.get(task.id).wait, 30)
+            return done.status, [e.type for e in tasks.events(task.id, follow=False)]
+
+    status, kinds = asyncio.run(cancel_one())
+    assert status == "CANCELLED"
+    assert kinds[-2:] == ["status", "finished"] and "step" in kinds

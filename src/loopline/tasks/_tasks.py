@@ -305,9 +305,9 @@ class Tasks:
             return record
 
         self.table.update(task_id, change)
-        if ended:
-            self._event(task_id, "status", {"status": status})
-            self._event(task_id, FINISHED_EVENT, {"status": status, "result": result, "error": error})
+        if ended:  # both events in one transaction
+            self.table.add_events(task_id, [("status", {"status": status}),
+                                            (FINISHED_EVENT, {"status": status, "result": result, "error": error})])
         return ended
 
     def _events(self, task_id: str, *, after: int, follow: bool, timeout: float | None) -> Iterator[TaskEvent]:
