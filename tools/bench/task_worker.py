@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scenario import MODEL, SYSTEM
 from scenario import lookup as _lookup
 
-from loopline import Agent, ToolContext, tool
+from loopline import Agent, InMemoryStore, ToolContext, tool
 
 AGENT_ID = "bench"
 
@@ -53,7 +53,8 @@ def lookup(key: str, context: ToolContext, page: int = 1) -> str:
 
 
 def agent() -> Agent:
-    return Agent(AGENT_ID, SYSTEM, tools=[lookup])
+    """The agent's definition; whoever runs it gives it the run's store (the default store stays untouched)."""
+    return Agent(AGENT_ID, SYSTEM, tools=[lookup], store=InMemoryStore())
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -85,11 +86,11 @@ async def baseline(args: argparse.Namespace) -> None:
     store = open_store(args.db)
     bench = agent().copy(store=store)
     prompts = [f"task {i}" for i in range(args.executions)]
-    start = time.time()
+    start, cpu = time.time(), time.process_time()
     results = await asyncio.gather(*(bench.copy().arun(p, model=MODEL) for p in prompts))
-    end = time.time()
+    end, cpu = time.time(), time.process_time() - cpu
     completed = sum(1 for r in results if r.ok)
-    json.dump({"wall_s": end - start, "completed": completed, "executions": args.executions,
+    json.dump({"wall_s": end - start, "cpu_s": cpu, "completed": completed, "executions": args.executions,
                "error": next((str(r.error) for r in results if not r.ok), None)}, sys.stdout)
     store.close()
 

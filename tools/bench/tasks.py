@@ -30,7 +30,6 @@ import argparse
 import contextlib
 import json
 import os
-import resource
 import signal
 import socket
 import subprocess
@@ -128,6 +127,15 @@ class Workers:
             time.sleep(0.1)
         raise RuntimeError(f"workers did not start within {timeout:g} s; see {self.log}")
 
+    def cpu(self) -> float:
+        """CPU seconds the live workers have used so far (from /proc: their start-up included)."""
+        total = 0.0
+        for proc in self.procs.values():
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
     def kill(self, name: str) -> float:
         """SIGKILL one worker; the time of the kill."""
         proc = self.procs.pop(name)
@@ -200,12 +208,6 @@ def wait_all(tasks: Tasks, timeout: float, tick: float = 0.5,
         time.sleep(tick)
 
 
-def children_cpu() -> float:
-    """CPU seconds of this process's children that have ended (the workers, once stopped)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def check(tasks: Tasks, ids: list[str], steps: int, ledger: Path, killed: set[int] = frozenset()) -> dict[str, Any]:
     """Every task: COMPLETED, one execution, its thread exactly one conversation; tool runs from the
     ledger (a call run again is fine only when every earlier run was in a worker that was killed)."""
@@ -246,14 +248,15 @@ def check(tasks: Tasks, ids: list[str], steps: int, ledger: Path, killed: set[in
 
 def throughput(db: str, env: dict[str, str], args: argparse.Namespace, log: Path, ledger: Path) -> dict[str, Any]:
     """`--tasks` tasks created at once and run by `args.n_workers` workers (started beforehand)."""
-    cpu = children_cpu()
-    with workers(db, env, args, args.n_workers, log):
+    with workers(db, env, args, args.n_workers, log) as group:
         tasks = Tasks(db)
+        cpu, own = group.cpu(), time.process_time()
         start = time.time()
         ids = create_all(tasks, args.tasks, "throughput")
         created = time.time() - start
         counts = wait_all(tasks, args.timeout)
-    out = {"workers": args.n_workers, "create_s": created, "counts": counts, "workers_cpu_s": children_cpu() - cpu,
+        cpu, own = group.cpu() - cpu, time.process_time() - own
+    out = {"workers": args.n_workers, "create_s": created, "counts": counts, "workers_cpu_s": cpu, "creator_cpu_s": own,
            **check(tasks, ids, args.steps, ledger)}
     out["tasks_per_s"] = len(ids) / out["wall_s"] if out["wall_s"] else None
     return out
@@ -261,7 +264,6 @@ def throughput(db: str, env: dict[str, str], args: argparse.Namespace, log: Path
 
 def baseline(db: str, env: dict[str, str], executions: int) -> dict[str, Any]:
     """The same executions by `arun` in one fresh process."""
-    cpu = children_cpu()
     done = subprocess.run([sys.executable, str(WORKER), "baseline", db, "--executions", str(executions)],
                           env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -269,13 +271,12 @@ def baseline(db: str, env: dict[str, str], executions: int) -> dict[str, Any]:
         print(f"  the arun baseline failed:\n{done.stderr}", file=sys.stderr)
         return {"error": lines[-1][:200] if lines else f"exit code {done.returncode}"}
     result: dict[str, Any] = json.loads(done.stdout)
-    result["cpu_s"] = children_cpu() - cpu
     return result
 
 
 def fault_run(db: str, env: dict[str, str], args: argparse.Namespace, log: Path, ledger: Path) -> dict[str, Any]:
-    """Tasks on `--workers` workers, the oldest worker killed with SIGKILL every `--kill-every` seconds
-    and a new one started in its place, until every task has ended."""
+    """Tasks on `--workers` workers, the oldest serving worker killed with SIGKILL every `--kill-every`
+    seconds and a new one started in its place, until every task has ended."""
     kills: dict[str, float] = {}  # executor id -> time of its kill
     with workers(db, env, args, args.n_workers, log) as group:
         tasks = Tasks(db)
@@ -286,7 +287,10 @@ def fault_run(db: str, env: dict[str, str], args: argparse.Namespace, log: Path,
             nonlocal next_kill
             if time.time() < next_kill:
                 return
-            victim = next(iter(group.procs))
+            serving = {w["id"] for w in live_workers(tasks.table)}  # a worker still starting up is not a victim
+            victim = next((n for n in group.procs if group.executor_id(n) in serving), None)
+            if victim is None:
+                return
             kills[group.executor_id(victim)] = group.kill(victim)
             group.spawn()  # capacity stays: a new worker, under a new name
             next_kill = time.time() + args.kill_every
@@ -341,7 +345,7 @@ def throughput_table(section: dict[str, Any]) -> str:
         twice = run["executions_twice"] + run["messages_wrong"] + run["tool_calls_run_twice"]
         rows.append([f"{name}: {run['workers']} worker process{'es' if run['workers'] > 1 else ''}",
                      _t(run.get("wall_s")), ratio, _t(run["workers_cpu_s"]), str(run["lost"]), str(twice)])
-    return table(["run", "wall time", "vs `arun`", "CPU (its processes)", "lost", "run twice"], rows)
+    return table(["run", "wall time", "vs `arun`", "CPU of the workers / `arun` process", "lost", "run twice"], rows)
 
 
 def fault_table(r: dict[str, Any]) -> str:
@@ -406,7 +410,8 @@ def render(section: dict[str, Any]) -> str:
 
 def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     dbs = Databases(work, args.pg)
-    kinds = {"SQLite": ("sqlite", 1)} | ({"PostgreSQL": ("pg", args.workers)} if args.pg else {})
+    kinds = {name: spec for name, spec in {"SQLite": ("sqlite", 1), "PostgreSQL": ("pg", args.workers)}.items()
+             if spec[0] in args.databases and (spec[0] == "sqlite" or args.pg)}
     section: dict[str, Any] = {"latency": {}, "throughput": {}}
     log = Path(args.log) if args.log else work / "workers.log"
     try:
@@ -425,7 +430,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                     args.n_workers = count
                     run = throughput(dbs.new(kind, "workers"), {**env, "BENCH_LEDGER": str(ledger)}, args, log, ledger)
                     section["throughput"][name] = {"arun": base, "workers": run}
-            if args.pg and "fault" in args.only:
+            if args.pg and "pg" in args.databases and "fault" in args.only:
                 print(f"  fault run: {args.fault_tasks} tasks", file=sys.stderr, flush=True)
                 ledger = work / "ledger-fault.jsonl"
                 args.n_workers = args.workers
@@ -450,13 +455,15 @@ def main() -> None:
     parser.add_argument("--kill-every", type=float, default=3.0)
     parser.add_argument("--lease", type=float, default=4.0, help="a worker's lease (its heartbeat every quarter)")
     parser.add_argument("--timeout", type=float, default=600.0)
-    parser.add_argument("--only", default="latency,throughput,fault")
+    parser.add_argument("--only", default="latency,throughput,fault", help="which scenarios")
+    parser.add_argument("--databases", default="sqlite,pg", help="sqlite, pg (PostgreSQL: needs --pg) or both")
     parser.add_argument("--log", default=None, help="append the workers' output to this file")
     parser.add_argument("--pg", default=os.environ.get("LOOPLINE_TEST_PG_URL") or None)
     parser.add_argument("--json", default=None, help="store the results in this JSON file (other sections kept)")
     args = parser.parse_args()
     settings = {k: getattr(args, k) for k in ("tasks", "fault_tasks", "workers", "concurrency", "steps", "latency_ms",
                                               "samples", "warmup", "pause", "kill_every", "lease")}
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the workers are stopped and the databases dropped
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="loopline-tasks-bench-") as tmp:
         section = {"settings": settings, "load_before": load_before, **measure(args, Path(tmp))}
