@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -84,3 +86,41 @@ def test_a_running_agent_task_is_cancelled_at_its_next_step(tmp_path: Path, monk
     status, kinds = asyncio.run(cancel_one())
     assert status == "CANCELLED"
     assert kinds[-2:] == ["status", "finished"] and "step" in kinds
+
+
+_ORPHAN = """
+import sys
+from loopline import Agent
+from loopline.store import open_store
+
+store = open_store(sys.argv[1])
+print(Agent("researcher", "You research.", store=store).add_task(sys.argv[3], thread_id=sys.argv[2]).id)
+"""
+
+
+def test_an_execution_started_by_a_killed_worker_but_not_recorded_is_resumed_not_doubled(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    """A worker killed between starting a task's execution and writing its id on the task: the worker that
+    takes the task over continues that execution; a second one would put the prompt in the thread twice."""
+    import worker_app
+
+    monkeypatch.setenv("STEPS", "2")
+    db = str(tmp_path / "tasks.db")
+    tasks = Tasks(db)
+    task = tasks.create("researcher", "find it")
+    tasks.table.update(task.id, lambda r: {**r, "status": "RUNNING", "attempts": 1, "started_at": time.time(),
+                                           "worker": "host:killed"})
+    done = subprocess.run([sys.executable, "-c", _ORPHAN, db, str(task.thread_id), "find it"], capture_output=True,
+                          text=True, check=True)  # that process (the execution's claim holder) is gone now
+    orphan = done.stdout.strip()
+    events = Events(db, agents=worker_app.agents, model=worker_app.MODEL, name="successor")
+
+    async def take_over() -> Any:
+        async with events:
+            return await asyncio.to_thread(tasks.get(task.id).wait, 60)
+
+    finished = asyncio.run(take_over())
+    assert finished.status == "COMPLETED"
+    assert finished.execution_id == orphan
+    assert [e.id for e in tasks.store.list_executions(thread_id=str(task.thread_id), limit=None)] == [orphan]
+    assert [m.role for m in tasks.store.get_messages(str(task.thread_id))].count("user") == 1
