@@ -61,8 +61,9 @@ class TaskProgress:
             if self._detailed:  # the task's `events_streaming`; its status events are written regardless
                 events.append((kind, data))
 
-        self._report_status_and_steps(execution, emit)
+        self._report_status(execution, emit)
         self._report_calls(execution, emit)
+        self._report_steps(execution, emit)
         limit = execution.limits.max_steps
         action = _action(execution)
         progress = min(0.99, execution.steps / limit) if limit else None
@@ -78,12 +79,13 @@ class TaskProgress:
 
         self._tasks.table.update(self._task_id, change)
 
-    def _report_status_and_steps(self, execution: Execution,
-                                 emit: Callable[[str, str, dict[str, Any]], None]) -> None:
+    def _report_status(self, execution: Execution, emit: Callable[[str, str, dict[str, Any]], None]) -> None:
         if execution.status.value != self._status:
             self._status = execution.status.value
             if not execution.is_finished:  # the end is reported once, with the task's result
                 emit(self._task_id, "execution_status", {"status": self._status, "execution_id": execution.id})
+
+    def _report_steps(self, execution: Execution, emit: Callable[[str, str, dict[str, Any]], None]) -> None:
         if execution.steps != self._steps:
             if self._steps >= 0:
                 emit(self._task_id, "step", {"step": execution.steps, "usage": _usage(execution),
