@@ -1,4 +1,5 @@
-"""Runs one worker process for the tests: `python run_worker.py DB [--name N] [--grace S] [--handler-only]`.
+"""Runs one worker process for the tests: `python run_worker.py DB [--name N] [--grace S] [--handler-only]
+[--no-handler] [--handler NAME]`.
 
 It serves `worker_app.agents` with `worker_app.MODEL`, and `worker_app.handle` for other agent ids, until
 SIGINT / SIGTERM (or --seconds)."""
@@ -25,6 +26,8 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--handler-only", action="store_true")
+    parser.add_argument("--no-handler", action="store_true")
+    parser.add_argument("--handler", default="handle", help="the worker_app function that handles other agent ids")
     parser.add_argument("--lease", type=float, default=4.0)
     args = parser.parse_args()
     events = Events(args.db, agents=() if args.handler_only else worker_app.agents, model=worker_app.MODEL,
@@ -32,7 +35,7 @@ async def main() -> None:
                     heartbeat_seconds=args.lease / 4, lease_seconds=args.lease)
     if args.seconds:
         asyncio.get_running_loop().call_later(args.seconds, events.stop)
-    await events.start(on_execution_request=worker_app.handle)
+    await events.start(on_execution_request=None if args.no_handler else getattr(worker_app, args.handler))
 
 
 if __name__ == "__main__":

@@ -7,11 +7,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from loopline.tasks import Tasks, live_workers
 
 HERE = Path(__file__).parent
+
+WorkerStarter = Callable[..., "subprocess.Popen[bytes]"]
+"""What the `workers` fixture is: starts a worker process (`start_worker`'s arguments), stopped after the test."""
 
 
 def start_worker(db: str, *args: str, env: dict[str, str] | None = None, timeout: float = 30.0,

@@ -7,13 +7,14 @@ scenario.py: the request's turn is one more than the assistant turns it holds; t
 server serves every loop of a run:
 
 - `x-bench-steps`: the run's number of steps (requests; default: `--steps`);
-- `x-bench-latency-ms`: how long to wait before answering (simulated model latency, default 0);
+- `x-bench-latency-ms`: how long to wait before answering (simulated model latency, default:
+  `--latency-ms`, for clients that cannot set headers, such as loopline's environment-built ones);
 - `x-bench-record`: a label; the body of the run's last request (the one answered with `finish`,
   which holds the whole conversation) is written verbatim to `RECORD_DIR/<label>.json`.
 
 It speaks HTTP/1.1 with keep-alive on asyncio, so hundreds of concurrent connections cost it little.
 
-    python mock_server.py PORT_FILE [--steps 50] [--record-dir DIR]   # writes its port to PORT_FILE
+    python mock_server.py PORT_FILE [--steps 50] [--latency-ms 0] [--record-dir DIR]   # writes its port to PORT_FILE
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ _LABEL = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 class MockServer:
     """The request handling; `serve` runs it."""
 
-    def __init__(self, steps: int, record_dir: Path | None) -> None:
+    def __init__(self, steps: int, record_dir: Path | None, latency_ms: float = 0) -> None:
         self.steps = steps
+        self.latency_ms = latency_ms
         self.record_dir = record_dir
 
     async def answer(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
@@ -53,7 +55,7 @@ class MockServer:
             steps = int(headers.get("x-bench-steps", self.steps))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             return 400, {"error": {"type": "invalid_request_error", "message": f"bad request body: {exc}"}}
-        latency = float(headers.get("x-bench-latency-ms", 0)) / 1000
+        latency = float(headers.get("x-bench-latency-ms", self.latency_ms)) / 1000
         if latency:
             await asyncio.sleep(latency)
         label = headers.get("x-bench-record")
@@ -103,11 +105,12 @@ async def serve(port_file: Path, server: MockServer) -> None:
 
 
 @contextlib.contextmanager
-def running(steps: int = 50, record_dir: Path | None = None) -> Iterator[int]:
+def running(steps: int = 50, record_dir: Path | None = None, latency_ms: float = 0) -> Iterator[int]:
     """Start the server in a process of its own for the `with` block; yields its port."""
     with tempfile.TemporaryDirectory(prefix="loopline-mock-") as tmp:
         port_file = Path(tmp) / "port"
-        command = [sys.executable, str(Path(__file__).resolve()), str(port_file), "--steps", str(steps)]
+        command = [sys.executable, str(Path(__file__).resolve()), str(port_file), "--steps", str(steps),
+                   "--latency-ms", str(latency_ms)]
         if record_dir is not None:
             command += ["--record-dir", str(record_dir)]
         proc = subprocess.Popen(command)
@@ -127,10 +130,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("port_file", type=Path)
     parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--latency-ms", type=float, default=0)
     parser.add_argument("--record-dir", type=Path, default=None)
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.port_file, MockServer(args.steps, args.record_dir)))
+        asyncio.run(serve(args.port_file, MockServer(args.steps, args.record_dir, args.latency_ms)))
 
 
 if __name__ == "__main__":

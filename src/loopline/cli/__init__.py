@@ -15,6 +15,15 @@ task through an agent defined in a Python file.
     loopline [--db LOCATION] executions cancel ID [--force] [--json]
     loopline [--db LOCATION] executions resume ID PATH.py:NAME [--model MODEL] [--json] [--no-stream] [--force]
     loopline mcp serve PATH.py:NAME [--model MODEL] [--db LOCATION] [--http] [--host HOST] [--port N]
+    loopline worker PATH.py:NAME [--name N] [--model MODEL] [--db LOCATION] [--concurrency N] [--grace S]
+                                 [--agent-id ID ...] [--test [--json]]
+    loopline [--db LOCATION] tasks create AGENT_ID PROMPT [--thread ID] [--file-url URL ...]
+                                          [--output-format text|markdown|json] [--output-schema JSON_OR_@FILE]
+                                          [--priority N] [--config JSON] [--idempotency-key K]
+                                          [--require-worker] [--wait [SECONDS]] [--json]
+    loopline [--db LOCATION] tasks list [--agent-id ID] [--status STATUS] [--limit N] [--cursor C] [--json]
+    loopline [--db LOCATION] tasks show|cancel ID [--json]
+    loopline [--db LOCATION] tasks events ID [--after N] [--follow] [--json]
 
 `executions cancel` ends an execution CANCELLED (calls that never ran, and calls a dead process left
 running, get error results); one that a live process runs is refused (exit status 1) unless `--force`.
@@ -27,6 +36,26 @@ one MCP tool (`loopline.mcp`): over stdio (stdout is the protocol's, so whatever
 stderr), or over streamable HTTP at `http://HOST:PORT/mcp` with `--http` (default 127.0.0.1:8000). It
 runs until the client closes stdin, or until it is stopped. Its exit statuses for a file that cannot be
 loaded are those of `run`.
+
+`worker` loads the file PATH as `run` does and serves exactly what NAME names in it (`loopline.workers.Events`):
+an `@on_task` handler or a function taking `task` (for every agent id, or the `--agent-id` ones), an
+`Agent`, or a list or tuple of Agents (a task's agent id is an agent's name), the agents with the model
+`run` would pick. Once it takes tasks it prints one line on stderr (`loopline: worker NAME (executor
+HOST:NAME) serving ...`); SIGINT and SIGTERM stop it gracefully (running tasks get `--grace` seconds,
+then are handed back) with exit status 0. `--db` is the task database, created if missing. `--test` runs
+the handler's `test_task` once in this process (`handler.test()`: no engine, no worker) and prints its
+result (text as is, else JSON; with `--json` the task's record), exit status 1 if it FAILED. Exit status
+2 for a NAME that is none of these, no model for agents, or a missing `tasks` extra; 1 when the file
+raised while loading.
+
+`tasks` hands out and watches tasks (`loopline.tasks.Tasks`); it never runs one. `tasks create` prints
+the new task (PENDING until a worker of AGENT_ID takes it; `create` makes a missing SQLite file); with
+`--wait` it waits (at most SECONDS) and prints it as `tasks show` does, with exit status 1 when it did not
+complete or the wait ran out (the task goes on). `tasks cancel` ends a task not yet started (or PAUSED)
+CANCELLED at once, and asks a running one's worker to stop it at its next step; one that has already ended is
+exit status 2. `tasks events` prints the task's stored events numbered above `--after`, and with
+`--follow` the new ones as they are written, until the `finished` event. A field `create` refuses is
+named by its option (`--priority: ...`), exit status 2, nothing created.
 
 `--db` takes a SQLite file path, `:memory:` or a `postgresql://` URL; without it the default store is
 used (`LOOPLINE_DB`, else the SQLite file in the user data directory). A file path that does not
@@ -47,12 +76,17 @@ never lose or rename one; MESSAGE and EXECUTION are the stored shapes and change
 - `executions list`: `{"executions": [EXECUTION, ...], "next_cursor": str | null}`
 - `executions show`: `{"execution": EXECUTION, "tool_call_records": [RECORD, ...],
   "messages": [MESSAGE, ...]}`, the messages being those of the execution's whole thread
+- `tasks create`, `show` and `cancel`, `worker --test`: TASK; `tasks list`: `{"tasks": [TASK, ...],
+  "next_cursor": str | null}`; `tasks events`: one `{"id", "task_id", "type", "data", "created_at"}` a line
+  (`loopline.tasks.TaskEvent`; `id` counts 1, 2, 3... per task)
 
 where THREAD is `{"id", "created_at", "updated_at", "length", "metadata", "parent_thread_id"}` (times
 are Unix seconds), MESSAGE is `loopline.messages.message_to_dict`'s output and EXECUTION is
 `loopline.loop.execution_to_json`'s (both with their `schema_version`), and RECORD is
 `{"execution_id", "tool_call_id", "name", "arguments", "status", "started_at", "finished_at",
-"result", "is_error", "duration"}` (`loopline.store.ToolCallRecord`).
+"result", "is_error", "duration"}` (`loopline.store.ToolCallRecord`), and TASK is the stored task record
+(`Task.to_json()`: `id`, `agent_id`, `status`, `input`, `thread_id`, `execution_id`, `result`, `error`,
+`progress`, `current_action`, `worker`, times, ...).
 
 `run` loads the file PATH as a module of its own (a fresh name on every load, so its
 `if __name__ == "__main__":` block does not run; its directory first on `sys.path` until the command

@@ -20,7 +20,7 @@ from ..threads import list as list_threads
 from ..threads import messages as thread_messages
 from . import _json, _render
 
-__all__ = ["CommandError", "Handler", "Subcommands", "add_executions", "add_threads"]
+__all__ = ["CommandError", "CommandFailed", "Handler", "Subcommands", "add_executions", "add_threads"]
 
 T = TypeVar("T")
 Handler = Callable[[Store, argparse.Namespace], str]
@@ -31,6 +31,16 @@ Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 class CommandError(Exception):
     """A problem with what the user asked for (exit status 2), told on stderr without a traceback."""
+
+
+class CommandFailed(Exception):
+    """What was asked could be done, but it ended badly (a task that failed, a wait that timed out):
+    `output` still goes to stdout, then the message to stderr, and the command exits with `status`."""
+
+    def __init__(self, message: str, *, output: str = "", status: int = 1) -> None:
+        super().__init__(message)
+        self.output = output
+        self.status = status
 
 
 def add_threads(commands: Subcommands, common: argparse.ArgumentParser) -> None:

@@ -21,11 +21,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from ..errors import ExecutionClaimedError, LooplineError, UnknownExecutionError, UnknownThreadError, UsageError
+from ..errors import (
+    ExecutionClaimedError,
+    LooplineError,
+    UnknownExecutionError,
+    UnknownTaskError,
+    UnknownThreadError,
+    UsageError,
+)
 from ..store import Store, default_db_path, default_store, open_store
-from ._commands import CommandError, Handler, add_executions, add_threads
+from ._commands import CommandError, CommandFailed, Handler, add_executions, add_threads
 from ._mcp import add_mcp
 from ._run import LoadError, add_resume, add_run
+from ._tasks import add_tasks, add_worker
 
 __all__ = ["build_parser", "main"]
 
@@ -33,7 +41,7 @@ _PROG = "loopline"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The whole command line: `run`, `threads` and `executions`."""
+    """The whole command line: `run`, `threads`, `executions`, `mcp`, `worker` and `tasks`."""
     parser = argparse.ArgumentParser(
         prog=_PROG, description="Run a loopline agent, and inspect the threads and executions in a store.",
         epilog="--db and --json follow the action (loopline threads list --db FILE --json); --db may also "
@@ -49,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_threads(commands, common)
     add_resume(add_executions(commands, common), common)
     add_mcp(commands)
+    add_worker(commands)
+    add_tasks(commands, common)
     return parser
 
 
@@ -62,15 +72,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args)
     location: str | None = args.db
     try:
-        store = _open(location)
+        store = _open(location, create=getattr(args, "creates", False))
         try:
             handler: Handler = args.handler
             text = handler(store, args)
         finally:
             if location is not None:
                 store.close()
-    except (UnknownThreadError, UnknownExecutionError) as exc:
+    except (UnknownThreadError, UnknownExecutionError, UnknownTaskError) as exc:
         return _fail(2, f"{_unknown(exc)} in {_describe(location)}")
+    except CommandFailed as exc:  # a task that failed or a wait that ran out: its output, then why
+        _print(exc.output)
+        return _fail(exc.status, str(exc))
     except ExecutionClaimedError as exc:  # `executions cancel` of an execution a live process runs
         return _fail(1, str(exc))
     except (CommandError, UsageError) as exc:
@@ -79,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(1, f"cannot open {_describe(location)}: {exc}")
     except (LooplineError, sqlite3.Error) as exc:
         return _fail(1, f"cannot read {_describe(location)}: {exc}")
-    print(text, file=sys.stdout)
+    _print(text)
     return 0
 
 
@@ -88,7 +101,7 @@ def _run(args: argparse.Namespace) -> int:
     and map what ends it to a status."""
     location: str | None = args.db
     try:
-        store = None if location is None else _open(location, create=args.command in ("run", "mcp"))
+        store = None if location is None else _open(location, create=args.command in ("run", "mcp", "worker"))
     except (CommandError, UsageError) as exc:
         return _fail(2, str(exc))
     except (_OpenError, LooplineError, sqlite3.Error) as exc:
@@ -129,9 +142,11 @@ def _open(location: str | None, *, create: bool = False) -> Store:
         raise _OpenError(" ".join(str(exc).split())) from exc
 
 
-def _unknown(exc: UnknownThreadError | UnknownExecutionError) -> str:
+def _unknown(exc: UnknownThreadError | UnknownExecutionError | UnknownTaskError) -> str:
     if isinstance(exc, UnknownThreadError):
         return f"no thread with id {exc.thread_id!r}"
+    if isinstance(exc, UnknownTaskError):
+        return f"no task with id {exc.task_id!r}"
     return f"no execution with id {exc.execution_id!r}"
 
 
@@ -150,6 +165,12 @@ def _describe(location: str | None) -> str:
 
 def _is_url(location: str) -> bool:
     return location.startswith(("postgresql://", "postgres://"))
+
+
+def _print(text: str) -> None:
+    """A command's output; commands that print as they go (`tasks events`) return nothing more to print."""
+    if text:
+        print(text, file=sys.stdout)
 
 
 def _fail(status: int, message: str) -> int:

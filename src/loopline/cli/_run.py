@@ -33,7 +33,8 @@ from ..store import Store, set_default_store
 from ._commands import CommandError, Subcommands
 from ._progress import HumanProgress, JsonProgress, Progress
 
-__all__ = ["LoadError", "Outcome", "add_resume", "add_run", "agent_from_file", "resume_agent", "run_agent"]
+__all__ = ["LoadError", "Outcome", "add_resume", "add_run", "agent_from_file", "resume_agent", "run_agent",
+           "target_from_file"]
 
 _PROG = "loopline"
 _names = itertools.count(1)
@@ -141,15 +142,24 @@ def agent_from_file(args: argparse.Namespace, store: Store | None, *, quiet: boo
     """The agent `args.target` names and the model it runs with (`args.model`, else the file's `MODEL`, else
     `LOOPLINE_MODEL`), while the file stays loaded and `store` (the open `--db`) is the default store;
     with `quiet`, whatever the file and its tools print goes to stderr (stdout carries the command's output)."""
-    path_text, name = _split_target(args.target)
-    path = _python_file(path_text)
-    redirect = contextlib.redirect_stdout(sys.stderr) if quiet else contextlib.nullcontext()
-    with redirect, _default_store(store, getattr(args, "db", None)), _loaded(path) as module:
+    with target_from_file(args, store, quiet=quiet) as (module, path_text, name):
         agent = _find_agent(module, name, path_text)
         if store is not None and agent.store is not store:
             _note(f"agent {agent.name!r} was created with a store of its own ({type(agent.store).__name__}); "
                   "--db does not apply to it")
         yield agent, _choose_model(args.model, module, agent, path_text)
+
+
+@contextlib.contextmanager
+def target_from_file(args: argparse.Namespace, store: Store | None, *,
+                     quiet: bool) -> Iterator[tuple[ModuleType, str, str]]:
+    """The file `args.target` names, loaded (see `_loaded`), with the file's path as given and the NAME in
+    it, while `store` is the default store; with `quiet`, the file's prints go to stderr."""
+    path_text, name = _split_target(args.target)
+    path = _python_file(path_text)
+    redirect = contextlib.redirect_stdout(sys.stderr) if quiet else contextlib.nullcontext()
+    with redirect, _default_store(store, getattr(args, "db", None)), _loaded(path) as module:
+        yield module, path_text, name
 
 
 def _split_target(target: str) -> tuple[str, str]:

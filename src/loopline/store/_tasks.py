@@ -74,8 +74,15 @@ class TaskTable:
                                      (record.get("organization_id", ""), key), lock=True)
                 if found is not None:
                     return found, False
-            cur.execute(self.store._sql(f"INSERT INTO tasks ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-                        _row(record))
+            # Another process may insert the same key between the check and here: then its task is the one.
+            conflict = " ON CONFLICT (organization_id, idempotency_key) DO NOTHING" if key is not None else ""
+            cur.execute(self.store._sql(f"INSERT INTO tasks ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                                        f"{conflict}"), _row(record))
+            if key is not None and int(getattr(cur, "rowcount", 1)) == 0:
+                found = self._select(cur, "organization_id = ? AND idempotency_key = ?",
+                                     (record.get("organization_id", ""), key))
+                if found is not None:
+                    return found, False
         return record, True
 
     def insert_many(self, records: Sequence[dict[str, Any]]) -> None:
@@ -135,9 +142,21 @@ class TaskTable:
                 (thread_id, created_at, created_at, task_id))
             return [row[0] for row in cur.fetchall()]
 
-    def update(self, task_id: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> dict[str, Any]:
+    def cancel_requested(self, task_ids: Sequence[str]) -> builtins.list[str]:
+        """Those of `task_ids` asked to cancel: one query for all the tasks a worker runs."""
+        if not task_ids:
+            return []
+        with self.store._read() as cur:
+            cur.execute(self.store._sql(f"SELECT data FROM tasks WHERE id IN ({', '.join('?' for _ in task_ids)})"),
+                        builtins.list(task_ids))
+            records = [json.loads(row[0]) for row in cur.fetchall()]
+        return [r["id"] for r in records if r.get("cancel_requested")]
+
+    def update(self, task_id: str, change: Callable[[dict[str, Any]], dict[str, Any] | None], *,
+               events: Sequence[tuple[str, dict[str, Any]]] = ()) -> dict[str, Any]:
         """Read, change and write the task in one transaction (the row locked meanwhile). `change` gets
-        a copy of the record and returns the new one, or None to leave it as it is."""
+        a copy of the record and returns the new one, or None to leave it as it is. `events` (type, data)
+        are appended in the same transaction when the record changes, so no reader sees one without the other."""
         with self.store._write() as cur:
             found = self._select(cur, "id = ?", (task_id,), lock=True)
             if found is None:
@@ -149,20 +168,33 @@ class TaskTable:
             cur.execute(self.store._sql("UPDATE tasks SET status = ?, thread_id = ?, updated_at = ?, data = ? "
                                         "WHERE id = ?"),
                         (new["status"], new.get("thread_id"), new["updated_at"], json.dumps(new), task_id))
+            self._append_events(cur, task_id, events)
             return new
 
     # --- events ---------------------------------------------------------------------------------
 
     def add_event(self, task_id: str, type: str, data: dict[str, Any]) -> int:
         """Append an event; returns its number (one more than the task's last)."""
+        return self.add_events(task_id, [(type, data)])[-1]
+
+    def add_events(self, task_id: str, events: Sequence[tuple[str, dict[str, Any]]]) -> builtins.list[int]:
+        """Append events (type, data) in this order, in one transaction; returns their numbers."""
         with self.store._write() as cur:
             if self._select(cur, "id = ?", (task_id,), lock=True) is None:
                 raise UnknownTaskError(task_id)
-            cur.execute(self.store._sql("SELECT COALESCE(MAX(seq), 0) FROM task_events WHERE task_id = ?"), (task_id,))
-            seq = int(cur.fetchone()[0]) + 1
-            cur.execute(self.store._sql("INSERT INTO task_events (task_id, seq, type, created_at, data) "
-                                        "VALUES (?, ?, ?, ?, ?)"), (task_id, seq, type, time.time(), json.dumps(data)))
-        return seq
+            return self._append_events(cur, task_id, events)
+
+    def _append_events(self, cur: Cursor, task_id: str,
+                       events: Sequence[tuple[str, dict[str, Any]]]) -> builtins.list[int]:
+        """Append events in the caller's transaction, which holds the task's row locked."""
+        if not events:
+            return []
+        cur.execute(self.store._sql("SELECT COALESCE(MAX(seq), 0) FROM task_events WHERE task_id = ?"), (task_id,))
+        first, now = int(cur.fetchone()[0]) + 1, time.time()
+        rows = [(task_id, first + i, kind, now, json.dumps(data)) for i, (kind, data) in enumerate(events)]
+        self.store._insert_many(cur, "INSERT INTO task_events (task_id, seq, type, created_at, data) "
+                                     "VALUES (?, ?, ?, ?, ?)", rows)
+        return [row[1] for row in rows]
 
     def events(self, task_id: str, *, after: int = 0, limit: int = 500) -> builtins.list[TaskEventRow]:
         """The task's events numbered above `after`, oldest first."""

@@ -4,10 +4,11 @@ them are `loopline.workers`. Tasks run on DBOS Transact (the `tasks` extra, impo
 first handed out); their records and events live in loopline's store beside threads and executions.
 """
 
+from ._checks import live_workers
 from ._config import TaskConfig
 from ._schemas import register_executor_schema
 from ._task import LocalTaskTest, Task, TaskEvent, TaskInput
-from ._tasks import Tasks, live_workers
+from ._tasks import Tasks
 from ._tree import TREE_AGENT_ID
 from .engine import Engine, engine_url
 

@@ -126,7 +126,8 @@ class Task:
 
     def cancel(self) -> Task:
         """Cancel it: taken off the queue if it has not started; stopped at its next step if running
-        (calls already running are recorded as interrupted). A finished task is left as it is."""
+        (calls already running are recorded as interrupted); ended with its execution if PAUSED. A
+        finished task is left as it is."""
         self._load(self._tasks._cancel(self.id))
         return self
 

@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import threading
 import time
-import traceback
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-import jsonschema
-
-from ..errors import InvalidInputError, TasksUnavailableError, UnknownExecutorError, UsageError
+from ..agent import cancel_execution
+from ..errors import (
+    ExecutionFinishedError,
+    InvalidInputError,
+    TasksUnavailableError,
+    UnknownTaskError,
+    UsageError,
+)
 from ..loop import ExecutionStatus
 from ..messages import new_id
 from ..store import Page, Store, TaskTable, default_store, open_store, task_table
+from ._checks import check_executor_inputs, check_id, check_schema, checked_urls, error_of, live_workers
 from ._config import TaskConfig
-from ._schemas import EXECUTOR_SCHEMAS
 from ._task import FINISHED_EVENT, Task, TaskEvent
 from ._tree import advance, advance_all, create_tree
-from .engine import MAX_PRIORITY, Engine, engine_for, engine_url
+from .engine import MAX_PRIORITY, Engine, engine_for, engine_url, import_dbos
 
 __all__ = ["OUTPUT_FORMATS", "Tasks", "live_workers"]
 
@@ -86,6 +91,7 @@ class Tasks:
             UnknownExecutorError: No executor `executor` is registered here or served by a live worker.
             UnknownThreadError: `thread_id` is not in the store.
             TasksUnavailableError: `require_worker` and no live worker serves the agent.
+            MissingExtraError: The `tasks` extra (DBOS) is not installed.
         """
         record = self._new_record(*self._target(agent_id, executor, prompt, inputs), file_urls=file_urls,
                                   thread_id=thread_id, events_streaming=events_streaming,
@@ -104,7 +110,7 @@ class Tasks:
             if inputs is not None:
                 raise InvalidInputError("inputs go to an executor; an agent's task takes a prompt", field="inputs")
             return str(agent_id), prompt
-        _check_id("executor", executor)
+        check_id("executor", executor)
         check_executor_inputs(self.table, executor, inputs)
         return executor, prompt or f"run {executor}"
 
@@ -116,12 +122,14 @@ class Tasks:
             existing = self.table.find_key(self.organization_id, idempotency_key)
             if existing is not None:
                 return Task(existing, self)
+        if self._engine is None:
+            import_dbos()  # a missing `tasks` extra is told before anything is written, not as a FAILED task
         if require_worker and not [w for w in live_workers(self.table, agent_id) if record.get("kind") != "executor"
                                    or agent_id in (w.get("executors") or {})]:  # a catch-all runs no executor
             raise TasksUnavailableError(f"no live worker serves agent {agent_id!r}: start one (`loopline worker "
                                         "app.py:agents`), or create the task without require_worker to queue it")
-        if record["thread_id"] is not None:
-            self.store.get_thread(record["thread_id"])  # UnknownThreadError before anything is written
+        if record["thread_id"] is not None:  # UnknownThreadError before anything is written
+            record["thread_created_at"] = self.store.get_thread(record["thread_id"]).created_at
         self.engine.prepare(record)  # the engine reachable (and its extra installed) before anything is written
         if record["thread_id"] is None:
             record["thread_id"] = self.store.create_thread(metadata={"task_id": record["id"]})
@@ -134,7 +142,7 @@ class Tasks:
         try:
             self.engine.enqueue(stored)
         except Exception as exc:
-            self._finish(record["id"], "FAILED", error=_error(exc, code="enqueue_failed"))
+            self._finish(record["id"], "FAILED", error=error_of(exc, code="enqueue_failed"))
             raise TasksUnavailableError(f"task {record['id']} could not be queued ({type(exc).__name__}: {exc}); "
                                         "it is stored FAILED") from exc
         return Task(stored, self)
@@ -147,18 +155,18 @@ class Tasks:
                     priority: int, config: TaskConfig | dict[str, Any] | None,
                     idempotency_key: str | None) -> dict[str, Any]:
         """The new task's record, every field checked (nothing is written before this passes)."""
-        _check_id("agent_id", agent_id)
+        check_id("agent_id", agent_id)
         if not isinstance(prompt, str):
             raise InvalidInputError(f"prompt takes text, got {type(prompt).__name__}", field="prompt")
-        urls = _file_urls(file_urls)
+        urls = checked_urls(file_urls)
         if not prompt.strip() and not urls:
             raise InvalidInputError("a task needs a prompt (or file_urls)", field="prompt")
         if thread_id is not None:
-            _check_id("thread_id", thread_id)
+            check_id("thread_id", thread_id)
         if output_format not in OUTPUT_FORMATS:
             raise InvalidInputError(f"output_format takes one of {list(OUTPUT_FORMATS)}, got {output_format!r}",
                                     field="output_format")
-        _check_schema(output_schema)
+        check_schema(output_schema)
         if isinstance(priority, bool) or not isinstance(priority, int) or abs(priority) > MAX_PRIORITY:
             raise InvalidInputError(f"priority takes a whole number from -{MAX_PRIORITY} to {MAX_PRIORITY}, "
                                     f"got {priority!r}", field="priority")
@@ -181,17 +189,23 @@ class Tasks:
                              status: str = "COMPLETED", error: str | None = None,
                              thread_id: str | None = None) -> Task:
         """Record a task that ran elsewhere, already ended (COMPLETED by default, or FAILED with `error`)."""
-        _check_id("agent_id", agent_id)
+        check_id("agent_id", agent_id)
         if id is not None:
-            _check_id("id", id)
-        status = ExecutionStatus(status).value
+            check_id("id", id)
+        status = getattr(status, "value", status)  # an ExecutionStatus or its word
         if status not in _TERMINAL:
-            raise InvalidInputError(f"an external task is reported once it has ended; status {status} is not an end",
-                                    field="status")
+            raise InvalidInputError(f"an external task is reported once it has ended: status takes one of "
+                                    f"{sorted(_TERMINAL)}, got {status!r}", field="status")
         if duration is not None and (isinstance(duration, bool) or not isinstance(duration, (int, float))
                                      or not math.isfinite(duration) or duration < 0):
             raise InvalidInputError(f"duration takes seconds, 0 or more, got {duration!r}", field="duration")
-        tools = [str(t) for t in (used_tools or ())]
+        if isinstance(used_tools, str) or not all(isinstance(t, str) and t for t in used_tools or ()):
+            raise InvalidInputError(f"used_tools takes a list of tool names, got {used_tools!r}", field="used_tools")
+        tools = list(used_tools or ())
+        if thread_id is not None:
+            self.store.get_thread(thread_id)  # UnknownThreadError before anything is written
+        if id is not None and _exists(self.table, id):
+            raise InvalidInputError(f"a task with id {id!r} already exists", field="id")
         now = time.time()
         record = self._new_record(agent_id, input or "(external task)", file_urls=(), thread_id=thread_id,
                                   events_streaming=False, output_format="text", output_schema=None, priority=0,
@@ -320,6 +334,11 @@ class Tasks:
         if marked["status"] == "PENDING":  # not started: off the queue, and nothing will run it now
             self.engine.cancel(task_id)
             self._finish(task_id, "CANCELLED", error=None, only_from=("PENDING",))
+        elif marked["status"] == "PAUSED":  # waiting for a decision, with no process behind it: end it here
+            if marked.get("execution_id"):
+                with contextlib.suppress(ExecutionFinishedError):
+                    cancel_execution(self.store, marked["execution_id"])
+            self._finish(task_id, "CANCELLED", error=None, only_from=("PAUSED",))
         # A running task is stopped by its worker at the next step, which records CANCELLED. Its workflow
         # is not cancelled in the engine: the engine would then log the workflow's end as an error, and
         # never recover it if its worker died, leaving it RUNNING; recovered, it ends CANCELLED at once.
@@ -365,14 +384,11 @@ class Tasks:
                 record["duration"] = now - record["started_at"]
             return record
 
-        record = self.table.update(task_id, change)
-        if ended:
-            self._event(task_id, "status", {"status": status})
-            self._event(task_id, FINISHED_EVENT, {"status": status, "result": result, "error": error})
-            if parent and advance_tree:
-                self._event(parent[0], "node", {"node_id": record.get("node_id"), "task_id": task_id,
-                                                "status": status})
-                advance(self, parent[0])
+        record = self.table.update(task_id, change, events=[("status", {"status": status}), (FINISHED_EVENT, {
+            "status": status, "result": result, "error": error})])  # with the record: who sees it ended sees them
+        if ended and parent and advance_tree:
+            self._event(parent[0], "node", {"node_id": record.get("node_id"), "task_id": task_id, "status": status})
+            advance(self, parent[0])
         return ended
 
     def _events(self, task_id: str, *, after: int, follow: bool, timeout: float | None) -> Iterator[TaskEvent]:
@@ -430,68 +446,10 @@ class Tasks:
         return stop.set
 
 
-def live_workers(table: TaskTable, agent_id: str | None = None, *, lease: float | None = None) -> list[dict[str, Any]]:
-    """Workers whose heartbeat is fresh, serving `agent_id` (or any agent) when given."""
-    now = time.time()
-    found = []
-    for row in table.workers():
-        if now - row.heartbeat_at > (lease or float(row.data.get("lease", 10.0))):
-            continue
-        agents = row.data.get("agents")
-        if agent_id is None or agents is None or agent_id in agents:
-            found.append({"id": row.id, **row.data, "heartbeat_at": row.heartbeat_at})
-    return found
-
-
-def check_executor_inputs(table: TaskTable, executor: str, inputs: Any) -> None:
-    """`inputs` against the executor's input schema (registered here, or published by a live worker)."""
-    schema = EXECUTOR_SCHEMAS.get(executor)
-    if schema is None:
-        published = {k: v for w in live_workers(table) for k, v in (w.get("executors") or {}).items()}
-        schema = published.get(executor)
-        if schema is None:
-            raise UnknownExecutorError(executor, sorted({*EXECUTOR_SCHEMAS, *published}))
-    if not isinstance(inputs, dict):
-        raise InvalidInputError(f"inputs of executor {executor!r} take a JSON object, got {type(inputs).__name__}",
-                                field="inputs")
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(inputs))
-    if error is not None:
-        where = ".".join(str(p) for p in error.absolute_path)
-        field = f"inputs.{where}" if where else "inputs"
-        raise InvalidInputError(f"{field} of executor {executor!r}: {error.message}", field=field)
-
-
-def _check_id(name: str, value: Any) -> None:
-    if not isinstance(value, str) or not value.strip() or len(value) > 200 or any(c.isspace() for c in value):
-        raise InvalidInputError(f"{name} takes an id (1 to 200 characters, no spaces), got {value!r}", field=name)
-
-
-def _file_urls(urls: Sequence[str]) -> list[str]:
-    if isinstance(urls, str):
-        raise InvalidInputError("file_urls takes a list of URLs, not one string", field="file_urls")
-    out = []
-    for i, url in enumerate(urls):
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise InvalidInputError(f"file_urls[{i}] is not an http(s) URL: {url!r}", field=f"file_urls[{i}]")
-        out.append(url)
-    return out
-
-
-def _check_schema(schema: Any) -> None:
-    if schema is None:
-        return
-    if not isinstance(schema, dict):
-        raise InvalidInputError(f"output_schema takes a JSON Schema object, got {type(schema).__name__}",
-                                field="output_schema")
+def _exists(table: TaskTable, task_id: str) -> bool:
+    """Whether any organisation has a task with this id (ids are unique across them)."""
     try:
-        jsonschema.Draft202012Validator.check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        raise InvalidInputError(f"output_schema is not a valid JSON Schema: {exc.message}",
-                                field="output_schema") from None
-
-
-def _error(exc: BaseException, *, code: str) -> dict[str, Any]:
-    """A task's `error`: the exception's type and message, a code, and the traceback."""
-    return {"type": type(exc).__name__, "message": str(exc), "code": code,
-            "traceback": "".join(traceback.format_exception(exc))}
-
+        table.get(task_id)
+    except UnknownTaskError:
+        return False
+    return True

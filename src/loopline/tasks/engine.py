@@ -19,7 +19,9 @@ makes enqueueing the same task twice harmless.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,7 +30,8 @@ from ..errors import MissingExtraError
 from ..store import Store
 
 __all__ = ["APP_NAME", "APP_VERSION", "EXECUTOR_QUEUE_PREFIX", "MAX_PRIORITY", "POLL_SECONDS", "WORKFLOW_NAME",
-           "DBOSEngine", "Engine", "engine_for", "engine_url", "import_dbos", "queue_name", "queue_settings"]
+           "DBOSEngine", "Engine", "engine_for", "engine_url", "import_dbos", "prepare_database", "queue_name",
+           "queue_settings"]
 
 APP_NAME = "loopline"
 APP_VERSION = "loopline-tasks-1"
@@ -39,6 +42,7 @@ POLL_SECONDS = 0.05
 """How often a worker looks for new tasks: 50 ms keeps idle enqueue-to-start well under 100 ms at a
 cost of one small query per queue per poll."""
 _PRIORITY_BASE = 1_000_000
+_MAX_ENGINE_PRIORITY = 2**31 - 1
 MAX_PRIORITY = 100_000
 """Priorities run from -MAX_PRIORITY to MAX_PRIORITY; higher starts first."""
 
@@ -95,6 +99,21 @@ def engine_url(store: Store) -> str:
     return f"sqlite:///{path.with_name(path.name + '.tasks.sqlite')}"
 
 
+def prepare_database(url: str) -> None:
+    """Put a SQLite system database in WAL mode before DBOS opens it. DBOS leaves SQLite in its default
+    rollback journal, where every commit syncs the file several times (measured: 2.6 ms on an idle
+    disk, over 20 ms under load, for each enqueue and each state change of a task); WAL syncs once and
+    lets readers run beside the writer. The mode is stored in the file, so once is enough for every
+    process; a file another process keeps locked for 5 s is left as it is."""
+    if not url.startswith("sqlite:///"):
+        return
+    path = url.removeprefix("sqlite:///").split("?", 1)[0]
+    if not path or path == ":memory:":
+        return
+    with contextlib.suppress(sqlite3.Error), contextlib.closing(sqlite3.connect(path, timeout=5.0)) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+
+
 _engines: dict[str, DBOSEngine] = {}
 _engines_lock = threading.Lock()
 
@@ -130,6 +149,7 @@ class DBOSEngine:
         with self._lock:
             if self._client is None:
                 dbos = import_dbos()
+                prepare_database(self.url)
                 dbos.DBOS.migrate(self.url)  # the client never creates DBOS's tables itself
                 self._client = dbos.DBOSClient(system_database_url=self.url, application_name=APP_NAME)
             return self._client
@@ -152,6 +172,7 @@ class DBOSEngine:
                                    "app_version": APP_VERSION}
         if continuing:
             options["queue_partition_key"] = task["thread_id"]
+            options["priority"] = _thread_order(task)
         else:
             options["priority"] = _PRIORITY_BASE - int(task.get("priority") or 0)
         self._connected().enqueue(options, task["id"])
@@ -172,6 +193,16 @@ class DBOSEngine:
                 self._client.destroy()
                 self._client = None
                 self._queues.clear()
+
+
+def _thread_order(task: dict[str, Any]) -> int:
+    """The engine priority of a task continuing a thread: milliseconds from the thread's creation to the
+    task's, so the thread's tasks leave its queue in creation order (DBOS orders a queue by priority,
+    then by its own creation time, which on SQLite counts whole seconds: tasks made within one second
+    would otherwise leave in any order). Past DBOS's largest priority (a thread 24 days old) the order
+    falls back to DBOS's."""
+    since = task["created_at"] - float(task.get("thread_created_at") or task["created_at"])
+    return 1 + min(max(int(since * 1000), 0), _MAX_ENGINE_PRIORITY - 1)
 
 
 def queue_settings(*, continuing: bool, worker_concurrency: int | None = None) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from ..tasks.engine import (
     EXECUTOR_QUEUE_PREFIX,
     WORKFLOW_NAME,
     import_dbos,
+    prepare_database,
     queue_name,
     queue_settings,
 )
@@ -54,14 +55,16 @@ class DBOSWorker:
         self._following: asyncio.Task[None] | None = None
 
     async def launch(self, serve: Callable[[str], Awaitable[str]], agent_ids: Sequence[str] | None,
-                     concurrency: int, executor_ids: Sequence[str] = ()) -> None:
-        """Start taking tasks of `agent_ids` (every agent's when None) and of `executor_ids`, `concurrency`
-        at a time."""
+                     concurrency: int, executor_ids: Sequence[str] = (), *, known: Sequence[str] = ()) -> None:
+        """Start taking tasks of `agent_ids` (every agent's when None) and of `executor_ids`, `concurrency` at
+        a time: on the queues of `agent_ids`, of the `known` agents and of `executor_ids` (those of other
+        agent ids keep their own settings)."""
         if "runner" in _serving:
             raise UsageError("a loopline worker is already running in this process (DBOS runs one per process)")
         _serving["runner"] = serve
         own = [name for e in executor_ids for name, _ in _queues(e, executor=True)]
         try:
+            prepare_database(self.url)
             instance = DBOS(config={"name": APP_NAME, "system_database_url": self.url,
                                     "executor_id": self.executor_id, "application_version": APP_VERSION,
                                     "log_level": "WARNING", "notification_listener_polling_interval_sec": 0.05,
@@ -69,8 +72,8 @@ class DBOSWorker:
             DBOS.listen_queues(own if agent_ids is None else [n for a in agent_ids for n, _ in _queues(a)] + own)
             DBOS.launch()  # from inside the running loop: DBOS runs the workflows on it
             self._launched = True
-            queues = [q for a in agent_ids or () for q in _queues(a)] + [q for e in executor_ids
-                                                                           for q in _queues(e, executor=True)]
+            queues = [q for a in sorted({*(agent_ids or ()), *known}) for q in _queues(a)] + [
+                q for e in executor_ids for q in _queues(e, executor=True)]
             for name, continuing in queues:
                 await DBOS.register_queue_async(name, **queue_settings(continuing=continuing,
                                                                        worker_concurrency=concurrency),

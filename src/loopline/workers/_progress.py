@@ -31,6 +31,8 @@ class TaskProgress:
         self._steps = -1
         self._status = ""
         self._calls: dict[str, str] = {}  # tool_call_id -> the status last reported
+        self._seen: tuple[Any, ...] | None = None  # the execution's state when last reported
+        self._tools: set[str] = set()  # tool names already in the record's used_tools
         self.cancel_requested = False
 
     def update(self, execution: Execution) -> None:
@@ -45,21 +47,28 @@ class TaskProgress:
         self._report(execution)
 
     def _report(self, execution: Execution) -> None:
-        emit = self._tasks._event if self._detailed else _quiet
-        if execution.status.value != self._status:
-            self._status = execution.status.value
-            if not execution.is_finished:  # the end is reported once, with the task's result
-                emit(self._task_id, "execution_status", {"status": self._status, "execution_id": execution.id})
-        self._report_calls(execution)
-        if execution.steps != self._steps:
-            if self._steps >= 0:
-                emit(self._task_id, "step", {"step": execution.steps, "usage": _usage(execution),
-                                             "cost_usd": execution.cost_usd})
-                emit(self._task_id, "usage", {**_usage(execution), "cost_usd": execution.cost_usd})
-            self._steps = execution.steps
+        """Events and the task record for what changed since the last report. The loop checks in
+        several times per step; a check with nothing new costs nothing, and the events of one check
+        are written in one transaction (one each made a worker's steps wait on the database)."""
+        seen = (execution.status, execution.steps, execution.tool_calls, execution.running_tool_calls,
+                tuple(c.id for c in execution.pending_tool_calls), execution.awaiting_approval)
+        if seen == self._seen:
+            return
+        self._seen = seen
+        events: list[tuple[str, dict[str, Any]]] = []
+
+        def emit(_task_id: str, kind: str, data: dict[str, Any]) -> None:
+            if self._detailed:  # the task's `events_streaming`; its status events are written regardless
+                events.append((kind, data))
+
+        self._report_status(execution, emit)
+        self._report_calls(execution, emit)
+        self._report_steps(execution, emit)
         limit = execution.limits.max_steps
         action = _action(execution)
         progress = min(0.99, execution.steps / limit) if limit else None
+        if events:
+            self._tasks.table.add_events(self._task_id, events)
 
         def change(record: dict[str, Any]) -> dict[str, Any] | None:
             if record.get("current_action") == action and record.get("progress") == progress:
@@ -70,17 +79,33 @@ class TaskProgress:
 
         self._tasks.table.update(self._task_id, change)
 
-    def _report_calls(self, execution: Execution) -> None:
-        if not self._detailed or (execution.tool_calls == 0 and not execution.pending_tool_calls):
+    def _report_status(self, execution: Execution, emit: Callable[[str, str, dict[str, Any]], None]) -> None:
+        if execution.status.value != self._status:
+            self._status = execution.status.value
+            if not execution.is_finished:  # the end is reported once, with the task's result
+                emit(self._task_id, "execution_status", {"status": self._status, "execution_id": execution.id})
+
+    def _report_steps(self, execution: Execution, emit: Callable[[str, str, dict[str, Any]], None]) -> None:
+        if execution.steps != self._steps:
+            if self._steps >= 0:
+                emit(self._task_id, "step", {"step": execution.steps, "usage": _usage(execution),
+                                             "cost_usd": execution.cost_usd})
+                emit(self._task_id, "usage", {**_usage(execution), "cost_usd": execution.cost_usd})
+            self._steps = execution.steps
+
+    def _report_calls(self, execution: Execution, emit: Callable[[str, str, dict[str, Any]], None]) -> None:
+        if execution.tool_calls == 0 and not execution.pending_tool_calls:
             return
         for call in self._store.get_tool_calls(execution.id):
             seen = self._calls.get(call.tool_call_id)
             if seen is None:
-                self._tasks._event(self._task_id, "tool_call", {"id": call.tool_call_id, "name": call.name,
+                emit(self._task_id, "tool_call", {"id": call.tool_call_id, "name": call.name,
                                                                 "arguments": _arguments(call.arguments)})
-                self._add_used_tool(call.name)
+                if call.name not in self._tools:
+                    self._add_used_tool(call.name)
+                    self._tools.add(call.name)
             if call.status == "finished" and seen != "finished":
-                self._tasks._event(self._task_id, "tool_result", {
+                emit(self._task_id, "tool_result", {
                     "id": call.tool_call_id, "name": call.name, "result": call.result, "is_error": call.is_error,
                     "duration": call.duration})
             self._calls[call.tool_call_id] = call.status
@@ -94,11 +119,6 @@ class TaskProgress:
             return record
 
         self._tasks.table.update(self._task_id, change)
-
-
-def _quiet(task_id: str, kind: str, data: dict[str, Any]) -> int:
-    """Where the events of a task created with `events_streaming=False` go."""
-    return 0
 
 
 def _usage(execution: Execution) -> dict[str, int]:

@@ -93,13 +93,25 @@ class Runner:
             raise UsageError(f"worker {self.worker_id} has no agent {record['agent_id']!r} and no handler")
 
     async def _thread_free(self, record: dict[str, Any]) -> bool:
-        """Wait until the tasks created earlier on the same thread have ended; False if cancelled meanwhile."""
+        """Wait until the tasks created earlier on the same thread have ended; False if cancelled meanwhile.
+        Not for an earlier task still queued to continue the thread: the engine gave this task the thread's
+        one turn, so that one waits for it (made within the same millisecond, they run in either order)."""
         thread_id = record.get("thread_id")
-        while thread_id and self.tasks.table.earlier_unfinished(thread_id, record["created_at"], record["id"]):
+        while thread_id and any(self._runs_first(task_id) for task_id in
+                                self.tasks.table.earlier_unfinished(thread_id, record["created_at"], record["id"])):
             if self.cancelled(record["id"]):
                 return False
-            await asyncio.sleep(_THREAD_WAIT)
+            try:
+                await asyncio.sleep(_THREAD_WAIT)
+            except asyncio.CancelledError:
+                if self.cancelled(record["id"]):
+                    return False
+                raise
         return True
+
+    def _runs_first(self, task_id: str) -> bool:
+        earlier = self.tasks.table.get(task_id)
+        return not (earlier.get("continues_thread") and earlier["status"] == "PENDING")
 
     def _started(self, task_id: str) -> dict[str, Any]:
         before: dict[str, Any] = {}
@@ -132,7 +144,7 @@ class Runner:
         agent = served.copy(store=self.tasks.store, config=config.run_config(served.config))
         model = self._model(config, agent)
         schema = record.get("output_schema") if record.get("output_format") == "json" else None
-        execution_id = record.get("execution_id")
+        execution_id = record.get("execution_id") or self._unrecorded_execution(record)
         if execution_id:
             execution = self.tasks.store.get_execution(execution_id)
             if execution.is_finished:
@@ -204,6 +216,21 @@ class Runner:
                 "message": str(result.get("error") or "the executor reported failure")})
             return
         self.tasks._finish(task_id, "COMPLETED", result=_json_safe(result))
+
+    def _unrecorded_execution(self, record: dict[str, Any]) -> str | None:
+        """The execution an earlier attempt started but was killed before recording on the task: on the
+        task's thread, begun after the task first started (earlier tasks of the thread had ended by then,
+        later ones wait for this one). Recorded now, so it is resumed instead of started a second time."""
+        if int(record.get("attempts") or 0) < 2 or not record.get("thread_id") or not record.get("started_at"):
+            return None
+        found = [e for e in self.tasks.store.list_executions(thread_id=record["thread_id"], limit=None)
+                 if e.created_at >= record["started_at"]]
+        if not found:
+            return None
+        execution_id = found[-1].id  # the oldest: newest come first
+        self.tasks.table.update(record["id"], lambda r: {**r, "execution_id": execution_id})
+        self.tasks._event(record["id"], "execution", {"execution_id": execution_id, "thread_id": record["thread_id"]})
+        return execution_id
 
     def _model(self, config: TaskConfig, agent: Agent) -> Model:
         chosen = config.model or self.model

@@ -92,9 +92,11 @@ class Events:
         self._running: dict[str, asyncio.Task[Any]] = {}
         self._cancelled: set[str] = set()
         self._handing_back: set[str] = set()
+        self._parked: set[str] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._background: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        self._closed = asyncio.Event()
         self.recovered = 0
 
     def __repr__(self) -> str:
@@ -113,6 +115,7 @@ class Events:
                              "(start(on_execution_request=...))")
         self._loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
+        self._closed = asyncio.Event()
         self._stopping.clear()
         self._claim_identity()
         from ._dbos import DBOSWorker
@@ -125,12 +128,12 @@ class Events:
                         handing_back=lambda task_id: task_id in self._handing_back)
         agent_ids = None if served is None else sorted({*self.agents, *(self.agent_ids or ())})
         await engine.launch(lambda task_id: self._serve(runner, task_id), agent_ids, self.max_sync_workers,
-                            sorted(self.executors))
+                            sorted(self.executors), known=sorted({*self.agents, *(self.agent_ids or ())}))
         log.info("worker %s serving %s", self.executor_id, served or "every agent id")
         self._ready.set()
         restore = self._signals()
-        duties = [asyncio.create_task(self._heartbeat()), asyncio.create_task(self._watchdog(engine)),
-                  asyncio.create_task(self._watch_cancels())]
+        stop_beating = self._start_heartbeat()
+        duties = [asyncio.create_task(self._watchdog(engine)), asyncio.create_task(self._watch_cancels())]
         try:
             await self._stopped.wait()
             await self._drain()
@@ -138,10 +141,12 @@ class Events:
             for duty in duties:
                 duty.cancel()
             await asyncio.gather(*duties, return_exceptions=True)
+            await asyncio.to_thread(stop_beating)  # before the last beat, which says the worker stopped
             self._settle_handed_back()
             with contextlib.suppress(Exception):
                 self.tasks.table.beat(str(self.executor_id), self._identity(), at=0.0)  # others recover at once
             await engine.destroy()
+            self._closed.set()
             restore()
 
     def stop(self) -> None:
@@ -161,6 +166,12 @@ class Events:
             self._background.result()  # raises what start raised
         return self
 
+    async def wait(self) -> None:
+        """Inside `async with Events() as events:`, block until the worker stops (`stop()`, SIGINT or
+        SIGTERM), so a program serves until it is told to stop; raises what ended it otherwise."""
+        if self._background is not None:
+            await asyncio.shield(self._background)
+
     async def __aexit__(self, *exc: object) -> None:
         self.stop()
         if self._background is not None:
@@ -175,11 +186,10 @@ class Events:
     async def _serve(self, runner: Runner, task_id: str) -> str:
         if self._stopping.is_set():
             return await self._park(task_id)
-        current = asyncio.current_task()
-        assert current is not None
-        self._running[task_id] = current
+        work = asyncio.create_task(runner.run(task_id))  # a task of its own, so a cancel stops it alone
+        self._running[task_id] = work
         try:
-            return await runner.run(task_id)
+            return await work
         except HandBack:
             return await self._park(task_id)
         finally:
@@ -190,20 +200,30 @@ class Events:
         """A task handed back: recorded PENDING, and its workflow left unfinished in the engine (so the
         workers that recover this one's tasks run it), until the process stops."""
         self._handing_back.add(task_id)
+        self._parked.add(task_id)
         self._mark_handed_back(task_id)
-        await asyncio.Event().wait()
-        return "PENDING"  # never reached
+        # Not returning: the engine would record the workflow done. A task that reached its step boundary
+        # only after the worker stopped (asyncio.run cancelling it) would otherwise wait here forever.
+        await self._closed.wait()
+        raise asyncio.CancelledError
 
     def _mark_handed_back(self, task_id: str) -> None:
+        action = "handed back by a stopping worker"
+        marked = False
+
         def change(record: dict[str, Any]) -> dict[str, Any] | None:
-            if record["status"] not in ("RUNNING", "PENDING"):
-                return None
-            record.update(status="PENDING", current_action="handed back by a stopping worker")
+            nonlocal marked
+            if record["status"] not in ("RUNNING", "PENDING") or (
+                    record["status"] == "PENDING" and record.get("current_action") == action):
+                return None  # ended, or already handed back (parked, then settled as the worker stops)
+            marked = True
+            record.update(status="PENDING", current_action=action)
             return record
 
         with contextlib.suppress(Exception):
             self.tasks.table.update(task_id, change)
-            self.tasks._event(task_id, "handed_back", {"worker": self.executor_id})
+            if marked:
+                self.tasks._event(task_id, "handed_back", {"worker": self.executor_id})
 
     async def _run_sync(self, fn: Callable[[], Any]) -> Any:
         return await asyncio.to_thread(fn)
@@ -215,7 +235,7 @@ class Events:
             await asyncio.sleep(0.05)
         self._handing_back.update(self._running)
         until = time.monotonic() + 5.0
-        while any(t not in self._handing_back for t in self._running) and time.monotonic() < until:
+        while any(t not in self._parked for t in self._running) and time.monotonic() < until:  # at a step's end
             await asyncio.sleep(0.05)
 
     def _settle_handed_back(self) -> None:
@@ -263,11 +283,27 @@ class Events:
         self._started_at = time.time()
         self.tasks.table.beat(self.executor_id, self._identity())
 
-    async def _heartbeat(self) -> None:
+    def _start_heartbeat(self) -> Callable[[], None]:
+        """Heartbeats from a thread of their own, so a worker whose event loop is busy is not taken for
+        dead: the steps of many tasks share that loop, and under load it went seconds between turns (4
+        workers of 32 tasks on 2 cores: others recovered tasks that were still running, and both ended
+        them). Returns what stops the thread."""
+        stop = threading.Event()
+        thread = threading.Thread(target=self._heartbeat, args=(stop,), name=f"loopline-heartbeat-{self.name}",
+                                  daemon=True)
+        thread.start()
+
+        def stop_beating() -> None:
+            stop.set()
+            thread.join()
+
+        return stop_beating
+
+    def _heartbeat(self, stop: threading.Event) -> None:
         failures = 0
-        while True:
+        while not stop.is_set():
             try:
-                await asyncio.to_thread(self.tasks.table.beat, str(self.executor_id), self._identity())
+                self.tasks.table.beat(str(self.executor_id), self._identity())
                 if failures:
                     log.warning("worker %s reaches the database again", self.executor_id)
                 failures = 0
@@ -275,7 +311,7 @@ class Events:
                 failures += 1
                 log.warning("worker %s cannot write its heartbeat (attempt %d): %s; retrying",
                             self.executor_id, failures, exc)
-            await asyncio.sleep(min(self.heartbeat_seconds * (2 ** min(failures, 3)), self.lease_seconds / 2))
+            stop.wait(min(self.heartbeat_seconds * (2 ** min(failures, 3)), self.lease_seconds / 2))
 
     async def _watchdog(self, engine: Any) -> None:
         """Recover the tasks of workers whose heartbeat lapsed (or that said they stopped)."""
@@ -300,13 +336,18 @@ class Events:
                             self.executor_id, count, row.id, now - row.heartbeat_at)
 
     async def _watch_cancels(self) -> None:
+        """Every 0.2 s, which running tasks were asked to cancel (in one query: one per task was five reads a
+        second for each running task), and stop those at once, so calls running now are recorded as interrupted."""
         while True:
             await asyncio.sleep(0.2)
-            for task_id in list(self._running):
-                with contextlib.suppress(Exception):
-                    record = await asyncio.to_thread(self.tasks.table.get, task_id)
-                    if record.get("cancel_requested"):
+            running = dict(self._running)
+            if not running:
+                continue
+            with contextlib.suppress(Exception):
+                for task_id in await asyncio.to_thread(self.tasks.table.cancel_requested, list(running)):
+                    if task_id not in self._cancelled:
                         self._cancelled.add(task_id)
+                        running[task_id].cancel()
 
     def _signals(self) -> Callable[[], None]:
         """SIGINT and SIGTERM stop the worker gracefully (only where signals can be handled: the main thread)."""
