@@ -109,7 +109,7 @@ class Tasks:
         if executor is None:
             if inputs is not None:
                 raise InvalidInputError("inputs go to an executor; an agent's task takes a prompt", field="inputs")
-            return str(agent_id), prompt
+            return agent_id, prompt  # type: ignore[return-value]  # its type is checked with the other fields
         check_id("executor", executor)
         check_executor_inputs(self.table, executor, inputs)
         return executor, prompt or f"run {executor}"
