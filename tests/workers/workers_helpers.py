@@ -18,7 +18,7 @@ def start_worker(db: str, *args: str, env: dict[str, str] | None = None, timeout
                  log: Path | None = None) -> subprocess.Popen[bytes]:
     """A worker process on `db` (run_worker.py with `args`), returned once its heartbeat is in the database."""
     tasks = Tasks(db)
-    before = {w["id"] for w in live_workers(tasks.table)}
+    before = {(w["id"], w.get("pid")) for w in live_workers(tasks.table)}  # a restart keeps the id, not the pid
     out = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115 - the process owns it
     proc = subprocess.Popen([sys.executable, str(HERE / "run_worker.py"), db, *args],
                             env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
@@ -27,7 +27,7 @@ def start_worker(db: str, *args: str, env: dict[str, str] | None = None, timeout
         if proc.poll() is not None:
             raise RuntimeError(f"worker exited with {proc.returncode} before it started" +
                                (f"; see {log}" if log else ""))
-        if {w["id"] for w in live_workers(tasks.table)} - before:
+        if {(w["id"], w.get("pid")) for w in live_workers(tasks.table)} - before:
             time.sleep(0.3)  # its queues are registered right after the first heartbeat
             return proc
         time.sleep(0.05)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..agent import Agent
-from ..errors import LooplineError, UsageError
+from ..errors import ExecutionClaimedError, LooplineError, UsageError
 from ..loop import ExecutionResult, ExecutionStatus
 from ..providers import Model, resolve_model
 from ..tasks import LocalTaskTest, Task, TaskConfig, Tasks
@@ -73,7 +73,7 @@ class Runner:
         except Exception as exc:
             if self.handing_back(task_id):  # its execution was fenced while the worker stops: not a failure
                 raise HandBack() from exc
-            self._failed(task_id, exc)
+            self._fault(task_id, exc)
         return str(self.tasks.table.get(task_id)["status"])
 
     async def _thread_free(self, record: dict[str, Any]) -> bool:
@@ -122,11 +122,14 @@ class Runner:
             if execution.is_finished:
                 self._ended(task_id, execution.to_result())
                 return
-            agent.resume(execution_id, force=True)  # the engine saw its worker die; commit fencing stops a zombie
+            # The engine saw its worker die; commit fencing stops a zombie. Off the event loop: resuming re-runs
+            # interrupted idempotent calls, and the worker's heartbeat must go on meanwhile.
+            await self.run_sync(lambda: agent.resume(execution_id, force=True))
         else:
             files = list(record["input"].get("file_urls") or ()) or None
-            execution = agent.add_task(record["input"]["text"] or "(see the attached files)",
-                                       thread_id=record.get("thread_id"), files=files, output_schema=schema, wait=60.0)
+            execution = await self.run_sync(lambda: agent.add_task(
+                record["input"]["text"] or "(see the attached files)", thread_id=record.get("thread_id"),
+                files=files, output_schema=schema, wait=60.0))
             self.tasks.table.update(task_id, lambda r: {**r, "execution_id": execution.id})
             self.tasks._event(task_id, "execution", {"execution_id": execution.id, "thread_id": execution.thread_id})
         progress = TaskProgress(self.tasks, task_id, self.tasks.store, cancelled=lambda: self.cancelled(task_id),
@@ -157,6 +160,23 @@ class Runner:
                            error=error, usage={"input_tokens": result.usage.input_tokens,
                                                "output_tokens": result.usage.output_tokens},
                            cost_usd=result.cost_usd, steps=result.steps)
+
+    def _fault(self, task_id: str, exc: Exception) -> None:
+        if isinstance(exc, ExecutionClaimedError):
+            self._lost(task_id, exc)
+        else:
+            self._failed(task_id, exc)
+
+    def _lost(self, task_id: str, exc: ExecutionClaimedError) -> None:
+        """This worker's write of the task's execution was refused: another worker took it over (this
+        one was taken for dead), or someone ended it. Not a failure of the task: the execution's own end
+        is the task's, and an execution another worker runs is left to that worker."""
+        execution = self.tasks.store.get_execution(exc.execution_id)
+        if execution.is_finished:
+            self._ended(task_id, execution.to_result())
+            return
+        self.tasks._event(task_id, "log", {"level": "warning", "message": f"worker {self.worker_id} lost the "
+                                           f"task's execution to another worker: {exc}"})
 
     def _failed(self, task_id: str, exc: BaseException) -> None:
         text = "".join(traceback.format_exception(exc))

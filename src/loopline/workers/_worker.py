@@ -20,7 +20,7 @@ from typing import Any
 from ..agent import Agent
 from ..errors import StoreError, UsageError
 from ..providers import Model
-from ..store import Store, process_owner
+from ..store import Store, owner_is_gone, process_owner
 from ..tasks import Tasks, engine_url, live_workers
 from ._handler import TaskHandler, on_task
 from ._run import HandBack, Runner
@@ -82,6 +82,7 @@ class Events:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._background: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        self._process = ""
         self.recovered = 0
 
     def __repr__(self) -> str:
@@ -219,14 +220,19 @@ class Events:
 
     def _identity(self) -> dict[str, Any]:
         return {"name": self.name, "host": socket.gethostname(), "pid": os.getpid(), "lease": self.lease_seconds,
+                "process": self._process,
                 "agents": None if self.handler is not None and self.agent_ids is None
                 else sorted({*self.agents, *(self.agent_ids or ())}),
                 "running": sorted(self._running), "started_at": getattr(self, "_started_at", None)}
 
     def _claim_identity(self) -> None:
-        """Settle the name and executor id; refuse one a live worker uses."""
+        """Settle the name and executor id; refuse one a live worker uses. A worker whose heartbeat is
+        fresh but whose process on this host is gone (killed, then restarted at once under its name) is
+        not live: the restarted worker takes its executor id back, and with it its unfinished tasks."""
         host = socket.gethostname()
-        live = {w["id"] for w in live_workers(self.tasks.table, lease=self.lease_seconds)}
+        self._process = process_owner("worker")
+        live = {w["id"] for w in live_workers(self.tasks.table, lease=self.lease_seconds)
+                if not owner_is_gone(str(w.get("process") or ""))}
         if self.executor_id is None:
             if self.name is None:
                 n = 1

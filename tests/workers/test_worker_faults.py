@@ -1,0 +1,173 @@
+"""Faults of real worker processes, on a real SQLite file and a real PostgreSQL database: a worker
+killed with SIGKILL mid-task, stopped with SIGTERM (finished within the grace period or handed back), a
+worker that loses its database connection, and live workers racing to recover a dead one. Every test
+checks the records the tasks left: statuses, events, the thread's messages, and a ledger of tool runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from workers_helpers import start_worker, stop_worker
+
+from loopline.tasks import Task, Tasks
+
+LEASE = "2"
+# The messages of a 3-step task of worker_app's researcher: the prompt, two lookups, the finish call.
+ROLES = ["user", "assistant", "tool", "assistant", "tool", "assistant", "tool"]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return str(tmp_path / "tasks.db") if request.param == "sqlite" else str(request.getfixturevalue("pg_empty_url"))
+
+
+@pytest.fixture
+def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Worker processes a test started: killed at its end, whatever happened."""
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _worker(procs: list[subprocess.Popen[bytes]], db: str, name: str, tmp_path: Path, *args: str,
+            env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    proc = start_worker(db, "--name", name, "--lease", LEASE, "--app", "faults_app", *args, env=env,
+                        log=tmp_path / f"{name}.log")
+    procs.append(proc)
+    return proc
+
+
+def _until(what: str, check: Callable[[], Any], timeout: float = 30.0) -> Any:
+    """Poll `check` until it returns something true; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    pytest.fail(f"not within {timeout:g} s: {what}")
+
+
+def _ledger(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _runs(path: Path, task: Task) -> Counter[str]:
+    """How many times each tool call of the task ran (its queries start with the prompt)."""
+    return Counter(e["query"] for e in _ledger(path) if e["query"].startswith(task.input.text + "#"))
+
+
+def _roles(tasks: Tasks, task: Task) -> list[str]:
+    assert task.thread_id is not None
+    return [str(m.role.value if hasattr(m.role, "value") else m.role) for m in tasks.store.get_messages(task.thread_id)]
+
+
+def _events(task: Task) -> list[str]:
+    return [e.type for e in task.events(follow=False)]
+
+
+def _ended(tasks: Tasks, ids: list[str], statuses: tuple[str, ...] = ("COMPLETED",)) -> bool:
+    return all(tasks.get(i).status in statuses for i in ids)
+
+
+def _log(tmp_path: Path, name: str) -> str:
+    return (tmp_path / f"{name}.log").read_text(errors="replace")
+
+
+# --- kill -9 mid-task ---------------------------------------------------------------------------------
+
+
+def test_killed_worker_tasks_complete_on_a_live_worker(db: str, tmp_path: Path,
+                                                       procs: list[subprocess.Popen[bytes]]) -> None:
+    """The tool takes longer than the lease: the workers that resume the tasks (re-running the
+    interrupted calls) must keep their own heartbeats meanwhile, or they would be recovered in turn."""
+    ledger = tmp_path / "ledger.jsonl"
+    env = {"TOOL_SECONDS": "3", "LEDGER": str(ledger)}
+    a = _worker(procs, db, "a", tmp_path, env={**env, "TOOL_SECONDS": "60"})  # killed inside its first lookups
+    tasks = Tasks(db)
+    ids = [tasks.create("researcher", f"kill-{i}").id for i in range(3)]
+    # Every task is inside its first tool call on worker a.
+    _until("a runs every task's first lookup",
+           lambda: {e["query"] for e in _ledger(ledger) if e["pid"] == a.pid} >= {f"kill-{i}#0" for i in range(3)})
+    survivors = [_worker(procs, db, name, tmp_path, env=env) for name in ("b", "c")]
+    a.kill()
+    a.wait()
+    killed_at = time.time()
+    _until("every task completed on b or c", lambda: _ended(tasks, ids), timeout=60)
+    resumed = []
+    for task in (tasks.get(i) for i in ids):
+        assert task.result == f"answer to {task.input.text}"
+        assert task.to_json()["worker"].endswith((":b", ":c"))
+        events = list(task.events(follow=False))
+        recovered = [e for e in events if e.type == "recovered"]
+        assert len(recovered) == 1 and recovered[0].data["previous_worker"].endswith(":a")
+        resumed.append(recovered[0].created_at - killed_at)
+        assert [e.type for e in events].count("finished") == 1
+        assert _roles(tasks, task) == ROLES  # nothing lost, nothing twice
+        runs = _runs(ledger, task)
+        assert runs[f"{task.input.text}#0"] == 2  # interrupted, run again once (idempotent)
+        assert runs[f"{task.input.text}#1"] == 1
+        execution = tasks.store.get_execution(str(task.execution_id))
+        assert execution.status.value == "COMPLETED"
+    assert {e["pid"] for e in _ledger(ledger)} <= {a.pid, *(p.pid for p in survivors)}
+    print(f"kill -9 -> recovered event: {', '.join(f'{s:.2f} s' for s in resumed)}")
+    assert [stop_worker(p) for p in survivors] == [0, 0]
+
+
+def test_interrupted_non_idempotent_call_pauses_the_task(db: str, tmp_path: Path,
+                                                         procs: list[subprocess.Popen[bytes]]) -> None:
+    ledger = tmp_path / "ledger.jsonl"
+    env = {"TOOL_SECONDS": "30", "LEDGER": str(ledger)}
+    a = _worker(procs, db, "a", tmp_path, env=env)
+    tasks = Tasks(db)
+    task = tasks.create("clerk", "charge it")
+    _until("a runs charge", lambda: [e for e in _ledger(ledger) if e["pid"] == a.pid])
+    b = _worker(procs, db, "b", tmp_path, env=env)
+    a.kill()
+    a.wait()
+    _until("the task is PAUSED", lambda: tasks.get(task.id).status == "PAUSED", timeout=60)
+    time.sleep(1.0)  # nothing more happens to it
+    task = tasks.get(task.id)
+    assert task.status == "PAUSED"
+    assert len(_ledger(ledger)) == 1  # charge ran once, never again
+    execution = tasks.store.get_execution(str(task.execution_id))
+    assert execution.status.value == "PAUSED"
+    assert len(execution.awaiting_decision) == 1
+    assert "recovered" in _events(task) and "finished" not in _events(task)
+    assert stop_worker(b) == 0
+
+
+def test_killed_worker_restarted_under_its_name_recovers_its_tasks(db: str, tmp_path: Path,
+                                                                   procs: list[subprocess.Popen[bytes]]) -> None:
+    ledger = tmp_path / "ledger.jsonl"
+    env = {"TOOL_SECONDS": "1.5", "LEDGER": str(ledger)}
+    a = _worker(procs, db, "a", tmp_path, env={**env, "TOOL_SECONDS": "60"})
+    tasks = Tasks(db)
+    ids = [tasks.create("researcher", f"own-{i}").id for i in range(2)]
+    _until("a runs both first lookups", lambda: len({e["query"] for e in _ledger(ledger)}) >= 2)
+    a.kill()
+    a.wait()
+    again = _worker(procs, db, "a", tmp_path, env=env)
+    _until("both tasks completed on the restarted a", lambda: _ended(tasks, ids), timeout=60)
+    for task in (tasks.get(i) for i in ids):
+        assert _roles(tasks, task) == ROLES
+        assert list(_runs(ledger, task).values()) == [2, 1]
+        assert _events(task).count("recovered") == 1
+    assert {e["pid"] for e in _ledger(ledger)} == {a.pid, again.pid}
+    assert stop_worker(again) == 0
