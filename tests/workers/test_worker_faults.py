@@ -6,6 +6,7 @@ checks the records the tasks left: statuses, events, the thread's messages, and 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -20,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from workers_helpers import start_worker, stop_worker
 
-from loopline.tasks import Task, Tasks
+from loopline.tasks import Task, Tasks, live_workers
 
 LEASE = "2"
 # The messages of a 3-step task of worker_app's researcher: the prompt, two lookups, the finish call.
@@ -171,3 +172,75 @@ def test_killed_worker_restarted_under_its_name_recovers_its_tasks(db: str, tmp_
         assert _events(task).count("recovered") == 1
     assert {e["pid"] for e in _ledger(ledger)} == {a.pid, again.pid}
     assert stop_worker(again) == 0
+
+
+# --- SIGTERM: finish within the grace period, or hand back ------------------------------------------
+
+
+def _no_orphans(tasks: Tasks, ids: list[str]) -> None:
+    """No task is RUNNING unless a live worker runs it."""
+    live = {w["id"] for w in live_workers(tasks.table)}
+    for task in (tasks.get(i) for i in ids):
+        assert task.status != "RUNNING" or task.to_json().get("worker") in live, (task.id, task.status, live)
+
+
+def test_sigterm_lets_running_tasks_finish_within_the_grace_period(db: str, tmp_path: Path,
+                                                                   procs: list[subprocess.Popen[bytes]]) -> None:
+    ledger = tmp_path / "ledger.jsonl"
+    a = _worker(procs, db, "a", tmp_path, "--grace", "30", env={"TOOL_SECONDS": "1", "LEDGER": str(ledger)})
+    tasks = Tasks(db)
+    ids = [tasks.create("researcher", f"grace-{i}").id for i in range(2)]
+    _until("a runs both tasks", lambda: len(_ledger(ledger)) >= 2)
+    assert stop_worker(a, sig=signal.SIGTERM) == 0
+    for task in (tasks.get(i) for i in ids):
+        assert task.status == "COMPLETED" and task.to_json()["worker"].endswith(":a")
+        assert "handed_back" not in _events(task)
+        assert _roles(tasks, task) == ROLES
+    assert not live_workers(tasks.table)
+
+
+@pytest.mark.parametrize("taker", ["b", "a"])
+def test_sigterm_hands_back_tasks_that_outlast_the_grace_period(db: str, taker: str, tmp_path: Path,
+                                                                procs: list[subprocess.Popen[bytes]]) -> None:
+    """Tasks still inside a long tool call when the grace period ends are handed back (PENDING), and
+    complete on another worker (`b`), or on the same one restarted (`a`): resumed, never FAILED or
+    CANCELLED, the interrupted idempotent call run again once."""
+    ledger = tmp_path / "ledger.jsonl"
+    env = {"TOOL_SECONDS": "0.5", "LEDGER": str(ledger)}
+    a = _worker(procs, db, "a", tmp_path, "--grace", "0.5", env={**env, "TOOL_SECONDS": "8"})
+    tasks = Tasks(db)
+    ids = [tasks.create("researcher", f"back-{i}").id for i in range(2)]
+    _until("a runs both tasks", lambda: len(_ledger(ledger)) >= 2)
+    assert stop_worker(a, sig=signal.SIGTERM) == 0
+    _no_orphans(tasks, ids)
+    for task in (tasks.get(i) for i in ids):
+        assert task.status == "PENDING"
+        assert _events(task)[-1] == "handed_back"
+    _worker(procs, db, taker, tmp_path, env=env)
+    _until(f"both tasks completed on {taker}", lambda: _ended(tasks, ids, ("COMPLETED", "FAILED", "CANCELLED")),
+           timeout=60)
+    for task in (tasks.get(i) for i in ids):
+        assert task.status == "COMPLETED", (task.status, task.error)
+        assert task.to_json()["worker"].endswith(f":{taker}")
+        assert _roles(tasks, task) == ROLES
+        assert list(_runs(ledger, task).values()) == [2, 1]
+        assert tasks.store.get_execution(str(task.execution_id)).status.value == "COMPLETED"
+
+
+def test_sigterm_hands_back_an_interrupted_non_idempotent_call_as_paused(
+        db: str, tmp_path: Path, procs: list[subprocess.Popen[bytes]]) -> None:
+    ledger = tmp_path / "ledger.jsonl"
+    env = {"TOOL_SECONDS": "8", "LEDGER": str(ledger)}
+    a = _worker(procs, db, "a", tmp_path, "--grace", "0.5", env=env)
+    tasks = Tasks(db)
+    task = tasks.create("clerk", "charge it")
+    _until("a runs charge", lambda: _ledger(ledger))
+    assert stop_worker(a, sig=signal.SIGTERM) == 0
+    assert tasks.get(task.id).status == "PENDING"
+    b = _worker(procs, db, "b", tmp_path, env=env)
+    _until("the task is PAUSED", lambda: tasks.get(task.id).status not in ("PENDING", "RUNNING"), timeout=60)
+    task = tasks.get(task.id)
+    assert task.status == "PAUSED"
+    assert len(_ledger(ledger)) == 1
+    assert len(tasks.store.get_execution(str(task.execution_id)).awaiting_decision) == 1
+    assert stop_worker(b) == 0

@@ -79,6 +79,8 @@ class Events:
         self._running: dict[str, asyncio.Task[Any]] = {}
         self._cancelled: set[str] = set()
         self._handing_back: set[str] = set()
+        self._marked: set[str] = set()
+        self._exited = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._background: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
@@ -101,6 +103,7 @@ class Events:
                              "(start(on_execution_request=...))")
         self._loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
+        self._exited = asyncio.Event()
         self._stopping.clear()
         self._claim_identity()
         from ._dbos import DBOSWorker
@@ -128,6 +131,7 @@ class Events:
             with contextlib.suppress(Exception):
                 self.tasks.table.beat(str(self.executor_id), self._identity(), at=0.0)  # others recover at once
             await engine.destroy()
+            self._exited.set()  # parked tasks end now, unrecorded: the engine keeps them for recovery
             restore()
 
     def stop(self) -> None:
@@ -177,10 +181,15 @@ class Events:
         workers that recover this one's tasks run it), until the process stops."""
         self._handing_back.add(task_id)
         self._mark_handed_back(task_id)
-        await asyncio.Event().wait()
-        return "PENDING"  # never reached
+        # Not "wait until cancelled": the cancellation at exit may already have been spent cutting the task's
+        # step short, and a second one never comes. CancelledError is what the engine does not record.
+        await self._exited.wait()
+        raise asyncio.CancelledError(f"task {task_id} was handed back")
 
     def _mark_handed_back(self, task_id: str) -> None:
+        if task_id in self._marked:  # parked at a step, then settled at exit: one `handed_back` event
+            return
+
         def change(record: dict[str, Any]) -> dict[str, Any] | None:
             if record["status"] not in ("RUNNING", "PENDING"):
                 return None
@@ -190,6 +199,7 @@ class Events:
         with contextlib.suppress(Exception):
             self.tasks.table.update(task_id, change)
             self.tasks._event(task_id, "handed_back", {"worker": self.executor_id})
+            self._marked.add(task_id)
 
     async def _run_sync(self, fn: Callable[[], Any]) -> Any:
         return await asyncio.to_thread(fn)
