@@ -5,6 +5,7 @@ checks the records the tasks left: statuses, events, the thread's messages, and 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -21,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from workers_helpers import start_worker, stop_worker
 
+from loopline.errors import StoreError
 from loopline.tasks import Task, Tasks, live_workers
 
 LEASE = "2"
@@ -53,12 +55,14 @@ def _worker(procs: list[subprocess.Popen[bytes]], db: str, name: str, tmp_path: 
 
 
 def _until(what: str, check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    """Poll `check` until it returns something true; fail naming `what` after `timeout` seconds."""
+    """Poll `check` until it returns something true; fail naming `what` after `timeout` seconds. A read
+    refused by the database (its connections cut by a test) counts as not yet."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
+        with contextlib.suppress(StoreError):
+            found = check()
+            if found:
+                return found
         time.sleep(0.05)
     pytest.fail(f"not within {timeout:g} s: {what}")
 
@@ -244,3 +248,60 @@ def test_sigterm_hands_back_an_interrupted_non_idempotent_call_as_paused(
     assert len(_ledger(ledger)) == 1
     assert len(tasks.store.get_execution(str(task.execution_id)).awaiting_decision) == 1
     assert stop_worker(b) == 0
+
+
+# --- losing the database connection -------------------------------------------------------------------
+
+
+def _outage(url: str, seconds: float) -> int:
+    """Cut every connection to `url`'s database and refuse new ones for `seconds`, cutting again each
+    0.2 s (PostgreSQL: ALLOW_CONNECTIONS false + pg_terminate_backend, from the maintenance database).
+    Returns how many backends were terminated."""
+    import psycopg
+
+    dbname = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+    cut = 0
+    with psycopg.connect(url, dbname="postgres", autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS false')
+        try:
+            until = time.monotonic() + seconds
+            while time.monotonic() < until:
+                rows = admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
+                                     "AND pid <> pg_backend_pid()", (dbname,)).fetchall()
+                cut += len(rows)
+                time.sleep(0.2)
+        finally:
+            admin.execute(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS true')
+    return cut
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_workers_that_lose_the_database_retry_and_complete_their_tasks_once(
+        pg_empty_url: str, workers: int, tmp_path: Path, procs: list[subprocess.Popen[bytes]]) -> None:
+    """Every connection of the workers is cut, and none can be made, for 4 s (twice their lease). They
+    say so, wait, and run their tasks on: each completed once, nothing lost or twice in its thread. With
+    two workers, neither takes the other for dead (both were cut off, not dead)."""
+    ledger = tmp_path / "ledger.jsonl"
+    env = {"TOOL_SECONDS": "0.1", "LEDGER": str(ledger), "STEPS": "40"}
+    names = ["a", "b"][:workers]
+    running = [_worker(procs, pg_empty_url, name, tmp_path, "--concurrency", "2", env=env) for name in names]
+    tasks = Tasks(pg_empty_url)
+    ids = [tasks.create("researcher", f"outage-{i}").id for i in range(2 * workers)]
+    _until("the tasks run", lambda: len(_ledger(ledger)) >= 2 * workers)
+    assert _outage(pg_empty_url, 4.0) > 0
+    _until("every task ended", lambda: _ended(tasks, ids, ("COMPLETED", "FAILED", "CANCELLED")), timeout=90)
+    for task in (tasks.get(i) for i in ids):
+        assert task.status == "COMPLETED", (task.status, task.error)
+        assert task.result == f"answer to {task.input.text}"
+        events = _events(task)
+        assert events.count("finished") == 1 and "recovered" not in events
+        assert _roles(tasks, task) == ["user"] + ["assistant", "tool"] * 40
+        runs = _runs(ledger, task)
+        assert set(runs) == {f"{task.input.text}#{n}" for n in range(39)}
+        assert max(runs.values()) <= 2  # a call whose result was not committed runs again (idempotent)
+        assert tasks.store.get_execution(str(task.execution_id)).status.value == "COMPLETED"
+    assert all(proc.poll() is None for proc in running)  # they kept running
+    said = "".join(_log(tmp_path, name) for name in names)
+    assert "reaches the database again" in said, said[-3000:]
+    assert [stop_worker(proc) for proc in running] == [0] * workers
+    tasks.store.close()

@@ -18,6 +18,14 @@ def start_worker(db: str, *args: str, env: dict[str, str] | None = None, timeout
                  log: Path | None = None) -> subprocess.Popen[bytes]:
     """A worker process on `db` (run_worker.py with `args`), returned once its heartbeat is in the database."""
     tasks = Tasks(db)
+    try:
+        return _started(tasks, db, args, env=env, timeout=timeout, log=log)
+    finally:
+        tasks.store.close()  # its connections (PostgreSQL) are not left to the garbage collector
+
+
+def _started(tasks: Tasks, db: str, args: tuple[str, ...], *, env: dict[str, str] | None, timeout: float,
+             log: Path | None) -> subprocess.Popen[bytes]:
     before = {(w["id"], w.get("pid")) for w in live_workers(tasks.table)}  # a restart keeps the id, not the pid
     out = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115 - the process owns it
     proc = subprocess.Popen([sys.executable, str(HERE / "run_worker.py"), db, *args],
@@ -33,7 +41,6 @@ def start_worker(db: str, *args: str, env: dict[str, str] | None = None, timeout
         time.sleep(0.05)
     proc.kill()
     raise RuntimeError(f"worker did not start within {timeout} s")
-
 
 def stop_worker(proc: subprocess.Popen[bytes], *, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
     """Signal the worker and wait for it to exit; its exit status."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..agent import Agent
-from ..errors import ExecutionClaimedError, LooplineError, UsageError
+from ..errors import ExecutionClaimedError, LooplineError, StoreUnavailableError, UsageError
 from ..loop import ExecutionResult, ExecutionStatus
 from ..providers import Model, resolve_model
 from ..tasks import LocalTaskTest, Task, TaskConfig, Tasks
@@ -26,6 +27,10 @@ __all__ = ["HandBack", "Runner", "run_local"]
 
 _TERMINAL = {s.value for s in ExecutionStatus if s.is_terminal}
 _THREAD_WAIT = 0.1
+_RETRY_FIRST, _RETRY_MOST = 0.5, 15.0
+"""Seconds before running a task on after the database was lost, doubled at each failure up to the most."""
+
+log = logging.getLogger("loopline.workers")
 
 
 class HandBack(BaseException):
@@ -47,9 +52,28 @@ class Runner:
 
     async def run(self, task_id: str) -> str:
         """Run the task to its end (or to PAUSED); returns its status. Safe to call again for a task that
-        was cut short (the engine recovering it): a finished task is left alone, an agent's execution resumed."""
+        was cut short (the engine recovering it): a finished task is left alone, an agent's execution resumed.
+
+        Losing the database (`StoreUnavailableError`) is not the task's failure: the worker waits (with
+        backoff, saying so in its log) and runs the task on from what was committed. A tool call whose
+        result was not committed counts as interrupted: run again if idempotent, else the task PAUSES for
+        a decision. A handler is run again from the start (at least once, as after a crash). Nothing is
+        recorded COMPLETED that the store does not hold as done."""
+        delay, retry = _RETRY_FIRST, False
+        while True:
+            try:
+                return await self._run_once(task_id, retry=retry)
+            except StoreUnavailableError as exc:
+                if self.handing_back(task_id):
+                    raise HandBack() from exc
+                log.warning("worker %s lost the database while running task %s (%s); retrying in %.1f s from what "
+                            "was committed", self.worker_id, task_id, exc, delay)
+                await asyncio.sleep(delay)
+                delay, retry = min(delay * 2, _RETRY_MOST), True
+
+    async def _run_once(self, task_id: str, *, retry: bool) -> str:
         record = self.tasks.table.get(task_id)
-        if record["status"] in _TERMINAL:
+        if record["status"] in _TERMINAL or (retry and self._taken_over(record)):
             return str(record["status"])
         if record.get("cancel_requested"):
             self.tasks._finish(task_id, "CANCELLED")
@@ -57,7 +81,7 @@ class Runner:
         if not await self._thread_free(record):
             self.tasks._finish(task_id, "CANCELLED")
             return "CANCELLED"
-        record = self._started(task_id)
+        record = self._started(task_id, retry=retry)
         try:
             if record["agent_id"] in self.agents:
                 await self._run_agent(record)
@@ -76,6 +100,11 @@ class Runner:
             self._fault(task_id, exc)
         return str(self.tasks.table.get(task_id)["status"])
 
+    def _taken_over(self, record: dict[str, Any]) -> bool:
+        """Whether another worker took the task while this one could not reach the database (it was taken
+        for dead): the task is that worker's now."""
+        return record["status"] == "RUNNING" and record.get("worker") != self.worker_id
+
     async def _thread_free(self, record: dict[str, Any]) -> bool:
         """Wait until the tasks created earlier on the same thread have ended; False if cancelled meanwhile."""
         thread_id = record.get("thread_id")
@@ -85,7 +114,7 @@ class Runner:
             await asyncio.sleep(_THREAD_WAIT)
         return True
 
-    def _started(self, task_id: str) -> dict[str, Any]:
+    def _started(self, task_id: str, *, retry: bool) -> dict[str, Any]:
         before: dict[str, Any] = {}
 
         def change(record: dict[str, Any]) -> dict[str, Any]:
@@ -96,7 +125,10 @@ class Runner:
             return record
 
         record = self.tasks.table.update(task_id, change)
-        if before.get("status") == "RUNNING":  # a worker died with it; this one takes over
+        if retry:
+            self.tasks._event(task_id, "log", {"level": "warning", "message": f"worker {self.worker_id} runs the task "
+                                               "on after losing the database"})
+        elif before.get("status") == "RUNNING":  # a worker died with it; this one takes over
             self.tasks._event(task_id, "recovered", {"worker": self.worker_id, "previous_worker": before.get("worker"),
                                                      "attempt": record["attempts"]})
         else:
@@ -162,6 +194,8 @@ class Runner:
                            cost_usd=result.cost_usd, steps=result.steps)
 
     def _fault(self, task_id: str, exc: Exception) -> None:
+        if isinstance(exc, StoreUnavailableError):
+            raise exc  # not the task's failure: `run` tries again
         if isinstance(exc, ExecutionClaimedError):
             self._lost(task_id, exc)
         else:

@@ -85,6 +85,8 @@ class Events:
         self._background: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
         self._process = ""
+        self._steady_since = 0.0
+        """Since when this worker's own heartbeats have been written on time (see `_recover_dead`)."""
         self.recovered = 0
 
     def __repr__(self) -> str:
@@ -259,13 +261,17 @@ class Events:
         self.tasks.table.beat(self.executor_id, self._identity())
 
     async def _heartbeat(self) -> None:
-        failures = 0
+        failures, last = 0, time.time()
         while True:
             try:
                 await asyncio.to_thread(self.tasks.table.beat, str(self.executor_id), self._identity())
-                if failures:
-                    log.warning("worker %s reaches the database again", self.executor_id)
-                failures = 0
+                now = time.time()
+                if failures or now - last > self.lease_seconds:
+                    self._steady_since = now
+                    log.warning("worker %s reaches the database again after %.1f s; it takes no other worker's "
+                                "tasks for %g s, while the others beat again", self.executor_id, now - last,
+                                self.lease_seconds)
+                failures, last = 0, now
             except StoreError as exc:
                 failures += 1
                 log.warning("worker %s cannot write its heartbeat (attempt %d): %s; retrying",
@@ -282,8 +288,17 @@ class Events:
                 log.warning("worker %s could not check for dead workers: %s", self.executor_id, exc)
 
     async def _recover_dead(self, engine: Any) -> None:
+        """Recover workers whose heartbeat lapsed, unless this one's own lapsed too, or did within a
+        lease: then the database was out of reach for all (its connections cut, or none to be had), and
+        the others are as alive as this one; they get a lease to beat again."""
+        rows = await asyncio.to_thread(self.tasks.table.workers)
         now = time.time()
-        for row in await asyncio.to_thread(self.tasks.table.workers):
+        own = next((r for r in rows if r.id == self.executor_id), None)
+        if own is None or now - own.heartbeat_at > self.lease_seconds:
+            self._steady_since = now
+        if now - self._steady_since < self.lease_seconds:
+            return
+        for row in rows:
             lease = float(row.data.get("lease", self.lease_seconds))
             if row.id == self.executor_id or now - row.heartbeat_at <= lease:
                 continue
