@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -305,3 +306,37 @@ def test_workers_that_lose_the_database_retry_and_complete_their_tasks_once(
     assert "reaches the database again" in said, said[-3000:]
     assert [stop_worker(proc) for proc in running] == [0] * workers
     tasks.store.close()
+
+
+# --- the watchdog -------------------------------------------------------------------------------------
+
+
+def test_three_live_workers_recover_a_dead_one_exactly_once(db: str, tmp_path: Path,
+                                                             procs: list[subprocess.Popen[bytes]]) -> None:
+    """Three workers see the same lapsed heartbeat and race to recover it: each task is handed back once
+    (the counts the workers log add up to the tasks), resumed once, and runs each step once after."""
+    ledger = tmp_path / "ledger.jsonl"
+    env = {"TOOL_SECONDS": "0.5", "LEDGER": str(ledger)}
+    a = _worker(procs, db, "a", tmp_path, env={**env, "TOOL_SECONDS": "60"})
+    tasks = Tasks(db)
+    ids = [tasks.create("researcher", f"race-{i}").id for i in range(4)]
+    _until("a runs every task's first lookup", lambda: len(_ledger(ledger)) >= 4)
+    survivors = {name: _worker(procs, db, name, tmp_path, env=env) for name in ("b", "c", "d")}
+    a.kill()
+    a.wait()
+    killed_at = time.time()
+    _until("every task completed", lambda: _ended(tasks, ids), timeout=60)
+    resumed = []
+    for task in (tasks.get(i) for i in ids):
+        events = list(task.events(follow=False))
+        recovered = [e for e in events if e.type == "recovered"]
+        assert len(recovered) == 1, [e.type for e in events]
+        resumed.append(recovered[0].created_at - killed_at)
+        assert [e.type for e in events].count("finished") == 1
+        assert _roles(tasks, task) == ROLES
+        assert list(_runs(ledger, task).values()) == [2, 1]  # the cut call again once, the next once
+    said = {name: _log(tmp_path, name) for name in survivors}
+    counts = [int(n) for text in said.values() for n in re.findall(r"recovered (\d+) task\(s\) of \S+:a ", text)]
+    assert sum(counts) == len(ids), said
+    print(f"kill -9 -> resumed ({len(survivors)} racing): {', '.join(f'{s:.2f} s' for s in resumed)}")
+    assert [stop_worker(p) for p in survivors.values()] == [0, 0, 0]
