@@ -179,6 +179,35 @@ def test_killed_worker_restarted_under_its_name_recovers_its_tasks(db: str, tmp_
     assert stop_worker(again) == 0
 
 
+def test_a_frozen_worker_taken_for_dead_does_not_fail_the_tasks_taken_from_it(
+        db: str, tmp_path: Path, procs: list[subprocess.Popen[bytes]]) -> None:
+    """A worker stopped (SIGSTOP: a VM paused, a long GC) past its lease is taken for dead and its tasks
+    run on another; when it wakes up, its late writes are refused, and it leaves the tasks alone (it
+    does not record them FAILED over the worker that now runs them)."""
+    ledger = tmp_path / "ledger.jsonl"
+    env = {"TOOL_SECONDS": "0.5", "LEDGER": str(ledger)}
+    a = _worker(procs, db, "a", tmp_path, env={**env, "TOOL_SECONDS": "3"})
+    tasks = Tasks(db)
+    ids = [tasks.create("researcher", f"frozen-{i}").id for i in range(2)]
+    _until("a runs both tasks", lambda: len(_ledger(ledger)) >= 2)
+    b = _worker(procs, db, "b", tmp_path, env=env)
+    a.send_signal(signal.SIGSTOP)
+    try:
+        _until("b took both tasks over", lambda: all("recovered" in _events(tasks.get(i)) for i in ids))
+    finally:
+        a.send_signal(signal.SIGCONT)
+    _until("every task ended", lambda: _ended(tasks, ids, ("COMPLETED", "FAILED", "CANCELLED")), timeout=60)
+    time.sleep(4.0)  # a's tool calls return meanwhile, and its writes are refused
+    for task in (tasks.get(i) for i in ids):
+        assert task.status == "COMPLETED", (task.status, task.error)
+        assert task.to_json()["worker"].endswith(":b")
+        assert _events(task).count("finished") == 1
+        assert _roles(tasks, task) == ROLES
+        assert tasks.store.get_execution(str(task.execution_id)).status.value == "COMPLETED"
+    assert a.poll() is None
+    assert [stop_worker(p) for p in (a, b)] == [0, 0]
+
+
 # --- SIGTERM: finish within the grace period, or hand back ------------------------------------------
 
 
@@ -220,7 +249,7 @@ def test_sigterm_hands_back_tasks_that_outlast_the_grace_period(db: str, taker: 
     _no_orphans(tasks, ids)
     for task in (tasks.get(i) for i in ids):
         assert task.status == "PENDING"
-        assert _events(task)[-1] == "handed_back"
+        assert _events(task)[-1] == "handed_back" and _events(task).count("handed_back") == 1
     _worker(procs, db, taker, tmp_path, env=env)
     _until(f"both tasks completed on {taker}", lambda: _ended(tasks, ids, ("COMPLETED", "FAILED", "CANCELLED")),
            timeout=60)
