@@ -302,11 +302,12 @@ class Events:
             lease = float(row.data.get("lease", self.lease_seconds))
             if row.id == self.executor_id or now - row.heartbeat_at <= lease:
                 continue
-            count = await engine.recover([row.id])
-            if await asyncio.to_thread(self.tasks.table.forget_worker, row.id, heartbeat_at=row.heartbeat_at):
-                self.recovered += count
+            count = await engine.recover([row.id])  # what this call handed back: racing workers count each once
+            self.recovered += count
+            if count:
                 log.warning("worker %s recovered %d task(s) of %s (no heartbeat for %.0f s)",
                             self.executor_id, count, row.id, now - row.heartbeat_at)
+            await asyncio.to_thread(self.tasks.table.forget_worker, row.id, heartbeat_at=row.heartbeat_at)
 
     async def _watch_cancels(self) -> None:
         while True:
