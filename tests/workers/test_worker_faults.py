@@ -197,7 +197,9 @@ def test_a_frozen_worker_taken_for_dead_does_not_fail_the_tasks_taken_from_it(
     finally:
         a.send_signal(signal.SIGCONT)
     _until("every task ended", lambda: _ended(tasks, ids, ("COMPLETED", "FAILED", "CANCELLED")), timeout=60)
-    time.sleep(4.0)  # a's tool calls return meanwhile, and its writes are refused
+    _until("a woke up and found each task's execution taken", lambda: all(
+        any(e.type == "log" and "lost the task's execution" in e.data["message"] for e in tasks.get(i).events(
+            follow=False)) for i in ids))
     for task in (tasks.get(i) for i in ids):
         assert task.status == "COMPLETED", (task.status, task.error)
         assert task.to_json()["worker"].endswith(":b")
