@@ -180,10 +180,12 @@ def test_killed_worker_restarted_under_its_name_recovers_its_tasks(db: str, tmp_
 
 
 def test_a_frozen_worker_taken_for_dead_does_not_fail_the_tasks_taken_from_it(
-        db: str, tmp_path: Path, procs: list[subprocess.Popen[bytes]]) -> None:
+        pg_empty_url: str, tmp_path: Path, procs: list[subprocess.Popen[bytes]]) -> None:
     """A worker stopped (SIGSTOP: a VM paused, a long GC) past its lease is taken for dead and its tasks
     run on another; when it wakes up, its late writes are refused, and it leaves the tasks alone (it
-    does not record them FAILED over the worker that now runs them)."""
+    does not record them FAILED over the worker that now runs them). PostgreSQL only: a SQLite process
+    frozen inside a write transaction holds the file's one write lock, and every writer waits for it."""
+    db = pg_empty_url
     ledger = tmp_path / "ledger.jsonl"
     env = {"TOOL_SECONDS": "0.5", "LEDGER": str(ledger)}
     a = _worker(procs, db, "a", tmp_path, env={**env, "TOOL_SECONDS": "3"})
