@@ -85,8 +85,8 @@ class Events:
         self._background: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
         self._process = ""
-        self._steady_since = 0.0
-        """Since when this worker's own heartbeats have been written on time (see `_recover_dead`)."""
+        self._quiet_until = 0.0
+        """Until when this worker takes no other worker for dead: it was cut off itself (see `_recover_dead`)."""
         self.recovered = 0
 
     def __repr__(self) -> str:
@@ -267,10 +267,11 @@ class Events:
                 await asyncio.to_thread(self.tasks.table.beat, str(self.executor_id), self._identity())
                 now = time.time()
                 if failures or now - last > self.lease_seconds:
-                    self._steady_since = now
+                    # The others may have been cut off as long, and their connection pools back off as long again.
+                    quiet = max(self.lease_seconds, now - last)
+                    self._quiet_until = max(self._quiet_until, now + quiet)
                     log.warning("worker %s reaches the database again after %.1f s; it takes no other worker's "
-                                "tasks for %g s, while the others beat again", self.executor_id, now - last,
-                                self.lease_seconds)
+                                "tasks for %.1f s, while the others reconnect", self.executor_id, now - last, quiet)
                 failures, last = 0, now
             except StoreError as exc:
                 failures += 1
@@ -288,15 +289,15 @@ class Events:
                 log.warning("worker %s could not check for dead workers: %s", self.executor_id, exc)
 
     async def _recover_dead(self, engine: Any) -> None:
-        """Recover workers whose heartbeat lapsed, unless this one's own lapsed too, or did within a
-        lease: then the database was out of reach for all (its connections cut, or none to be had), and
-        the others are as alive as this one; they get a lease to beat again."""
+        """Recover workers whose heartbeat lapsed, unless this one's own lapsed too, or did lately: then
+        the database was out of reach for all (its connections cut, or none to be had), and the others
+        are as alive as this one; they get time to reconnect and beat again (`_heartbeat` sets how long)."""
         rows = await asyncio.to_thread(self.tasks.table.workers)
         now = time.time()
         own = next((r for r in rows if r.id == self.executor_id), None)
         if own is None or now - own.heartbeat_at > self.lease_seconds:
-            self._steady_since = now
-        if now - self._steady_since < self.lease_seconds:
+            self._quiet_until = max(self._quiet_until, now + self.lease_seconds)
+        if now < self._quiet_until:
             return
         for row in rows:
             lease = float(row.data.get("lease", self.lease_seconds))
