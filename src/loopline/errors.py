@@ -49,6 +49,7 @@ __all__ = [
     "ScriptError",
     "ScriptExhaustedError",
     "StoreError",
+    "StoreUnavailableError",
     "StoredDataError",
     "TaskAlreadyRunningError",
     "TaskFailedError",
@@ -412,6 +413,12 @@ class StoreError(RuntimeFailure):
     def __init__(self, message: str, *, store: str) -> None:
         super().__init__(message)
         self.store = store
+
+
+class StoreUnavailableError(StoreError):
+    """The database could not be reached (the connection was lost or refused, or none was free in time):
+    a passing fault, unlike a bad query. The failed call's transaction did not commit (or, cut at its
+    commit, its outcome is unknown): read the stored state again before going on."""
 
 
 class StoredDataError(RuntimeFailure, ValueError):

@@ -23,7 +23,15 @@ def start_worker(db: str, *args: str, env: dict[str, str] | None = None, timeout
     """A worker process on `db` (run_worker.py, or `script`, with `args`), returned once its heartbeat is
     in the database."""
     tasks = Tasks(db)
-    before = {w["id"] for w in live_workers(tasks.table)}
+    try:
+        return _started(tasks, db, args, env=env, timeout=timeout, log=log, script=script)
+    finally:
+        tasks.store.close()  # its connections (PostgreSQL) are not left to the garbage collector
+
+
+def _started(tasks: Tasks, db: str, args: tuple[str, ...], *, env: dict[str, str] | None, timeout: float,
+             log: Path | None, script: Path) -> subprocess.Popen[bytes]:
+    before = {(w["id"], w.get("pid")) for w in live_workers(tasks.table)}  # a restart keeps the id, not the pid
     out = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115 - the process owns it
     proc = subprocess.Popen([sys.executable, str(script), db, *args],
                             env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
@@ -32,13 +40,12 @@ def start_worker(db: str, *args: str, env: dict[str, str] | None = None, timeout
         if proc.poll() is not None:
             raise RuntimeError(f"worker exited with {proc.returncode} before it started" +
                                (f"; see {log}" if log else ""))
-        if {w["id"] for w in live_workers(tasks.table)} - before:
+        if {(w["id"], w.get("pid")) for w in live_workers(tasks.table)} - before:
             time.sleep(0.3)  # its queues are registered right after the first heartbeat
             return proc
         time.sleep(0.05)
     proc.kill()
     raise RuntimeError(f"worker did not start within {timeout} s")
-
 
 def stop_worker(proc: subprocess.Popen[bytes], *, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
     """Signal the worker and wait for it to exit; its exit status."""

@@ -8,7 +8,7 @@ from ._counters import PolicyCounters, policy_counters
 from ._default import default_db_path, default_store, open_store, set_default_store
 from ._memory import InMemoryStore
 from ._migrations import MIGRATIONS
-from ._owner import process_owner
+from ._owner import owner_is_gone, process_owner
 from ._protocol import MemoryScope, Page, Store, ThreadInfo, ToolCallRecord
 from ._sqlite import SQLiteStore
 from ._tasks import TaskEventRow, TaskTable, WorkerRow, task_table
@@ -42,6 +42,7 @@ __all__ = [
     "default_store",
     "memory_scope",
     "open_store",
+    "owner_is_gone",
     "policy_counters",
     "process_owner",
     "set_default_store",

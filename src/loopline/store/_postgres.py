@@ -14,7 +14,7 @@ import functools
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
-from ..errors import MissingExtraError, StoreError
+from ..errors import MissingExtraError, StoreError, StoreUnavailableError
 
 try:
     import psycopg
@@ -87,7 +87,10 @@ class PostgresStore(SqlStore):
         """psycopg's and the pool's errors as `StoreError` (loopline's own errors pass through)."""
         try:
             yield
-        except (psycopg.Error, PoolTimeout) as exc:
+        except (psycopg.OperationalError, PoolTimeout) as exc:  # connection lost or refused: try again later
+            raise StoreUnavailableError(f"{self._where}: {type(exc).__name__}: {exc}",
+                                        store=self._where) from exc
+        except psycopg.Error as exc:
             raise StoreError(f"PostgreSQL database {self._where}: {type(exc).__name__}: {exc}",
                              store=self._where) from exc
 

@@ -92,9 +92,12 @@ class DBOSWorker:
                 await _follow_queues(instance, own)
 
     async def recover(self, executor_ids: list[str]) -> int:
-        """Hand the in-flight tasks of dead workers back to the queues (any live worker then takes them)."""
-        handles = await asyncio.to_thread(DBOS._recover_pending_workflows, executor_ids)
-        return len(handles)
+        """Hand the in-flight tasks of dead workers back to the queues (any live worker then takes them);
+        how many this call handed back. Several workers may race to recover one: DBOS re-enqueues a
+        workflow only while it is still PENDING under a dead executor id, so each is handed back once,
+        and counted by the one call that did it (`DBOS._recover_pending_workflows` counts every workflow
+        it saw, also those another worker had just handed back)."""
+        return await asyncio.to_thread(_recover, executor_ids)
 
     async def destroy(self) -> None:
         """Stop DBOS in this process (tasks still in flight stay PENDING for recovery).
@@ -115,6 +118,21 @@ class DBOSWorker:
 def _queues(agent_id: str, *, executor: bool = False) -> list[tuple[str, bool]]:
     """The queues of an agent's (or executor's) tasks, each with whether it holds those continuing a thread."""
     return [(queue_name(agent_id, continuing=c, executor=executor), c) for c in (False, True)]
+
+
+def _recover(executor_ids: list[str]) -> int:
+    """DBOS's own recovery (`dbos._recovery.recover_pending_workflows`), counting what it re-enqueued."""
+    from dbos._dbos import _get_dbos_instance
+    from dbos._shard_keys import bind_shard_keys
+    from dbos._utils import INTERNAL_QUEUE_NAME
+
+    sys_db = _get_dbos_instance()._sys_db
+    done = 0
+    for executor_id in executor_ids:
+        for workflow in sys_db.get_pending_workflows(executor_id, APP_VERSION):
+            with bind_shard_keys({workflow.workflow_id: workflow.shard_key}):
+                done += bool(sys_db.reenqueue_for_recovery(workflow.workflow_id, executor_ids, INTERNAL_QUEUE_NAME))
+    return done
 
 
 async def _follow_queues(instance: Any, own: list[str]) -> None:

@@ -44,6 +44,8 @@ class TaskProgress:
             raise self._hand_back()  # the execution stays as committed; the next worker resumes it
 
     def close(self, execution: Execution) -> None:
+        if self._handing_back():  # given up: the worker that takes the task over reports from what was committed
+            return
         self._report(execution)
 
     def _report(self, execution: Execution) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..agent import Agent
-from ..errors import LooplineError, UsageError
+from ..errors import ExecutionClaimedError, LooplineError, StoreUnavailableError, UsageError
 from ..executors import ExecutableTask, HttpPolicy, IsolatedFailure, memory_for, policy_scope, run_isolated
 from ..loop import ExecutionResult, ExecutionStatus
 from ..providers import Model, resolve_model
@@ -28,6 +29,10 @@ __all__ = ["HandBack", "Runner", "run_local"]
 
 _TERMINAL = {s.value for s in ExecutionStatus if s.is_terminal}
 _THREAD_WAIT = 0.1
+_RETRY_FIRST, _RETRY_MOST = 0.5, 15.0
+"""Seconds before running a task on after the database was lost, doubled at each failure up to the most."""
+
+log = logging.getLogger("loopline.workers")
 
 
 class HandBack(BaseException):
@@ -55,9 +60,28 @@ class Runner:
 
     async def run(self, task_id: str) -> str:
         """Run the task to its end (or to PAUSED); returns its status. Safe to call again for a task that
-        was cut short (the engine recovering it): a finished task is left alone, an agent's execution resumed."""
+        was cut short (the engine recovering it): a finished task is left alone, an agent's execution resumed.
+
+        Losing the database (`StoreUnavailableError`) is not the task's failure: the worker waits (with
+        backoff, saying so in its log) and runs the task on from what was committed. A tool call whose
+        result was not committed counts as interrupted: run again if idempotent, else the task PAUSES for
+        a decision. A handler is run again from the start (at least once, as after a crash). Nothing is
+        recorded COMPLETED that the store does not hold as done."""
+        delay, retry = _RETRY_FIRST, False
+        while True:
+            try:
+                return await self._run_once(task_id, retry=retry)
+            except StoreUnavailableError as exc:
+                if self.handing_back(task_id):
+                    raise HandBack() from exc
+                log.warning("worker %s lost the database while running task %s (%s); retrying in %.1f s from what "
+                            "was committed", self.worker_id, task_id, exc, delay)
+                await asyncio.sleep(delay)
+                delay, retry = min(delay * 2, _RETRY_MOST), True
+
+    async def _run_once(self, task_id: str, *, retry: bool) -> str:
         record = self.tasks.table.get(task_id)
-        if record["status"] in _TERMINAL:
+        if record["status"] in _TERMINAL or (retry and self._taken_over(record)):
             return str(record["status"])
         if record.get("cancel_requested"):
             self.tasks._finish(task_id, "CANCELLED")
@@ -65,7 +89,7 @@ class Runner:
         if not await self._thread_free(record):
             self.tasks._finish(task_id, "CANCELLED")
             return "CANCELLED"
-        record = self._started(task_id)
+        record = self._started(task_id, retry=retry)
         policy = HttpPolicy.from_config(TaskConfig.from_json(record.get("config")), **self.http_policy)
         try:
             with policy_scope(policy, task_id, self.tasks.store):  # what http_request may reach for this task
@@ -78,7 +102,7 @@ class Runner:
         except Exception as exc:
             if self.handing_back(task_id):  # its execution was fenced while the worker stops: not a failure
                 raise HandBack() from exc
-            self._failed(task_id, exc)
+            self._fault(task_id, exc)
         return str(self.tasks.table.get(task_id)["status"])
 
     async def _dispatch(self, record: dict[str, Any]) -> None:
@@ -91,6 +115,11 @@ class Runner:
             await self._run_handler(record)
         else:
             raise UsageError(f"worker {self.worker_id} has no agent {record['agent_id']!r} and no handler")
+
+    def _taken_over(self, record: dict[str, Any]) -> bool:
+        """Whether another worker took the task while this one could not reach the database (it was taken
+        for dead): the task is that worker's now."""
+        return record["status"] == "RUNNING" and record.get("worker") != self.worker_id
 
     async def _thread_free(self, record: dict[str, Any]) -> bool:
         """Wait until the tasks created earlier on the same thread have ended; False if cancelled meanwhile.
@@ -113,7 +142,7 @@ class Runner:
         earlier = self.tasks.table.get(task_id)
         return not (earlier.get("continues_thread") and earlier["status"] == "PENDING")
 
-    def _started(self, task_id: str) -> dict[str, Any]:
+    def _started(self, task_id: str, *, retry: bool) -> dict[str, Any]:
         before: dict[str, Any] = {}
 
         def change(record: dict[str, Any]) -> dict[str, Any]:
@@ -124,7 +153,10 @@ class Runner:
             return record
 
         record = self.tasks.table.update(task_id, change)
-        if before.get("status") == "RUNNING":  # a worker died with it; this one takes over
+        if retry:
+            self.tasks._event(task_id, "log", {"level": "warning", "message": f"worker {self.worker_id} runs the task "
+                                               "on after losing the database"})
+        elif before.get("status") == "RUNNING":  # a worker died with it; this one takes over
             self.tasks._event(task_id, "recovered", {"worker": self.worker_id, "previous_worker": before.get("worker"),
                                                      "attempt": record["attempts"]})
         else:
@@ -150,11 +182,14 @@ class Runner:
             if execution.is_finished:
                 self._ended(task_id, execution.to_result())
                 return
-            agent.resume(execution_id, force=True)  # the engine saw its worker die; commit fencing stops a zombie
+            # The engine saw its worker die; commit fencing stops a zombie. Off the event loop: resuming re-runs
+            # interrupted idempotent calls, and the worker's heartbeat must go on meanwhile.
+            await self.run_sync(lambda: agent.resume(execution_id, force=True))
         else:
             files = list(record["input"].get("file_urls") or ()) or None
-            execution = agent.add_task(record["input"]["text"] or "(see the attached files)",
-                                       thread_id=record.get("thread_id"), files=files, output_schema=schema, wait=60.0)
+            execution = await self.run_sync(lambda: agent.add_task(
+                record["input"]["text"] or "(see the attached files)", thread_id=record.get("thread_id"),
+                files=files, output_schema=schema, wait=60.0))
             self.tasks.table.update(task_id, lambda r: {**r, "execution_id": execution.id})
             self.tasks._event(task_id, "execution", {"execution_id": execution.id, "thread_id": execution.thread_id})
         progress = TaskProgress(self.tasks, task_id, self.tasks.store, cancelled=lambda: self.cancelled(task_id),
@@ -261,6 +296,25 @@ class Runner:
                            error=error, usage={"input_tokens": result.usage.input_tokens,
                                                "output_tokens": result.usage.output_tokens},
                            cost_usd=result.cost_usd, steps=result.steps)
+
+    def _fault(self, task_id: str, exc: Exception) -> None:
+        if isinstance(exc, StoreUnavailableError):
+            raise exc  # not the task's failure: `run` tries again
+        if isinstance(exc, ExecutionClaimedError):
+            self._lost(task_id, exc)
+        else:
+            self._failed(task_id, exc)
+
+    def _lost(self, task_id: str, exc: ExecutionClaimedError) -> None:
+        """This worker's write of the task's execution was refused: another worker took it over (this
+        one was taken for dead), or someone ended it. Not a failure of the task: the execution's own end
+        is the task's, and an execution another worker runs is left to that worker."""
+        execution = self.tasks.store.get_execution(exc.execution_id)
+        if execution.is_finished:
+            self._ended(task_id, execution.to_result())
+            return
+        self.tasks._event(task_id, "log", {"level": "warning", "message": f"worker {self.worker_id} lost the "
+                                           f"task's execution to another worker: {exc}"})
 
     def _failed(self, task_id: str, exc: BaseException) -> None:
         text = "".join(traceback.format_exception(exc))

@@ -21,7 +21,7 @@ from ..agent import Agent
 from ..errors import StoreError, UsageError
 from ..executors import ExecutableTask, describe, load_entry_points, registered_executors
 from ..providers import Model
-from ..store import Store, process_owner
+from ..store import Store, owner_is_gone, process_owner
 from ..tasks import Tasks, engine_url, live_workers
 from ._handler import TaskHandler, on_task
 from ._run import HandBack, Runner
@@ -97,6 +97,9 @@ class Events:
         self._background: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
         self._closed = asyncio.Event()
+        self._process = ""
+        self._quiet_until = 0.0
+        """Until when this worker takes no other worker for dead: it was cut off itself (see `_recover_dead`)."""
         self.recovered = 0
 
     def __repr__(self) -> str:
@@ -146,7 +149,7 @@ class Events:
             with contextlib.suppress(Exception):
                 self.tasks.table.beat(str(self.executor_id), self._identity(), at=0.0)  # others recover at once
             await engine.destroy()
-            self._closed.set()
+            self._closed.set()  # parked tasks end now, unrecorded: the engine keeps them for recovery
             restore()
 
     def stop(self) -> None:
@@ -202,10 +205,11 @@ class Events:
         self._handing_back.add(task_id)
         self._parked.add(task_id)
         self._mark_handed_back(task_id)
-        # Not returning: the engine would record the workflow done. A task that reached its step boundary
-        # only after the worker stopped (asyncio.run cancelling it) would otherwise wait here forever.
+        # Not returning: the engine would record the workflow done. Not "wait until cancelled" either: the
+        # cancellation at exit may already have been spent cutting the task's step short, and a second one
+        # never comes. CancelledError is what the engine does not record.
         await self._closed.wait()
-        raise asyncio.CancelledError
+        raise asyncio.CancelledError(f"task {task_id} was handed back")
 
     def _mark_handed_back(self, task_id: str) -> None:
         action = "handed back by a stopping worker"
@@ -254,8 +258,8 @@ class Events:
 
     def _identity(self) -> dict[str, Any]:
         return {"name": self.name, "host": socket.gethostname(), "pid": os.getpid(), "lease": self.lease_seconds,
-                "agents": self._served(), "executors": {k: describe(v)["input_schema"]
-                                                        for k, v in self.executors.items()},
+                "process": self._process, "agents": self._served(),
+                "executors": {k: describe(v)["input_schema"] for k, v in self.executors.items()},
                 "running": sorted(self._running), "started_at": getattr(self, "_started_at", None)}
 
     def _served(self) -> list[str] | None:
@@ -265,9 +269,13 @@ class Events:
         return sorted({*self.agents, *(self.agent_ids or ()), *self.executors})
 
     def _claim_identity(self) -> None:
-        """Settle the name and executor id; refuse one a live worker uses."""
+        """Settle the name and executor id; refuse one a live worker uses. A worker whose heartbeat is
+        fresh but whose process on this host is gone (killed, then restarted at once under its name) is
+        not live: the restarted worker takes its executor id back, and with it its unfinished tasks."""
         host = socket.gethostname()
-        live = {w["id"] for w in live_workers(self.tasks.table, lease=self.lease_seconds)}
+        self._process = process_owner("worker")
+        live = {w["id"] for w in live_workers(self.tasks.table, lease=self.lease_seconds)
+                if not owner_is_gone(str(w.get("process") or ""))}
         if self.executor_id is None:
             if self.name is None:
                 n = 1
@@ -300,13 +308,18 @@ class Events:
         return stop_beating
 
     def _heartbeat(self, stop: threading.Event) -> None:
-        failures = 0
+        failures, last = 0, time.time()
         while not stop.is_set():
             try:
                 self.tasks.table.beat(str(self.executor_id), self._identity())
-                if failures:
-                    log.warning("worker %s reaches the database again", self.executor_id)
-                failures = 0
+                now = time.time()
+                if failures or now - last > self.lease_seconds:
+                    # The others may have been cut off as long, and their connection pools back off as long again.
+                    quiet = max(self.lease_seconds, now - last)
+                    self._quiet_until = max(self._quiet_until, now + quiet)
+                    log.warning("worker %s reaches the database again after %.1f s; it takes no other worker's "
+                                "tasks for %.1f s, while the others reconnect", self.executor_id, now - last, quiet)
+                failures, last = 0, now
             except StoreError as exc:
                 failures += 1
                 log.warning("worker %s cannot write its heartbeat (attempt %d): %s; retrying",
@@ -324,16 +337,26 @@ class Events:
                 log.warning("worker %s could not check for dead workers: %s", self.executor_id, exc)
 
     async def _recover_dead(self, engine: Any) -> None:
+        """Recover workers whose heartbeat lapsed, unless this one's own lapsed too, or did lately: then
+        the database was out of reach for all (its connections cut, or none to be had), and the others
+        are as alive as this one; they get time to reconnect and beat again (`_heartbeat` sets how long)."""
+        rows = await asyncio.to_thread(self.tasks.table.workers)
         now = time.time()
-        for row in await asyncio.to_thread(self.tasks.table.workers):
+        own = next((r for r in rows if r.id == self.executor_id), None)
+        if own is None or now - own.heartbeat_at > self.lease_seconds:
+            self._quiet_until = max(self._quiet_until, now + self.lease_seconds)
+        if now < self._quiet_until:
+            return
+        for row in rows:
             lease = float(row.data.get("lease", self.lease_seconds))
             if row.id == self.executor_id or now - row.heartbeat_at <= lease:
                 continue
-            count = await engine.recover([row.id])
-            if await asyncio.to_thread(self.tasks.table.forget_worker, row.id, heartbeat_at=row.heartbeat_at):
-                self.recovered += count
+            count = await engine.recover([row.id])  # what this call handed back: racing workers count each once
+            self.recovered += count
+            if count:
                 log.warning("worker %s recovered %d task(s) of %s (no heartbeat for %.0f s)",
                             self.executor_id, count, row.id, now - row.heartbeat_at)
+            await asyncio.to_thread(self.tasks.table.forget_worker, row.id, heartbeat_at=row.heartbeat_at)
 
     async def _watch_cancels(self) -> None:
         """Every 0.2 s, which running tasks were asked to cancel (in one query: one per task was five reads a
