@@ -126,7 +126,7 @@ class Runner:
         Not for an earlier task still queued to continue the thread: the engine gave this task the thread's
         one turn, so that one waits for it (made within the same millisecond, they run in either order)."""
         thread_id = record.get("thread_id")
-        while thread_id and any(self._runs_first(task_id) for task_id in
+        while thread_id and any(self._runs_first(task_id, record) for task_id in
                                 self.tasks.table.earlier_unfinished(thread_id, record["created_at"], record["id"])):
             if self.cancelled(record["id"]):
                 return False
@@ -138,9 +138,13 @@ class Runner:
                 raise
         return True
 
-    def _runs_first(self, task_id: str) -> bool:
+    def _runs_first(self, task_id: str, record: dict[str, Any]) -> bool:
+        """Whether the earlier task `task_id` of the thread goes before `record`'s: always, unless it is still
+        queued on the same engine queue (whose one turn for the thread went to this task). One queued for
+        another agent or executor starts on its own queue, so this task waits for it."""
         earlier = self.tasks.table.get(task_id)
-        return not (earlier.get("continues_thread") and earlier["status"] == "PENDING")
+        same_queue = (earlier["agent_id"], earlier.get("kind")) == (record["agent_id"], record.get("kind"))
+        return not (same_queue and earlier.get("continues_thread") and earlier["status"] == "PENDING")
 
     def _started(self, task_id: str, *, retry: bool) -> dict[str, Any]:
         before: dict[str, Any] = {}
