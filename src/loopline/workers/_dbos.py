@@ -99,6 +99,12 @@ class DBOSWorker:
         it saw, also those another worker had just handed back)."""
         return await asyncio.to_thread(_recover, executor_ids)
 
+    async def pending_executors(self) -> set[str]:
+        """The executor ids that have tasks in flight (PENDING workflows of loopline's version)."""
+        found = await DBOS.list_workflows_async(status="PENDING", app_version=APP_VERSION, load_input=False,
+                                                load_output=False)
+        return {str(w.executor_id) for w in found if w.executor_id}
+
     async def destroy(self) -> None:
         """Stop DBOS in this process (tasks still in flight stay PENDING for recovery).
 

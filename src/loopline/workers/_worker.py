@@ -99,6 +99,7 @@ class Events:
         self._closed = asyncio.Event()
         self._process = ""
         self._quiet_until = 0.0
+        self._unlisted: dict[str, float] = {}  # executor id -> when first seen with tasks in flight and no row
         """Until when this worker takes no other worker for dead: it was cut off itself (see `_recover_dead`)."""
         self.recovered = 0
 
@@ -357,6 +358,21 @@ class Events:
                 log.warning("worker %s recovered %d task(s) of %s (no heartbeat for %.0f s)",
                             self.executor_id, count, row.id, now - row.heartbeat_at)
             await asyncio.to_thread(self.tasks.table.forget_worker, row.id, heartbeat_at=row.heartbeat_at)
+        await self._recover_unlisted(engine, {r.id for r in rows}, now)
+
+    async def _recover_unlisted(self, engine: Any, listed: set[str], now: float) -> None:
+        """Recover workers that have tasks in flight but no heartbeat row at all (one taken for dead and
+        forgotten, that took a task before its next beat and then died): seen so for a whole lease, since a
+        live one writes its row again within a heartbeat."""
+        unlisted = await engine.pending_executors() - listed - {self.executor_id}
+        self._unlisted = {e: self._unlisted.get(e, now) for e in unlisted}
+        for executor_id, since in self._unlisted.items():
+            if now - since > self.lease_seconds:
+                count = await engine.recover([executor_id])
+                self.recovered += count
+                if count:
+                    log.warning("worker %s recovered %d task(s) of %s (tasks in flight, no heartbeat row)",
+                                self.executor_id, count, executor_id)
 
     async def _watch_cancels(self) -> None:
         """Every 0.2 s, which running tasks were asked to cancel (in one query: one per task was five reads a
