@@ -40,6 +40,18 @@ def add_mcp(commands: Subcommands) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="the address with --http (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8000, help="the port with --http (default: %(default)s)")
     parser.set_defaults(runner=serve)
+    tasks = actions.add_parser(
+        "tasks", help="serve the task API (tasks for agents and executors, run by workers) as MCP tools",
+        description="Serve loopline's tasks to MCP clients: create_task (an agent's prompt or an executor's "
+                    "inputs, optionally waiting for the end), get_task, cancel_task and list_executors, on the "
+                    "database the workers use. Serves stdio by default, streamable HTTP with --http.")
+    tasks.add_argument("--db", metavar="LOCATION", default=argparse.SUPPRESS,
+                       help="the tasks' database: a SQLite file or a postgresql:// URL (default: $LOOPLINE_DB, "
+                            "else the user data file)")
+    tasks.add_argument("--http", action="store_true", help="serve streamable HTTP instead of stdio")
+    tasks.add_argument("--host", default="127.0.0.1", help="the address with --http (default: %(default)s)")
+    tasks.add_argument("--port", type=int, default=8000, help="the port with --http (default: %(default)s)")
+    tasks.set_defaults(runner=serve_tasks)
 
 
 def serve(args: argparse.Namespace, store: Store | None) -> Outcome:
@@ -55,4 +67,17 @@ def serve(args: argparse.Namespace, store: Store | None) -> Outcome:
                 serve_agent(agent, model, transport="http" if args.http else "stdio", host=args.host, port=args.port)
         except KeyboardInterrupt:
             return Outcome(130)
+    return Outcome(0)
+
+
+def serve_tasks(args: argparse.Namespace, store: Store | None) -> Outcome:
+    """Serve the task API of the database until the client goes away (stdio) or the process is stopped (HTTP)."""
+    from ..mcp import serve, tasks_server
+    from ..tasks import Tasks
+
+    server = tasks_server(Tasks(store=store) if store is not None else Tasks())
+    try:
+        serve(server, transport="http" if args.http else "stdio", host=args.host, port=args.port)
+    except KeyboardInterrupt:
+        return Outcome(130)
     return Outcome(0)

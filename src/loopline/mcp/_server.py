@@ -50,7 +50,7 @@ from ..loop import ExecutionResult, ExecutionStatus
 from ..providers import Model, StreamingModel, ToolCallStart, resolve_model
 from ..tools import OutputSchema, json_schema_of
 
-__all__ = ["agent_server", "agent_tool", "serve_agent"]
+__all__ = ["agent_server", "agent_tool", "serve", "serve_agent"]
 
 _INPUT_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -103,7 +103,12 @@ def serve_agent(agent: Agent, model: Model | str, *, transport: Literal["stdio",
                 host: str = "127.0.0.1", port: int = 8000, output_schema: OutputSchema | None = None) -> None:
     """Serve `agent` as an MCP tool until the client goes away (stdio) or the process is stopped (HTTP,
     at `http://HOST:PORT/mcp`)."""
-    server = agent_server(agent, model, output_schema=output_schema)
+    serve(agent_server(agent, model, output_schema=output_schema), transport=transport, host=host, port=port)
+
+
+def serve(server: Server[Any], *, transport: Literal["stdio", "http"] = "stdio", host: str = "127.0.0.1",
+          port: int = 8000) -> None:
+    """Run an MCP server over stdio (until the client goes away) or streamable HTTP at `http://HOST:PORT/mcp`."""
     if transport == "http":
         import uvicorn
 

@@ -6,11 +6,11 @@ first handed out); their records and events live in loopline's store beside thre
 
 from ._checks import live_workers
 from ._config import TaskConfig
-from ._schemas import register_executor_schema
+from ._schemas import register_executor_schema, registered_executor_schemas
 from ._task import LocalTaskTest, Task, TaskEvent, TaskInput
 from ._tasks import Tasks
 from ._tree import TREE_AGENT_ID
 from .engine import Engine, engine_url
 
 __all__ = ["Engine", "LocalTaskTest", "TREE_AGENT_ID", "Task", "TaskConfig", "TaskEvent", "TaskInput", "Tasks",
-           "engine_url", "live_workers", "register_executor_schema"]
+           "engine_url", "live_workers", "register_executor_schema", "registered_executor_schemas"]

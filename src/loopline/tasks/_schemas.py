@@ -7,10 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["EXECUTOR_SCHEMAS", "register_executor_schema"]
+__all__ = ["EXECUTOR_SCHEMAS", "register_executor_schema", "registered_executor_schemas"]
 
 EXECUTOR_SCHEMAS: dict[str, dict[str, Any]] = {}
 
 
 def register_executor_schema(executor_id: str, schema: dict[str, Any]) -> None:
     EXECUTOR_SCHEMAS[executor_id] = schema
+
+
+def registered_executor_schemas() -> dict[str, dict[str, Any]]:
+    """The input schemas of the executors registered in this process, by id."""
+    return dict(EXECUTOR_SCHEMAS)
