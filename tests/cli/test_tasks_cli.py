@@ -374,3 +374,24 @@ def test_worker_and_tasks_on_postgresql(pg_empty_url: str, tmp_path: Path) -> No
     finally:
         status = worker.stop()
     assert status == 0, worker.output()
+
+
+def test_a_worker_given_only_a_file_serves_the_executors_it_registers(db: str, tmp_path: Path) -> None:
+    app = tmp_path / "double_app.py"
+    app.write_text(
+        "from loopline.executors import ExecutableTask, executor_register\n\n\n"
+        "@executor_register()\nclass Double(ExecutableTask):\n"
+        "    id = 'double'\n    name = 'Double'\n    description = 'Doubles n.'\n\n"
+        "    def get_input_schema(self):\n"
+        "        return {'type': 'object', 'properties': {'n': {'type': 'number'}}, 'required': ['n']}\n\n"
+        "    async def execute(self, inputs):\n        return {'n': inputs['n'] * 2}\n")
+    worker = Worker(str(app), db, "--name", "executors", log=tmp_path / "worker.log")
+    tasks = Tasks(db)
+    try:
+        assert "serving executors double, http_request" in worker.output()
+        assert tasks.create(executor="double", inputs={"n": 21}).wait(30).result == {"n": 42}
+        refused = _loopline("worker", str(app), "--db", db, "--test")
+        assert refused.returncode == 2 and "--test and --agent-id go with PATH.py:NAME" in refused.stderr
+    finally:
+        assert worker.stop(signal.SIGTERM) == 0, worker.output()
+        tasks.store.close()

@@ -151,11 +151,13 @@ def agent_from_file(args: argparse.Namespace, store: Store | None, *, quiet: boo
 
 
 @contextlib.contextmanager
-def target_from_file(args: argparse.Namespace, store: Store | None, *,
-                     quiet: bool) -> Iterator[tuple[ModuleType, str, str]]:
+def target_from_file(args: argparse.Namespace, store: Store | None, *, quiet: bool,
+                     name_optional: bool = False) -> Iterator[tuple[ModuleType, str, str]]:
     """The file `args.target` names, loaded (see `_loaded`), with the file's path as given and the NAME in
-    it, while `store` is the default store; with `quiet`, the file's prints go to stderr."""
-    path_text, name = _split_target(args.target)
+    it ("" for a bare PATH.py when `name_optional`), while `store` is the default store; with `quiet`, the
+    file's prints go to stderr."""
+    bare = name_optional and args.target.endswith(".py")
+    path_text, name = (args.target, "") if bare else _split_target(args.target)
     path = _python_file(path_text)
     redirect = contextlib.redirect_stdout(sys.stderr) if quiet else contextlib.nullcontext()
     with redirect, _default_store(store, getattr(args, "db", None)), _loaded(path) as module:

@@ -55,8 +55,10 @@ def add_worker(commands: Subcommands) -> None:
                     "stop it gracefully (running tasks get --grace seconds, then are handed back). Exit status: 0 "
                     "when stopped, 2 for a usage error (NAME, model, missing `tasks` extra), 1 when the file raised "
                     "while loading or the store failed; with --test, 1 when the test task FAILED.")
-    parser.add_argument("target", metavar="PATH.py:NAME",
-                        help="the Python file and the name of a handler, an Agent or a list of Agents in it")
+    parser.add_argument("target", metavar="PATH.py[:NAME]",
+                        help="the Python file and the name of a handler, an Agent or a list of Agents in it; "
+                             "without NAME, only the executors the file registers (@executor_register) are served "
+                             "(with a NAME, they are served too)")
     parser.add_argument("--name", metavar="N", help="the worker's name; its executor id is HOST:N (default: worker-1, "
                                                     "worker-2, ...: the first no live worker on this host uses)")
     parser.add_argument("--model", metavar="MODEL",
@@ -93,8 +95,10 @@ def run_worker(args: argparse.Namespace, store: Store | None) -> Outcome:
     if not args.test:
         import_dbos()  # a missing `tasks` extra is told before the file is loaded
     try:
-        with target_from_file(args, store, quiet=args.json) as (module, path_text, name):
-            served = _served(module, name, path_text)
+        with target_from_file(args, store, quiet=args.json, name_optional=True) as (module, path_text, name):
+            served = _served(module, name, path_text) if name else _Served([], None)
+            if not name and (args.test or args.agent_id):
+                raise CommandError("--test and --agent-id go with PATH.py:NAME (a handler)")
             if args.test:
                 return _test(served, f"{path_text}:{name}", out, as_json=args.json)
             if args.agent_id and served.handler is None:
@@ -158,6 +162,8 @@ def _announce(events: Events, model: Model | None, where: str) -> None:
     if events.handler is not None:
         ids = ", ".join(events.agent_ids) if events.agent_ids else "every agent id"
         parts.append(f"handler {where} for {ids}")
+    if events.executors:
+        parts.append(f"executors {', '.join(sorted(events.executors))}")
     print(f"{_PROG}: worker {events.name} (executor {events.executor_id}) serving {'; '.join(parts)}",
           file=sys.stderr, flush=True)
 

@@ -115,8 +115,8 @@ class Events:
             self.handler = _handler(on_execution_request)
         self.executors = _served_executors(self._executor_choice)
         if not self.agents and self.handler is None and not self.executors:
-            raise UsageError("a worker needs agents (Events(agents=[...])) or a handler "
-                             "(start(on_execution_request=...))")
+            raise UsageError("a worker needs agents (Events(agents=[...])), a handler "
+                             "(start(on_execution_request=...)) or executors (@executor_register) to serve")
         self._loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
         self._closed = asyncio.Event()
