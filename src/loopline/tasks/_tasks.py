@@ -25,7 +25,7 @@ from ._checks import check_executor_inputs, check_id, check_schema, checked_urls
 from ._config import TaskConfig
 from ._task import FINISHED_EVENT, Task, TaskEvent
 from ._tree import advance, advance_all, create_tree
-from .engine import MAX_PRIORITY, Engine, engine_for, engine_url, import_dbos
+from .engine import MAX_PRIORITY, Engine, engine_for, engine_url, import_dbos, workflow_id
 
 __all__ = ["OUTPUT_FORMATS", "Tasks", "live_workers"]
 
@@ -246,6 +246,30 @@ class Tasks:
     async def acancel(self, task_id: str) -> Task:
         return await asyncio.to_thread(self.cancel, task_id)
 
+    def resume(self, task_id: str) -> Task:
+        """Queue a PAUSED task again once its decisions are made, and a worker resumes its execution where
+        it stopped. A task pauses when a tool needs approval or when a worker died inside a call that is not
+        idempotent; decide on its execution with an `Agent` of the same definition
+        (`agent.resume(task.execution_id)`, then `approve`, `reject`, `rerun_tool_calls` or
+        `record_tool_result`). Undecided calls pause it again.
+
+        Raises:
+            UsageError: The task is not PAUSED.
+        """
+        def change(record: dict[str, Any]) -> dict[str, Any]:
+            if record["status"] != "PAUSED":
+                raise UsageError(f"task {task_id} is {record['status']}, not PAUSED: only a paused task is resumed")
+            record.update(status="PENDING", runs=int(record.get("runs") or 0) + 1, current_action="queued again")
+            return record
+
+        self._record(task_id)  # another organisation's task is not found
+        record = self.table.update(task_id, change, events=[("status", {"status": "PENDING", "resumed": True})])
+        self.engine.enqueue(record)
+        return Task(record, self)
+
+    async def aresume(self, task_id: str) -> Task:
+        return await asyncio.to_thread(self.resume, task_id)
+
     def events(self, task_id: str, *, after: int = 0, follow: bool = True,
                timeout: float | None = None) -> Iterator[TaskEvent]:
         self._record(task_id)
@@ -332,7 +356,7 @@ class Tasks:
         if marked["status"] in _TERMINAL:
             return marked
         if marked["status"] == "PENDING":  # not started: off the queue, and nothing will run it now
-            self.engine.cancel(task_id)
+            self.engine.cancel(workflow_id(marked))
             self._finish(task_id, "CANCELLED", error=None, only_from=("PENDING",))
         elif marked["status"] == "PAUSED":  # waiting for a decision, with no process behind it: end it here
             if marked.get("execution_id"):

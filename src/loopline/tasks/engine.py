@@ -31,7 +31,7 @@ from ..store import Store
 
 __all__ = ["APP_NAME", "APP_VERSION", "EXECUTOR_QUEUE_PREFIX", "MAX_PRIORITY", "POLL_SECONDS", "WORKFLOW_NAME",
            "DBOSEngine", "Engine", "engine_for", "engine_url", "import_dbos", "prepare_database", "queue_name",
-           "queue_settings"]
+           "queue_settings", "workflow_id"]
 
 APP_NAME = "loopline"
 APP_VERSION = "loopline-tasks-1"
@@ -50,6 +50,13 @@ MAX_PRIORITY = 100_000
 EXECUTOR_QUEUE_PREFIX = "loopline.executor."
 """Executors' queues are named apart, so a worker with a catch-all handler can leave alone those of
 executors it does not have."""
+
+
+def workflow_id(task: dict[str, Any]) -> str:
+    """The engine's id of the task's current run: the task id, and `<id>.run<N>` once a paused task is
+    queued again (`Tasks.resume`): each run is a workflow of its own."""
+    runs = int(task.get("runs") or 0)
+    return task["id"] if runs == 0 else f"{task['id']}.run{runs}"
 
 
 def queue_name(agent_id: str, *, continuing: bool = False, executor: bool = False) -> str:
@@ -168,8 +175,8 @@ class DBOSEngine:
     def enqueue(self, task: dict[str, Any]) -> None:
         self.prepare(task)
         name, continuing = _task_queue(task)
-        options: dict[str, Any] = {"workflow_name": WORKFLOW_NAME, "queue_name": name, "workflow_id": task["id"],
-                                   "app_version": APP_VERSION}
+        options: dict[str, Any] = {"workflow_name": WORKFLOW_NAME, "queue_name": name,
+                                   "workflow_id": workflow_id(task), "app_version": APP_VERSION}
         if continuing:
             options["queue_partition_key"] = task["thread_id"]
             options["priority"] = _thread_order(task)
