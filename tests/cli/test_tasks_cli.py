@@ -102,7 +102,7 @@ def test_an_agent_worker_runs_tasks_that_are_waited_for_and_followed_then_stops_
     worker = Worker(f"{WORKER_APP}:agents", db, "--name", "w1", log=tmp_path / "worker.log")
     try:
         assert worker.announced == f"loopline: worker w1 (executor {HOST}:w1) serving agents researcher " \
-                                   "(model scripted-model)"
+                                   "(model scripted-model); executors http_request"  # the built-in executor
         rest, errors = follow.communicate(timeout=60)
         events = _event_lines(first + rest)
         assert follow.returncode == 0, errors
@@ -206,7 +206,8 @@ def test_a_handler_worker_completes_and_fails_tasks_and_stops_on_sigint(db: str,
     worker = Worker(f"{WORKER_APP}:handle", db, "--agent-id", "echoer", log=tmp_path / "worker.log")
     try:
         assert re.fullmatch(rf"loopline: worker (worker-\d+) \(executor {re.escape(HOST)}:\1\) serving handler "
-                            rf"{re.escape(str(WORKER_APP))}:handle for echoer", worker.announced), worker.announced
+                            rf"{re.escape(str(WORKER_APP))}:handle for echoer; executors http_request",
+                            worker.announced), worker.announced
         done = _json(_loopline("tasks", "create", "echoer", "ping", "--db", db, "--wait", "--json"))
         assert (done["status"], done["result"]) == ("COMPLETED", {"echo": "ping", "agent_id": "echoer"})
 
