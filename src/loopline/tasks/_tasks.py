@@ -20,7 +20,7 @@ from ..errors import (
 )
 from ..loop import ExecutionStatus
 from ..messages import new_id
-from ..store import Page, Store, TaskTable, default_store, open_store, task_table
+from ..store import Page, Store, TaskEventRow, TaskTable, default_store, open_store, task_table
 from ._checks import check_executor_inputs, check_id, check_schema, checked_urls, error_of, live_workers
 from ._config import TaskConfig
 from ._task import FINISHED_EVENT, Task, TaskEvent
@@ -416,41 +416,24 @@ class Tasks:
         return ended
 
     def _events(self, task_id: str, *, after: int, follow: bool, timeout: float | None) -> Iterator[TaskEvent]:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        delay = _POLL
+        reader = _EventReader(task_id, after, follow, timeout)
         while True:
-            rows = self.table.events(task_id, after=after)
-            for row in rows:
-                after = row.seq
-                yield TaskEvent(row.seq, task_id, row.type, row.data, row.created_at)
-                if row.type == FINISHED_EVENT:
-                    return
-            if rows:
-                delay = _POLL
-                continue
-            if not follow or (deadline is not None and time.monotonic() >= deadline):
+            events, wait = reader.take(self.table.events(task_id, after=reader.after))
+            yield from events
+            if wait is None:
                 return
-            time.sleep(delay)
-            delay = min(delay * 1.5, 0.5)
+            time.sleep(wait)
 
     async def _aevents(self, task_id: str, *, after: int, follow: bool,
                        timeout: float | None) -> AsyncIterator[TaskEvent]:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        delay = _POLL
+        reader = _EventReader(task_id, after, follow, timeout)
         while True:
-            rows = await asyncio.to_thread(self.table.events, task_id, after=after)
-            for row in rows:
-                after = row.seq
-                yield TaskEvent(row.seq, task_id, row.type, row.data, row.created_at)
-                if row.type == FINISHED_EVENT:
-                    return
-            if rows:
-                delay = _POLL
-                continue
-            if not follow or (deadline is not None and time.monotonic() >= deadline):
+            events, wait = reader.take(await asyncio.to_thread(self.table.events, task_id, after=reader.after))
+            for event in events:
+                yield event
+            if wait is None:
                 return
-            await asyncio.sleep(delay)
-            delay = min(delay * 1.5, 0.5)
+            await asyncio.sleep(wait)
 
     def _on_alert(self, task_id: str, handler: Callable[[TaskEvent], Any]) -> Callable[[], None]:
         stop = threading.Event()
@@ -477,3 +460,31 @@ def _exists(table: TaskTable, task_id: str) -> bool:
     except UnknownTaskError:
         return False
     return True
+
+
+class _EventReader:
+    """Following a task's events, without I/O (the sync and async readers share it): given each batch
+    read after `after`, the events to yield and how long to wait before reading again (None: stop, after
+    the `finished` event, when not following, or when `timeout` has passed)."""
+
+    def __init__(self, task_id: str, after: int, follow: bool, timeout: float | None) -> None:
+        self.task_id = task_id
+        self.after = after
+        self._follow = follow
+        self._deadline = None if timeout is None else time.monotonic() + timeout
+        self._delay = _POLL
+
+    def take(self, rows: Sequence[TaskEventRow]) -> tuple[list[TaskEvent], float | None]:
+        events = []
+        for row in rows:
+            self.after = row.seq
+            events.append(TaskEvent(row.seq, self.task_id, row.type, row.data, row.created_at))
+            if row.type == FINISHED_EVENT:
+                return events, None
+        if rows:
+            self._delay = _POLL
+            return events, 0.0
+        if not self._follow or (self._deadline is not None and time.monotonic() >= self._deadline):
+            return events, None
+        wait, self._delay = self._delay, min(self._delay * 1.5, 0.5)
+        return events, wait
