@@ -1,0 +1,54 @@
+"""What a server process knows: its settings and its open store. Nothing else is kept between requests,
+so any server process on the same database answers any request."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..store import Store, default_store, open_store
+from ..tasks import Tasks
+
+__all__ = ["ServerSettings", "ServerState"]
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """How a server runs.
+
+    Attributes:
+        database: The store (a SQLite path or a `postgresql://` URL); None: `LOOPLINE_DB`, else the
+            embedded SQLite file.
+        max_body_bytes: Larger request bodies are refused with 413.
+        requests_per_second / burst: Each API key's (without keys, each client address's) request rate.
+        sse_heartbeat_seconds: How often an idle event stream gets a comment line, so proxies keep it.
+        relay: Whether this process hands tasks to remote workers (it runs a relay worker on DBOS).
+        worker_lease_seconds: A remote worker silent this long has its tasks handed to another.
+    """
+
+    database: str | None = None
+    max_body_bytes: int = 1_048_576
+    requests_per_second: float = 50.0
+    burst: int = 100
+    sse_heartbeat_seconds: float = 15.0
+    relay: bool = True
+    worker_lease_seconds: float = 10.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> ServerSettings:
+        return cls(database=os.environ.get("LOOPLINE_DB") or None)
+
+
+class ServerState:
+    """The store a server process serves, and a `Tasks` for each organisation."""
+
+    def __init__(self, settings: ServerSettings, store: Store | None = None) -> None:
+        self.settings = settings
+        self.store: Store = store if store is not None else (
+            open_store(settings.database) if settings.database else default_store())
+
+    def tasks(self, organization_id: str) -> Tasks:
+        """The task API as one organisation sees it (another's tasks are not found)."""
+        return Tasks(store=self.store, organization_id=organization_id)

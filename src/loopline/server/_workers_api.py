@@ -1,0 +1,5 @@
+"""(filled in)"""
+
+from fastapi import APIRouter
+
+router = APIRouter()
