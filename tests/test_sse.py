@@ -17,7 +17,7 @@ _json = st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
 
 def _decode(raw: bytes, decoder: SSEDecoder | None = None) -> list:
     decoder = decoder or SSEDecoder()
-    return list(decoder.feed_all(raw.decode().split("\n")))
+    return list(decoder.feed_all(raw.decode().splitlines()))
 
 
 @given(data=_json, event=st.sampled_from(["status", "tool_call", "finished"]), seq=st.integers(1, 10**9))
@@ -26,8 +26,8 @@ def test_every_json_value_survives_a_round_trip_with_its_id_and_type(data: objec
     assert (decoded.event, decoded.id, decoded.json()) == (event, str(seq), data)
 
 
-def test_text_with_line_breaks_spans_data_lines_and_comes_back_whole() -> None:
-    [decoded] = _decode(encode("first\nsecond\n\nfourth"))
+def test_data_over_several_lines_comes_back_whole_and_an_unnamed_event_is_a_message() -> None:
+    [decoded] = list(SSEDecoder().feed_all(["data: first", "data: second", "data:", "data: fourth", ""]))
     assert decoded.data == "first\nsecond\n\nfourth"
     assert decoded.event == "message"
 

@@ -26,9 +26,8 @@ class ServerSentEvent:
 
 
 def encode(data: Any, *, event: str | None = None, id: str | int | None = None, retry_ms: int | None = None) -> bytes:
-    """One event: `data` as compact JSON (text is sent as it is), split over `data:` lines so a newline
-    inside it cannot end the event early."""
-    text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    """One event, its `data` as compact JSON (one line: JSON escapes line breaks inside strings)."""
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
     lines = []
     if id is not None:
         lines.append(f"id: {_one_line(str(id), 'id')}")
@@ -36,7 +35,7 @@ def encode(data: Any, *, event: str | None = None, id: str | int | None = None, 
         lines.append(f"event: {_one_line(event, 'event')}")
     if retry_ms is not None:
         lines.append(f"retry: {int(retry_ms)}")
-    lines.extend(f"data: {line}" for line in text.split("\n"))
+    lines.append(f"data: {text}")
     return ("\n".join(lines) + "\n\n").encode()
 
 
