@@ -6,6 +6,7 @@ real worker process while its events are followed over HTTP from another server 
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -229,8 +230,9 @@ def test_a_worker_runs_a_task_made_over_http_while_another_server_streams_it(
     assert (execution["status"], execution["thread_id"], execution["agent_name"]) == (
         "COMPLETED", task["thread_id"], "researcher")
     calls = json_of(other.get(f"/v1/executions/{done['execution_id']}/tool_calls"))["items"]
-    assert [c["name"] for c in calls] == ["lookup", "lookup", "finish"] or [c["name"] for c in calls] == [
-        "lookup", "lookup"]
+    assert [(c["name"], c["status"], c["is_error"]) for c in calls] == [
+        ("lookup", "finished", False), ("lookup", "finished", False), ("finish", "finished", False)]
+    assert json.loads(calls[0]["arguments"]) == {"query": "paris#0"} and calls[0]["result"] == "found paris#0"
     messages = json_of(other.get(f"/v1/executions/{done['execution_id']}/messages"))["items"]
     assert messages[0]["role"] == "user" and messages == json_of(other.get(
         f"/v1/threads/{task['thread_id']}/messages"))["items"]
@@ -238,3 +240,22 @@ def test_a_worker_runs_a_task_made_over_http_while_another_server_streams_it(
     assert [(e["id"], e["status"]) for e in listed] == [(done["execution_id"], "COMPLETED")]
     assert set(listed[0]) == {"id", "thread_id", "agent_name", "status", "input", "created_at", "updated_at",
                               "parent_execution_id", "steps", "tool_calls", "usage", "cost_usd", "error"}
+
+
+def test_a_stopping_server_ends_its_open_event_streams(db: str, servers: ServerStarter) -> None:
+    """uvicorn waits for open connections to end when it stops: a stream that follows a task must end
+    by itself, or one open stream would hold the server (the client resumes elsewhere)."""
+    own = servers(db)
+    client = own.client()
+    task = _create(client)
+    seen: list[str] = []
+    reader = threading.Thread(target=lambda: seen.extend(
+        e.event for e in sse_events(client, f"/v1/tasks/{task['id']}/events", timeout=60)))
+    reader.start()
+    deadline = time.monotonic() + 10
+    while not seen and time.monotonic() < deadline:
+        time.sleep(0.05)
+    own.proc.terminate()
+    own.proc.wait(timeout=5)  # the bound: a few seconds, not the stream's 60 s
+    reader.join(timeout=5)
+    assert not reader.is_alive() and seen == ["status"]
