@@ -126,6 +126,8 @@ def test_progress_alert_patch_cancel_and_their_events(client: httpx2.Client) -> 
 
     refused = client.patch(path, json={"status": "COMPLETED"})
     assert refused.status_code == 409 and refused.json()["error"]["type"] == "UsageError"
+    not_paused = client.post(f"{path}/resume")
+    assert not_paused.status_code == 409 and "not PAUSED" in not_paused.json()["error"]["message"]
 
 
 def test_a_live_stream_sends_keepalives_and_what_is_stored_now_without_follow(client: httpx2.Client) -> None:

@@ -5,6 +5,7 @@ thread or execution answers 404 exactly as an id that does not exist, on every e
 
 from __future__ import annotations
 
+import json
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,6 +151,9 @@ def test_keys_are_required_checked_and_never_printed(world: World, db: str) -> N
                                                        "X-Loopline-Organization": "globex"})
     assert other_org.status_code == 403 and other_org.json()["error"]["field"] == "X-Loopline-Organization"
     assert httpx2.get(f"{url}/v1/health").status_code == 200  # the one route without a key
+
+    used = json.loads(cli("keys", "list", "--db", db, "--json").stdout)["keys"]
+    assert [k["last_used_at"] is not None for k in used[:2]] == [True, True]
 
     key_id, key = create_key(db, "acme", "short-lived")
     assert httpx2.get(f"{url}/v1/tasks", headers={"X-API-Key": key}).status_code == 200

@@ -63,6 +63,7 @@ BAD_CREATES: list[tuple[str, Any, int, str | None]] = [
     ("unknown thread", {**GOOD, "thread_id": "thr_000000000000000000000000"}, 404, None),
     ("bad config", {**GOOD, "config": {"max_stepz": 3}}, 400, "config"),
     ("bad output_format", {**GOOD, "output_format": "yaml"}, 400, "output_format"),
+    ("no live worker for require_worker", {**GOOD, "require_worker": True}, 503, None),
 ]
 
 
