@@ -152,6 +152,7 @@ def test_keys_are_required_checked_and_never_printed(world: World, db: str) -> N
     assert other_org.status_code == 403 and other_org.json()["error"]["field"] == "X-Loopline-Organization"
     assert httpx2.get(f"{url}/v1/health").status_code == 200  # the one route without a key
 
+    assert world.globex.get("/v1/tasks").status_code == 200
     used = json.loads(cli("keys", "list", "--db", db, "--json").stdout)["keys"]
     assert [k["last_used_at"] is not None for k in used[:2]] == [True, True]
 
