@@ -16,7 +16,7 @@ from pydantic import Field
 from ..tasks import Task
 from ._auth import Caller, caller
 from ._errors import ApiError
-from ._params import Body, checked_id, checked_limit, page_json, paged, require_thread, tasks_of
+from ._params import Body, checked_cursor, checked_id, checked_limit, page_json, require_thread, tasks_of
 
 __all__ = ["router"]
 
@@ -108,11 +108,11 @@ def list_tasks(*, request: Request, who: Who, agent_id: str | None = None,
                status: Annotated[list[str] | None, Query()] = None, thread_id: str | None = None,
                limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
     """The organisation's tasks, newest first; `next_cursor` continues. `status` may repeat."""
-    tasks = tasks_of(request, who)
+    tasks, cursor = tasks_of(request, who), checked_cursor(cursor)
     try:
-        page = paged(lambda: tasks.list(agent_id=agent_id, status=status, thread_id=thread_id,
-                                        limit=checked_limit(limit), cursor=cursor))
-    except ValueError as exc:
+        page = tasks.list(agent_id=agent_id, status=status, thread_id=thread_id, limit=checked_limit(limit),
+                          cursor=cursor)
+    except ValueError as exc:  # a word that is no status
         raise ApiError(400, str(exc), field="status") from None
     return page_json(page, task_json)
 

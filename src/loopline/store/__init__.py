@@ -11,7 +11,7 @@ from ._memory import InMemoryStore
 from ._migrations import MIGRATIONS
 from ._orgs import OrganizationView
 from ._owner import owner_is_gone, process_owner
-from ._protocol import MemoryScope, Page, Store, ThreadInfo, ToolCallRecord
+from ._protocol import MemoryScope, Page, Store, ThreadInfo, ToolCallRecord, decode_cursor
 from ._sqlite import SQLiteStore
 from ._tasks import TaskEventRow, TaskTable, WorkerRow, task_table
 from ._values import memory_scope
@@ -43,6 +43,7 @@ __all__ = [
     "ThreadInfo",
     "ToolCallRecord",
     "WorkerRow",
+    "decode_cursor",
     "default_db_path",
     "default_store",
     "key_table",
