@@ -83,7 +83,10 @@ def test_malformed_json_and_bodies_that_are_not_json(client: httpx2.Client, db: 
     assert "not valid JSON" in broken.json()["error"]["message"]
     assert _error(client.post("/v1/tasks", content=b"agent_id=x", headers={"Content-Type": "text/plain"})) == (
         415, "Content-Type")
+    assert _error(client.post("/v1/tasks", content=b'{"agent_id": "x"}')) == (415, "Content-Type")
     assert _stored(db) == before
+    made = json_of(client.post("/v1/tasks", json=GOOD))
+    assert client.post(f"/v1/tasks/{made['id']}/cancel").status_code == 200  # no body: no Content-Type needed
 
 
 def test_bodies_over_the_cap_are_refused_while_read(client: httpx2.Client, db: str) -> None:
