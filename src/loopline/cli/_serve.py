@@ -113,7 +113,7 @@ def _revoke(store: Store, args: argparse.Namespace) -> str:
     if row is None:
         raise CommandError(f"no API key with id {args.key_id!r} (see `loopline keys list`)")
     if args.json:
-        return _json.dump({"key": row.to_json()})
+        return _json.dump(row.to_json())
     return f"revoked key {row.id} of organisation {row.organization_id!r}"
 
 
