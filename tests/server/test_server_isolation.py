@@ -6,6 +6,7 @@ thread or execution answers 404 exactly as an id that does not exist, on every e
 from __future__ import annotations
 
 import json
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,12 +105,28 @@ def test_foreign_requests_changed_nothing(world: World) -> None:
 
 
 def test_every_v1_route_with_an_id_is_checked_with_a_foreign_id(tmp_path: Path) -> None:
-    app = create_app(ServerSettings(database=str(tmp_path / "routes.db")))
-    with_ids = {(method, route.path) for route in iter_route_contexts(app.routes)  # included routers' too
-                if route.path and route.path.startswith("/v1/") and "{" in route.path for method in route.methods or ()}
+    with_ids = {(method, path) for method, path in _v1_routes(tmp_path) if "{" in path}
     listed = {(method, template) for method, template, _ in FOREIGN_ROUTES}
     assert with_ids - listed == set(), "add these routes to FOREIGN_ROUTES (with a body they accept)"
     assert listed - with_ids == set()
+
+
+def _v1_routes(tmp_path: Path) -> set[tuple[str, str]]:
+    """Every (method, path) under /v1 of the application, its included routers' too."""
+    app = create_app(ServerSettings(database=str(tmp_path / "routes.db")))
+    return {(method, route.path) for route in iter_route_contexts(app.routes)
+            if route.path and route.path.startswith("/v1/") for method in route.methods or ()}
+
+
+def test_every_v1_route_but_health_needs_a_key(world: World, tmp_path: Path) -> None:
+    """Whoever adds a route: it answers 401 without a key, before anything else happens."""
+    routes = sorted(_v1_routes(tmp_path) - {("GET", "/v1/health"), ("HEAD", "/v1/health")})
+    assert len(routes) >= len(FOREIGN_ROUTES) + 5
+    for method, template in routes:
+        path = re.sub(r"\{[a-z_]+\}", "x_1", template)
+        response = httpx2.request(method, f"{world.server.url}{path}", json={} if method in ("POST", "PATCH", "PUT")
+                                  else None, timeout=10)
+        assert response.status_code == 401, (method, template, response.text)
 
 
 def test_lists_and_filters_show_only_the_callers_organisation(world: World) -> None:
