@@ -41,7 +41,7 @@ def add_serve(commands: Subcommands) -> None:
                              "average; 0 turns the limit off (default 50)")
     parser.add_argument("--burst", type=_positive, default=100, metavar="N",
                         help="requests a key may make at once above its rate (default 100)")
-    parser.add_argument("--sse-heartbeat", type=_rate, default=15.0, metavar="S",
+    parser.add_argument("--sse-heartbeat", type=_positive_seconds, default=15.0, metavar="S",
                         help="seconds between keep-alive comments on an idle event stream (default 15)")
     parser.set_defaults(handler=_serve, creates=True)
 
@@ -124,4 +124,11 @@ def _rate(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    value = _rate(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
     return value
