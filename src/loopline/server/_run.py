@@ -16,7 +16,7 @@ from ._state import ServerSettings
 
 __all__ = ["run"]
 
-GRACE_SECONDS = 10
+GRACE_SECONDS = 5
 """How long requests still running may take once the server stops."""
 
 
