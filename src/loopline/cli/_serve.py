@@ -81,7 +81,8 @@ def _serve(store: Store, args: argparse.Namespace) -> str:
         print(f"API keys: {len(live)} live ({len(keys) - len(live)} revoked) for {len(orgs)} organisation(s); "
               "every request needs one", file=sys.stderr)
     else:
-        print("no API keys: serving loopback clients only (make one with `loopline keys create --org ORG`)",
+        print("no API keys: serving loopback clients only (make one with `loopline keys create --org ORG`; behind "
+              "a proxy on this machine that sends no X-Forwarded-For, every client looks local: make keys)",
               file=sys.stderr)
     sys.stderr.flush()
     run(settings, host=args.host, port=args.port, store=store)
