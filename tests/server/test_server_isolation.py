@@ -42,6 +42,9 @@ FOREIGN_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
 """Every /v1 route that takes an id in its path, and a body it accepts."""
 UNKNOWN = {"task_id": "task_000000000000000000000000", "thread_id": "thr_000000000000000000000000",
            "execution_id": "exe_000000000000000000000000"}
+"""The ids whose owner is checked, each of a shape the server accepts and of nothing stored."""
+CALLERS_OWN = {"worker_id": "globex-worker"}
+"""Other ids a route's path may hold, filled in the same for the foreign and the unknown request."""
 
 
 @dataclass
@@ -76,7 +79,7 @@ def world(db: str, module_servers: ServerStarter) -> World:
 
 def _call(client: httpx2.Client, method: str, template: str, ids: dict[str, str],
           body: dict[str, Any] | None) -> httpx2.Response:
-    path = template.format(**ids)
+    path = template.format(**CALLERS_OWN, **ids)
     return client.request(method, path, **({"json": body} if body is not None else {}),
                           params={"follow": "false"} if path.endswith("/events") else None)
 
