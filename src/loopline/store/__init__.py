@@ -6,10 +6,12 @@ knows nothing of agents or providers.
 
 from ._counters import PolicyCounters, policy_counters
 from ._default import default_db_path, default_store, open_store, set_default_store
+from ._keys import ApiKey, KeyTable, key_table
 from ._memory import InMemoryStore
 from ._migrations import MIGRATIONS
+from ._orgs import OrganizationView
 from ._owner import owner_is_gone, process_owner
-from ._protocol import MemoryScope, Page, Store, ThreadInfo, ToolCallRecord
+from ._protocol import MemoryScope, Page, Store, ThreadInfo, ToolCallRecord, decode_cursor
 from ._sqlite import SQLiteStore
 from ._tasks import TaskEventRow, TaskTable, WorkerRow, task_table
 from ._values import memory_scope
@@ -25,9 +27,12 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "ApiKey",
     "InMemoryStore",
+    "KeyTable",
     "MIGRATIONS",
     "MemoryScope",
+    "OrganizationView",
     "Page",
     "PolicyCounters",
     "PostgresStore",
@@ -38,8 +43,10 @@ __all__ = [
     "ThreadInfo",
     "ToolCallRecord",
     "WorkerRow",
+    "decode_cursor",
     "default_db_path",
     "default_store",
+    "key_table",
     "memory_scope",
     "open_store",
     "owner_is_gone",
