@@ -154,6 +154,29 @@ def test_a_task_created_over_http_shows_its_status_and_tool_calls_live(served: S
         assert watched.errors == []
 
 
+def test_the_task_list_filters_by_status_and_agent(served: Served, watched: Watched, tmp_path: Path) -> None:
+    waiting = [served.create("no worker serves this agent", agent_id=agent) for agent in ("idle-a", "idle-b")]
+    done = served.create("done soon")
+    page = watched.page
+    page.goto(served.base_url + "/")
+    rows = page.locator("#tasks tr[data-task-id]")
+    with screenshot_on_failure(page, tmp_path / "filters.png"):
+        expect(page.locator(f'#tasks tr[data-task-id="{done["id"]}"] .status')).to_have_text("COMPLETED",
+                                                                                              timeout=WAIT_MS)
+        page.select_option("#filter-status", "PENDING")
+        for task in waiting:
+            expect(page.locator(f'#tasks tr[data-task-id="{task["id"]}"]')).to_be_visible()
+        expect(page.locator(f'#tasks tr[data-task-id="{done["id"]}"]')).to_have_count(0)
+        assert set(rows.locator(".status").all_text_contents()) == {"PENDING"}
+        page.fill("#filter-agent", "idle-a")
+        page.press("#filter-agent", "Enter")
+        expect(rows).to_have_count(1)
+        expect(rows.first).to_have_attribute("data-task-id", waiting[0]["id"])
+        assert page.evaluate("location.hash") == "#/tasks?status=PENDING&agent=idle-a"
+        page.select_option("#filter-status", "COMPLETED")
+        expect(page.locator("#tasks")).to_have_text("No tasks.")
+
+
 def test_a_tasks_text_is_shown_as_text_and_never_run(served: Served, watched: Watched, tmp_path: Path) -> None:
     page = watched.page
     task = served.create(HOSTILE)
