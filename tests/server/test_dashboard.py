@@ -8,14 +8,14 @@ from __future__ import annotations
 import signal
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import pytest
-from dashboard_helpers import chromium, create_key, screenshot_on_failure, start_server, start_worker, stop
+from dashboard_helpers import chromium, screenshot_on_failure
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from server_helpers import Server, create_key, json_of, start_server, start_worker, stop_process
 
 WAIT_MS = 30_000
 """How long the page may take to show what a worker does (the tasks here take a few seconds)."""
@@ -27,22 +27,24 @@ HOSTILE = '<script>alert("script")</script><img src=x onerror=alert("img")><b>bo
 class Served:
     """A server and a worker on one database."""
 
-    base_url: str
+    server: Server
     db: str
     logs: Path
-    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    worker: subprocess.Popen[bytes] | None = None
+
+    def __post_init__(self) -> None:
+        self.base_url = self.server.url
+        self.api = self.server.client()
 
     def create(self, prompt: str, **fields: Any) -> dict[str, Any]:
-        response = httpx2.post(self.base_url + "/v1/tasks", json={"agent_id": "researcher", "prompt": prompt, **fields},
-                               timeout=10)
+        response = self.api.post("/v1/tasks", json={"agent_id": "researcher", "prompt": prompt, **fields})
         assert response.status_code == 201, response.text
         task: dict[str, Any] = response.json()
         return task
 
     def events(self, task_id: str) -> list[dict[str, Any]]:
-        response = httpx2.get(f"{self.base_url}/v1/tasks/{task_id}/events", params={"format": "json"}, timeout=10)
-        assert response.status_code == 200, response.text
-        items: list[dict[str, Any]] = response.json()["items"]
+        response = self.api.get(f"/v1/tasks/{task_id}/events", params={"format": "json"})
+        items: list[dict[str, Any]] = json_of(response)["items"]
         return items
 
 
@@ -59,14 +61,14 @@ def browser() -> Iterator[Browser]:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     logs = tmp_path_factory.mktemp("dashboard")
     db = str(logs / "tasks.db")
-    server, base_url = start_server(db, logs / "server.log")
-    served = Served(base_url, db, logs, [server])
+    served = Served(start_server(db, log=logs / "server.log"), db, logs)
     try:
-        served.procs.append(start_worker(db, logs / "worker.log"))
+        served.worker = start_worker(db, log=logs / "worker.log")
         yield served
     finally:
-        for proc in reversed(served.procs):
-            stop(proc)
+        if served.worker is not None:
+            stop_process(served.worker)
+        served.server.stop()
 
 
 @dataclass
@@ -110,18 +112,18 @@ def listed(events: list[dict[str, Any]]) -> list[list[Any]]:
 
 
 def test_the_page_and_its_files_are_served_with_a_policy_that_runs_only_them(served: Served) -> None:
-    page = httpx2.get(served.base_url + "/", timeout=10)
+    page = served.api.get("/")
     assert page.status_code == 200
     assert page.headers["content-type"] == "text/html; charset=utf-8"
     assert "script-src 'self';" in page.headers["content-security-policy"]
     assert '<script src="/static/app.js" defer></script>' in page.text
     for name, media_type in [("app.js", "text/javascript"), ("app.css", "text/css")]:
-        response = httpx2.get(f"{served.base_url}/static/{name}", timeout=10)
+        response = served.api.get(f"/static/{name}")
         assert (response.status_code, response.headers["content-type"]) == (200, f"{media_type}; charset=utf-8")
     for name in ["_dashboard.py", "index.html"]:  # only the page's script and style
-        response = httpx2.get(f"{served.base_url}/static/{name}", timeout=10)
+        response = served.api.get(f"/static/{name}")
         assert (response.status_code, response.json()["error"]["type"]) == (404, "NotFound")
-    assert httpx2.get(f"{served.base_url}/static/..%2F_dashboard.py", timeout=10).status_code == 404
+    assert served.api.get("/static/..%2F_dashboard.py").status_code == 404
 
 
 def test_a_task_created_over_http_shows_its_status_and_tool_calls_live(served: Served, watched: Watched,
@@ -198,14 +200,12 @@ def test_a_tasks_text_is_shown_as_text_and_never_run(served: Served, watched: Wa
 def test_a_server_with_keys_asks_for_one_and_the_page_uses_it(browser: Browser, watched: Watched,
                                                               tmp_path: Path) -> None:
     db = str(tmp_path / "keys.db")
-    key = create_key(db, "acme")
-    server, base_url = start_server(db, tmp_path / "server.log")
+    _, key = create_key(db, "acme")
+    server = start_server(db, log=tmp_path / "server.log")
+    base_url = server.url
     page = watched.page
     try:
-        response = httpx2.post(base_url + "/v1/tasks", json={"agent_id": "researcher", "prompt": "for acme"},
-                               headers={"Authorization": f"Bearer {key}"}, timeout=10)
-        assert response.status_code == 201, response.text
-        task = response.json()
+        task = json_of(server.client(key).post("/v1/tasks", json={"agent_id": "researcher", "prompt": "for acme"}))
         page.goto(base_url + "/")
         with screenshot_on_failure(page, tmp_path / "keys.png"):
             expect(page.locator("#notice")).to_have_text(
@@ -226,14 +226,15 @@ def test_a_server_with_keys_asks_for_one_and_the_page_uses_it(browser: Browser, 
             page.click("#key-forget")
             expect(page.locator("#notice")).to_contain_text("needs an API key")
     finally:
-        stop(server)
+        server.stop()
 
 
 def test_the_trajectory_resumes_after_its_stream_drops_with_no_event_lost_or_repeated(
         served: Served, watched: Watched, tmp_path: Path) -> None:
     """The server the page reads from is killed mid-task and started again on the same port (servers
     hold no state): the page reconnects with Last-Event-ID and shows every event once."""
-    server, base_url = start_server(served.db, tmp_path / "server.log")
+    server = start_server(served.db, log=tmp_path / "server.log")
+    base_url = server.url
     page = watched.page
     gate = tmp_path / "go"
     try:
@@ -243,14 +244,14 @@ def test_the_trajectory_resumes_after_its_stream_drops_with_no_event_lost_or_rep
             expect(page.locator('#trajectory [data-type="step"]')).to_have_count(1, timeout=WAIT_MS)
             expect(page.locator("#summary")).to_contain_text("calling lookup")  # the tool waits for the gate
             expect(page.locator("#live")).to_have_text("live")
-            server.send_signal(signal.SIGKILL)
-            server.wait()
+            server.proc.send_signal(signal.SIGKILL)
+            server.proc.wait()
             expect(page.locator("#live")).to_have_text("reconnecting", timeout=WAIT_MS)
-            server, _ = start_server(served.db, tmp_path / "server.log", port=int(base_url.rsplit(":", 1)[1]))
+            server = start_server(served.db, log=tmp_path / "server.log", port=int(base_url.rsplit(":", 1)[1]))
             gate.touch()
             expect(page.locator("#summary .status")).to_have_text("COMPLETED", timeout=WAIT_MS)
             expect(page.locator("#live")).to_have_text("finished")
             assert trajectory(page) == listed(served.events(task["id"]))
             assert watched.errors == []
     finally:
-        stop(server)
+        server.stop()
