@@ -12,7 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, Response
+
+from ._errors import ApiError
 
 __all__ = ["router"]
 
@@ -44,6 +46,5 @@ def static(name: str) -> Response:
     """The page's script and style."""
     media_type = _MEDIA_TYPES.get(name)
     if media_type is None:
-        return JSONResponse({"error": {"type": "NotFound", "message": f"no dashboard file {name!r}; the dashboard "
-                                       f"serves {', '.join(sorted(_MEDIA_TYPES))}", "field": None}}, status_code=404)
+        raise ApiError(404, f"no dashboard file {name!r}: /static/ serves {', '.join(sorted(_MEDIA_TYPES))}")
     return FileResponse(STATIC / name, media_type=media_type, headers=_HEADERS)
