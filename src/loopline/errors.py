@@ -217,7 +217,8 @@ class UnknownExecutorError(UsageError, KeyError):
 
 class TasksUnavailableError(UsageError):
     """Tasks cannot be handed out here: the store is not a database workers can share (an in-memory
-    store), or the `tasks` extra is missing, or no live worker serves the agent (`require_worker=True`)."""
+    store), or the `tasks` extra is missing, or no live worker serves the agent (`require_worker=True`),
+    or (for a remote `Tasks`) the loopline server cannot be reached or is not ready; its URL is named."""
 
 
 class AuthenticationError(UsageError):

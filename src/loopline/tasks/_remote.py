@@ -31,6 +31,9 @@ from ._wire import EventFollow, Outcome, RetryPolicy, Sleep, Step, dumps, exchan
 __all__ = ["RemoteTasks"]
 
 _ALERT = "alert"
+_LIMITS = httpx2.Limits(max_connections=None, max_keepalive_connections=20)
+"""No cap on open connections: each event stream holds one for as long as it follows, and a capped pool
+would make every other call wait behind the streams."""
 
 
 class RemoteTasks(Tasks):
@@ -76,7 +79,7 @@ class RemoteTasks(Tasks):
         self._timeout = {"connect": min(timeout, 10.0), "read": timeout, "write": timeout, "pool": timeout}
         self._stream_timeout = stream_timeout
         self._policy = RetryPolicy(retries=retries)
-        self._client = httpx2.Client(follow_redirects=False)
+        self._client = httpx2.Client(follow_redirects=False, limits=_LIMITS)
         self._aclients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx2.AsyncClient] = (
             weakref.WeakKeyDictionary())
 
@@ -317,7 +320,7 @@ class RemoteTasks(Tasks):
         loop = asyncio.get_running_loop()
         client = self._aclients.get(loop)
         if client is None:
-            client = self._aclients[loop] = httpx2.AsyncClient(follow_redirects=False)
+            client = self._aclients[loop] = httpx2.AsyncClient(follow_redirects=False, limits=_LIMITS)
         return client
 
 
