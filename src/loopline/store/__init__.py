@@ -6,8 +6,10 @@ knows nothing of agents or providers.
 
 from ._counters import PolicyCounters, policy_counters
 from ._default import default_db_path, default_store, open_store, set_default_store
+from ._keys import ApiKey, KeyTable, key_table
 from ._memory import InMemoryStore
 from ._migrations import MIGRATIONS
+from ._orgs import OrganizationView
 from ._owner import owner_is_gone, process_owner
 from ._protocol import MemoryScope, Page, Store, ThreadInfo, ToolCallRecord
 from ._sqlite import SQLiteStore
@@ -25,9 +27,12 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "ApiKey",
     "InMemoryStore",
+    "KeyTable",
     "MIGRATIONS",
     "MemoryScope",
+    "OrganizationView",
     "Page",
     "PolicyCounters",
     "PostgresStore",
@@ -40,6 +45,7 @@ __all__ = [
     "WorkerRow",
     "default_db_path",
     "default_store",
+    "key_table",
     "memory_scope",
     "open_store",
     "owner_is_gone",
