@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from remote_client_helpers import READER, CuttingProxy
-from server_helpers import Server, create_key, free_port, start_server, start_worker, stop_process
+from server_helpers import Server, ServerStarter, create_key, free_port, start_worker, stop_process
 
 from loopline.errors import (
     AuthenticationError,
@@ -39,7 +39,6 @@ class Site:
     server: Server
     acme: str
     other: str
-    log: Path
 
     @property
     def url(self) -> str:
@@ -47,20 +46,16 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    folder = tmp_path_factory.mktemp("remote")
-    db, log = str(folder / "tasks.db"), folder / "processes.log"
+def site(db: str, module_servers: ServerStarter, server_log: Path) -> Iterator[Site]:
+    """On the module's database (SQLite, then PostgreSQL): a server without a rate limit, one worker."""
     _, acme = create_key(db, "acme")
     _, other = create_key(db, "other")
-    server = start_server(db, "--rate", "0", log=log)
+    server = module_servers(db, "--rate", "0")
+    worker = start_worker(db, log=server_log)
     try:
-        worker = start_worker(db, log=log)
-        try:
-            yield Site(db, server, acme, other, log)
-        finally:
-            stop_process(worker)
+        yield Site(db, server, acme, other)
     finally:
-        server.stop()
+        stop_process(worker)
 
 
 @pytest.fixture
@@ -254,20 +249,16 @@ def test_a_server_that_is_not_there_is_named(monkeypatch: pytest.MonkeyPatch) ->
         list(RemoteTasks(base_url=url, retries=0).events("task_1"))
 
 
-def test_429_is_waited_out_as_the_server_says_then_named(tmp_path: Path) -> None:
-    db, log = str(tmp_path / "limited.db"), tmp_path / "server.log"
-    server = start_server(db, "--rate", "1", "--burst", "1", log=log)
-    try:
-        with RemoteTasks(base_url=server.url, retries=0) as impatient:
-            impatient.list()  # the burst of one
-            with pytest.raises(RateLimitedError) as caught:
-                impatient.list()
-            assert caught.value.retry_after is not None and caught.value.retry_after >= 1
-        with Tasks(base_url=server.url) as tasks:  # type: ignore[attr-defined]
-            external = tasks.report_external_task(agent_id="outside", input="one")
-            assert [tasks.get(external.id).id for _ in range(2)] == [external.id] * 2  # each waited for its turn
-    finally:
-        server.stop()
+def test_429_is_waited_out_as_the_server_says_then_named(servers: ServerStarter, tmp_path: Path) -> None:
+    server = servers(str(tmp_path / "limited.db"), "--rate", "1", "--burst", "1")
+    with RemoteTasks(base_url=server.url, retries=0) as impatient:
+        impatient.list()  # the burst of one
+        with pytest.raises(RateLimitedError) as caught:
+            impatient.list()
+        assert caught.value.retry_after is not None and caught.value.retry_after >= 1
+    with Tasks(base_url=server.url) as tasks:  # type: ignore[attr-defined]
+        external = tasks.report_external_task(agent_id="outside", input="one")
+        assert [tasks.get(external.id).id for _ in range(2)] == [external.id] * 2  # each waited for its turn
 
 
 # --- a cut event stream -----------------------------------------------------------------------------

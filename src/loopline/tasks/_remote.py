@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx2
 
-from ..errors import UsageError
+from ..errors import LooplineError, UsageError
 from ..store import Page, Store
 from ._config import TaskConfig
 from ._task import Task, TaskEvent
@@ -194,12 +194,13 @@ class RemoteTasks(Tasks):
     def _finish(self, task_id: str, status: str, **_: Any) -> bool:
         raise UsageError("a remote Tasks ends a task with task.save() or cancel(); the worker ends it otherwise")
 
-    def _events(self, task_id: str, *, after: int, follow: bool, timeout: float | None) -> Iterator[TaskEvent]:
+    def _events(self, task_id: str, *, after: int, follow: bool, timeout: float | None,
+                client: httpx2.Client | None = None) -> Iterator[TaskEvent]:
         """The sync driver of `EventFollow`: one stream, reopened after the last event seen when it breaks."""
         state = self._follow(task_id, after, follow, timeout)
         while True:
             try:
-                response = self._client.send(state.request(self._headers), stream=True)
+                response = (client or self._client).send(state.request(self._headers), stream=True)
                 try:
                     if response.status_code != 200:
                         response.read()
@@ -253,17 +254,30 @@ class RemoteTasks(Tasks):
                            policy=self._policy, base_url=self.base_url)
 
     def _on_alert(self, task_id: str, handler: Callable[[TaskEvent], Any]) -> Callable[[], None]:
-        stop = threading.Event()
+        """A thread following the task's events on a client of its own, which stopping closes (so a
+        closed `RemoteTasks` does not break it, and its stream ends when it is stopped)."""
+        client = httpx2.Client(follow_redirects=False, limits=_LIMITS)
+        stopped = threading.Event()
 
         def listen() -> None:
-            for event in self._events(task_id, after=0, follow=True, timeout=None):
-                if stop.is_set():
-                    return
-                if event.type == _ALERT:
-                    handler(event)
+            try:
+                for event in self._events(task_id, after=0, follow=True, timeout=None, client=client):
+                    if stopped.is_set():
+                        return
+                    if event.type == _ALERT:
+                        handler(event)
+            except (httpx2.HTTPError, LooplineError, RuntimeError):
+                if not stopped.is_set():  # a failure of its own, not the closed client
+                    raise
+            finally:
+                client.close()
+
+        def stop() -> None:
+            stopped.set()
+            client.close()
 
         threading.Thread(target=listen, name=f"loopline-alerts-{task_id}", daemon=True).start()
-        return stop.set
+        return stop
 
     # --- sending ------------------------------------------------------------------------------------
 
