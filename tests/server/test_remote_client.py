@@ -25,7 +25,9 @@ from loopline.errors import (
     InvalidInputError,
     RateLimitedError,
     TasksUnavailableError,
+    UnknownExecutorError,
     UnknownTaskError,
+    UnknownThreadError,
     UsageError,
 )
 from loopline.tasks import RemoteTasks, Task, TaskEvent, Tasks
@@ -223,6 +225,12 @@ def test_errors_are_the_named_errors_of_the_local_api(remote: Tasks) -> None:
     with pytest.raises(InvalidInputError) as unsendable:
         remote.create("researcher", "x", inputs={"when": object()})
     assert unsendable.value.field == "body"
+    with pytest.raises(UnknownExecutorError):
+        remote.create(executor="no_such_executor", inputs={})
+    with pytest.raises(UnknownThreadError):
+        remote.create("researcher", "x", thread_id="thread_does_not_exist")
+    with pytest.raises(TasksUnavailableError, match="no live worker"):  # told at once, not retried as "not ready"
+        remote.create("nobody-serves-this", "x", require_worker=True)
     external = remote.report_external_task(agent_id="outside", input="ended")
     with pytest.raises(UsageError, match="not PAUSED"):
         remote.resume(external.id)
