@@ -310,3 +310,19 @@ def _follow_cutting(via: RemoteTasks, task: Task, proxy: CuttingProxy, mode: str
 
     asyncio.run(follow())
     return seen
+
+
+def test_a_silent_stream_is_taken_as_broken_and_reopened_until_the_timeout(site: Site, remote: Tasks) -> None:
+    """No heartbeat within `stream_timeout` (the server's comes every 15 s): the stream is reopened after
+    the last event seen, each event still given once, until `timeout` ends the wait."""
+    proxy = CuttingProxy(int(site.url.rsplit(":", 1)[1]))
+    quiet = RemoteTasks(base_url=proxy.url, api_key=site.acme, stream_timeout=0.3)
+    try:
+        task = remote.create("nobody-serves-this", "stays pending")
+        events = list(quiet.events(task.id, timeout=2.0))
+        assert _seen(events) == [(1, "status")]
+        streams = [r.lower() for r in proxy.sent if b"/events?" in r]
+        assert len(streams) >= 2 and all(b"last-event-id: 1\r\n" in s for s in streams[1:])
+    finally:
+        quiet.close()
+        proxy.close()
