@@ -40,10 +40,9 @@ def test_create_prints_the_key_once_and_stores_only_its_hash(tmp_path: Path) -> 
     listed = cli("keys", "list", "--db", str(db))
     as_json = cli("keys", "list", "--db", str(db), "--json")
     assert secret not in listed.stdout + as_json.stdout
-    assert [k["id"] for k in json.loads(as_json.stdout)["keys"]] == [key_id]
-    assert json.loads(as_json.stdout)["keys"][0] == {
-        "id": key_id, "organization_id": "acme", "name": "ci", "created_at": json.loads(as_json.stdout)["keys"][0][
-            "created_at"], "revoked_at": None, "last_used_at": None}
+    [row] = json.loads(as_json.stdout)["keys"]
+    assert row == {"id": key_id, "organization_id": "acme", "name": "ci", "created_at": row["created_at"],
+                   "revoked_at": None, "last_used_at": None}
     assert "acme" in listed.stdout and "live" in listed.stdout
 
 

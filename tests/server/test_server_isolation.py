@@ -157,6 +157,7 @@ def test_keys_are_required_checked_and_never_printed(world: World, db: str) -> N
     assert httpx2.get(f"{url}/v1/tasks", headers={"X-API-Key": key}).status_code == 401  # at once
 
     output = world.server.output()
+    assert "API keys: 2 live (0 revoked) for 2 organisation(s); every request needs one" in output
     assert "GET /v1/tasks" in output  # the access log is on
     for secret in [*world.keys, key]:
         assert secret not in output and secret[16:] not in output

@@ -66,15 +66,13 @@ def add_keys(commands: Subcommands, common: argparse.ArgumentParser) -> None:
 
 def _serve(store: Store, args: argparse.Namespace) -> str:
     try:
-        import uvicorn
+        from ..server import ServerSettings, run
     except ImportError as exc:
-        raise MissingExtraError(package="uvicorn", extra="server") from exc
-    from ..server import ServerSettings, create_app
+        raise MissingExtraError(package=exc.name or "fastapi", extra="server") from exc
 
     settings = ServerSettings(database=getattr(args, "db", None), max_body_bytes=args.max_body_bytes,
                               requests_per_second=args.rate, burst=args.burst,
                               sse_heartbeat_seconds=args.sse_heartbeat, relay=not args.no_relay)
-    app = create_app(settings, store=store)
     keys = key_table(store).list()
     print(f"loopline serve: http://{args.host}:{args.port} (docs at /docs) on {store!r}", file=sys.stderr)
     if keys:
@@ -86,7 +84,7 @@ def _serve(store: Store, args: argparse.Namespace) -> str:
         print("no API keys: serving loopback clients only (make one with `loopline keys create --org ORG`)",
               file=sys.stderr)
     sys.stderr.flush()
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    run(settings, host=args.host, port=args.port, store=store)
     return ""
 
 
