@@ -268,3 +268,18 @@ def test_a_task_of_a_remote_tasks_is_a_plain_task() -> None:
                  "created_at": 1.0, "updated_at": 1.0}, remote)
     assert task.input.text == "hi" and not task.is_finished
     remote.close()
+
+
+def test_a_subclass_of_tasks_keeps_its_own_arguments(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """`Tasks.__new__` picks the remote class for `Tasks` itself only; a subclass is built as it says."""
+    monkeypatch.setenv("LOOPLINE_BASE_URL", BASE)
+
+    class Named(Tasks):
+        def __init__(self, name: str, location: str) -> None:
+            super().__init__(location)
+            self.name = name
+
+    made = Named("mine", str(tmp_path / "tasks.db"))
+    assert type(made) is Named and made.name == "mine"
+    made.store.close()
+    assert type(Tasks(None, store=None)).__name__ == "RemoteTasks"  # None names no database

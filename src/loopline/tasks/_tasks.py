@@ -43,11 +43,11 @@ class Tasks:
     Every method has an `a`-prefixed async twin that does not block the event loop.
     """
 
-    def __new__(cls, location: str | None = None, *, store: Store | None = None, base_url: str | None = None,
-                **options: Any) -> Tasks:
+    def __new__(cls, *args: Any, **options: Any) -> Tasks:  # subclasses may take other arguments
         from ._remote import RemoteTasks  # here: it builds on this class
 
-        remote = location is None and store is None and (base_url or os.environ.get("LOOPLINE_BASE_URL"))
+        database = (args[0] if args else options.get("location")) is not None or options.get("store") is not None
+        remote = not database and (options.get("base_url") or os.environ.get("LOOPLINE_BASE_URL"))
         return super().__new__(RemoteTasks if cls is Tasks and remote else cls)
 
     def __init__(self, location: str | None = None, *, store: Store | None = None, organization_id: str = "",
