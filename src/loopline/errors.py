@@ -21,6 +21,7 @@ from typing import Any
 
 __all__ = [
     "ApprovalRequiredError",
+    "AuthenticationError",
     "ClientMismatchError",
     "ConcurrentUpdateError",
     "ConfigError",
@@ -42,6 +43,8 @@ __all__ = [
     "NoActiveTaskError",
     "PendingToolCallsError",
     "PolicyViolationError",
+    "RateLimitedError",
+    "RemoteServerError",
     "ProviderErrorResponse",
     "ProviderMismatchError",
     "ResponseParseError",
@@ -214,7 +217,27 @@ class UnknownExecutorError(UsageError, KeyError):
 
 class TasksUnavailableError(UsageError):
     """Tasks cannot be handed out here: the store is not a database workers can share (an in-memory
-    store), or the `tasks` extra is missing, or no live worker serves the agent (`require_worker=True`)."""
+    store), or the `tasks` extra is missing, or no live worker serves the agent (`require_worker=True`),
+    or (for a remote `Tasks`) the loopline server cannot be reached or is not ready; its URL is named."""
+
+
+class AuthenticationError(UsageError):
+    """A loopline server refused the request: no API key, a key it does not know or has revoked (HTTP
+    401), or a key of another organisation than the one asked for (403). `status` is the HTTP status.
+    The message never holds the key."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class RateLimitedError(TasksUnavailableError):
+    """A loopline server kept answering 429 (too many requests for this API key) after the client waited
+    as long as it said (`Retry-After`) a few times; `retry_after` is its last word, in seconds."""
+
+    def __init__(self, message: str, *, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ConfigError(UsageError, ValueError):
@@ -404,6 +427,15 @@ class HttpFetchError(RuntimeFailure):
     def __init__(self, message: str, *, url: str) -> None:
         super().__init__(message)
         self.url = url
+
+
+class RemoteServerError(RuntimeFailure):
+    """A loopline server failed on a request (HTTP 5xx other than 503); `status` is the HTTP status. A
+    create may or may not have been stored: look the task up (or create with an `idempotency_key`)."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class StoreError(RuntimeFailure):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import os
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
@@ -36,15 +37,24 @@ _POLL = 0.05
 
 class Tasks:
     """The task API: `Tasks()` uses the default database (`LOOPLINE_DB`, else the embedded SQLite file);
-    `Tasks("postgresql://...")` or `Tasks("tasks.db")` another; `Tasks(store=...)` an open store.
+    `Tasks("postgresql://...")` or `Tasks("tasks.db")` another; `Tasks(store=...)` an open store;
+    `Tasks(base_url=..., api_key=...)` a server over HTTP (a `RemoteTasks`; `Tasks()` too if LOOPLINE_BASE_URL is set).
 
     Every method has an `a`-prefixed async twin that does not block the event loop.
     """
 
+    def __new__(cls, *args: Any, **options: Any) -> Tasks:  # subclasses may take other arguments
+        from ._remote import RemoteTasks  # here: it builds on this class
+
+        database = (args[0] if args else options.get("location")) is not None or options.get("store") is not None
+        remote = not database and (options.get("base_url") or os.environ.get("LOOPLINE_BASE_URL"))
+        return super().__new__(RemoteTasks if cls is Tasks and remote else cls)
+
     def __init__(self, location: str | None = None, *, store: Store | None = None, organization_id: str = "",
-                 engine: Engine | None = None) -> None:
-        if location is not None and store is not None:
-            raise UsageError("Tasks takes a location or a store, not both")
+                 engine: Engine | None = None, base_url: str | None = None, api_key: str | None = None,
+                 timeout: float = 30.0) -> None:
+        if (location is not None and store is not None) or base_url is not None or api_key is not None:
+            raise UsageError("Tasks takes a location or a store, not both; or a server's base_url (and api_key) alone")
         self.store: Store = store if store is not None else open_store(location) if location else default_store()
         self.table: TaskTable = task_table(self.store)
         self.organization_id = organization_id
