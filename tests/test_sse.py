@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from hypothesis import given
@@ -17,13 +18,14 @@ _json = st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
 
 def _decode(raw: bytes, decoder: SSEDecoder | None = None) -> list:
     decoder = decoder or SSEDecoder()
-    return list(decoder.feed_all(raw.decode().splitlines()))
+    return list(decoder.feed_all(re.split(r"\r\n|\r|\n", raw.decode())[:-1]))
 
 
 @given(data=_json, event=st.sampled_from(["status", "tool_call", "finished"]), seq=st.integers(1, 10**9))
 def test_every_json_value_survives_a_round_trip_with_its_id_and_type(data: object, event: str, seq: int) -> None:
     [decoded] = _decode(encode(data, event=event, id=seq))
     assert (decoded.event, decoded.id, decoded.json()) == (event, str(seq), data)
+    assert encode(data).isascii()  # a client splitting lines at U+2028 or U+0085 still sees one line
 
 
 def test_data_over_several_lines_comes_back_whole_and_an_unnamed_event_is_a_message() -> None:

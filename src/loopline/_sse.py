@@ -26,8 +26,9 @@ class ServerSentEvent:
 
 
 def encode(data: Any, *, event: str | None = None, id: str | int | None = None, retry_ms: int | None = None) -> bytes:
-    """One event, its `data` as compact JSON (one line: JSON escapes line breaks inside strings)."""
-    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    """One event, its `data` as one line of compact ASCII JSON: JSON escapes line breaks inside strings,
+    and ASCII leaves no U+0085 or U+2028 for a client's line splitter to break the line at."""
+    text = json.dumps(data, separators=(",", ":"))
     lines = []
     if id is not None:
         lines.append(f"id: {_one_line(str(id), 'id')}")
