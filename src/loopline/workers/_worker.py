@@ -24,6 +24,9 @@ from ..providers import Model
 from ..store import Store, owner_is_gone, process_owner
 from ..tasks import Tasks, engine_url, live_workers
 from ._handler import TaskHandler, on_task
+from ._remote import RemoteWorker, remote_worker_id
+from ._remote_http import Connection, ServerCalls
+from ._remote_tasks import RemoteTasks
 from ._run import HandBack, Runner
 
 __all__ = ["Events"]
@@ -62,8 +65,20 @@ class Events:
                  executor_id: str | None = None, max_sync_workers: int = 8, grace_seconds: float = 30.0,
                  heartbeat_seconds: float = 2.0, lease_seconds: float = 10.0,
                  executors: Iterable[type[ExecutableTask]] | None = None, allow_private_addresses: bool = False,
-                 allowed_networks: Iterable[str] = (), on_execution_request: Callable[..., Any] | None = None) -> None:
-        self.tasks = Tasks(location, store=store)
+                 allowed_networks: Iterable[str] = (), on_execution_request: Callable[..., Any] | None = None,
+                 base_url: str | None = None, api_key: str | None = None, organization_id: str | None = None) -> None:
+        self.remote: RemoteWorker | None = None
+        connection = None if location is not None or store is not None else Connection.configured(
+            base_url, api_key, organization_id)
+        if connection is None and base_url is not None:
+            raise UsageError("Events takes a base_url (a remote worker) or a database (location / store), not both")
+        if connection is None:
+            self.tasks = Tasks(location, store=store)
+        else:  # a remote worker: its tasks, store and reports go through the server
+            executor_id = remote_worker_id(name, executor_id)
+            calls = ServerCalls(connection)
+            self.tasks = RemoteTasks(calls, executor_id)
+            self.remote = RemoteWorker(self, executor_id, connection, calls, self.tasks)
         self.agents: dict[str, Agent] = {}
         for agent in agents:
             if not isinstance(agent, Agent):
@@ -121,6 +136,9 @@ class Events:
         self._stopped = asyncio.Event()
         self._closed = asyncio.Event()
         self._stopping.clear()
+        if self.remote is not None:
+            await self.remote.run()
+            return
         self._claim_identity()
         from ._dbos import DBOSWorker
 
