@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,8 @@ from ..errors import (
 __all__ = ["Connection", "ServerCalls", "error_from"]
 
 _TIMEOUT = httpx2.Timeout(30.0, connect=5.0)
+_RATE_TRIES = 5
+"""How often a call refused for the key's rate (429) is sent again before it counts as a passing fault."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,12 +91,17 @@ class ServerCalls:
         return client
 
     def call(self, method: str, path: str, body: Any = None, *, params: dict[str, Any] | None = None) -> Any:
-        """The answer's JSON (None for an empty one); errors as loopline's."""
-        try:
-            response = self._client().request(method, path, json=body, params=params)
-        except httpx2.TransportError as exc:
-            raise StoreUnavailableError(f"the loopline server {self.connection.base_url} could not be reached "
-                                        f"({type(exc).__name__}: {exc})", store=self.connection.base_url) from exc
+        """The answer's JSON (None for an empty one); errors as loopline's. A request over the key's rate
+        (429) was not served: it is sent again after the `Retry-After` the server asked for."""
+        for _ in range(_RATE_TRIES):
+            try:
+                response = self._client().request(method, path, json=body, params=params)
+            except httpx2.TransportError as exc:
+                raise StoreUnavailableError(f"the loopline server {self.connection.base_url} could not be reached "
+                                            f"({type(exc).__name__}: {exc})", store=self.connection.base_url) from exc
+            if response.status_code != 429:
+                break
+            time.sleep(_retry_after(response))
         if response.status_code >= 400:
             raise error_from(response.status_code, _json(response), self.connection.base_url)
         return _json(response)
@@ -103,6 +111,13 @@ class ServerCalls:
             clients, self._clients = self._clients, []
         for client in clients:
             client.close()
+
+
+def _retry_after(response: httpx2.Response) -> float:
+    try:
+        return min(max(float(response.headers.get("Retry-After", "1")), 0.05), 30.0)
+    except ValueError:
+        return 1.0
 
 
 def _json(response: httpx2.Response) -> Any:

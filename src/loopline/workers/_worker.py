@@ -58,6 +58,11 @@ class Events:
             choice, never a task's.
         on_execution_request: The handler (`@on_task`, or any function taking `task`) for tasks no served
             agent runs, so that `async with Events(on_execution_request=handle):` serves it too.
+        base_url / api_key / organization_id: A remote worker: it takes its tasks from the loopline server
+            at `base_url` (over server-sent events) instead of the database, and its agents' steps, events
+            and results are stored there; without a location or store, `LOOPLINE_BASE_URL`,
+            `LOOPLINE_API_KEY` and `LOOPLINE_ORGANIZATION_ID` configure it (and `LOOPLINE_AGENT_ID` the
+            agent id its handler serves, when `agent_ids` is not given).
     """
 
     def __init__(self, location: str | None = None, *, store: Store | None = None, agents: Iterable[Agent] = (),
@@ -88,6 +93,8 @@ class Events:
             self.agents[agent.name] = agent
         self.model = model if model is not None else (os.environ.get("LOOPLINE_MODEL") or None)
         self.agent_ids = None if agent_ids is None else sorted(set(agent_ids))
+        if self.remote is not None and agent_ids is None and os.environ.get("LOOPLINE_AGENT_ID"):
+            self.agent_ids = [os.environ["LOOPLINE_AGENT_ID"]]  # the agent id a remote handler serves
         if isinstance(max_sync_workers, bool) or not isinstance(max_sync_workers, int) or max_sync_workers < 1:
             raise UsageError(f"max_sync_workers takes a whole number, 1 or more, got {max_sync_workers!r}")
         if not 0 < heartbeat_seconds < lease_seconds:
