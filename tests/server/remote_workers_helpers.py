@@ -1,5 +1,5 @@
-"""Real server and remote worker processes for the remote worker tests, and a TCP proxy whose
-connections a test can cut (a remote worker's network going down and coming back)."""
+"""Remote worker processes for the remote worker tests (the servers are `server_helpers`'), and a TCP
+proxy whose connections a test can cut (a remote worker's network going down and coming back)."""
 
 from __future__ import annotations
 
@@ -14,40 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx2
-
 from loopline.tasks import Tasks
 
 HERE = Path(__file__).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(db: str, *, port: int | None = None, log: Path | None = None, env: dict[str, str] | None = None,
-                 timeout: float = 60.0) -> tuple[subprocess.Popen[bytes], str]:
-    """`loopline serve` on `db`, on 127.0.0.1 and a free port; with its base URL, once it answers."""
-    port = port or free_port()
-    out = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115 - the process owns it
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "loopline.server:create_app",
-                             "--host", "127.0.0.1", "--port", str(port)],
-                            env={**os.environ, "LOOPLINE_DB": db, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
-    base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited with {proc.returncode}" + (f"; see {log}" if log else ""))
-        try:
-            if httpx2.get(f"{base_url}/openapi.json", timeout=1.0).status_code == 200:
-                return proc, base_url
-        except httpx2.TransportError:
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"the server did not answer within {timeout} s")
 
 
 def start_remote_worker(base_url: str, db: str, *args: str, env: dict[str, str] | None = None,

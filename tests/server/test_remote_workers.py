@@ -11,46 +11,28 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx2
 import pytest
-from remote_workers_helpers import CuttableProxy, start_remote_worker, start_server, stop, wait_for
+from remote_workers_helpers import CuttableProxy, start_remote_worker, stop, wait_for
+from server_helpers import ServerStarter
 
 from loopline._sse import SSEDecoder
 from loopline.store import AssignmentTable
 from loopline.tasks import Task, Tasks
 
-BACKENDS = ["sqlite", "postgres"]
 ENDED = ("COMPLETED", "FAILED", "CANCELLED")
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield str(tmp_path_factory.mktemp("remote") / "tasks.db")
-        return
-    databases = request.getfixturevalue("pg_databases")
-    if "://" not in databases.url:
-        pytest.skip("the remote worker tests on PostgreSQL need LOOPLINE_TEST_PG_URL as a postgresql:// URL")
-    name = databases.create_database()
-    try:
-        yield urlunsplit(urlsplit(databases.url)._replace(path=f"/{name}"))
-    finally:
-        databases.drop_database(name)
+@pytest.fixture(scope="module")
+def server(db: str, module_servers: ServerStarter) -> str:
+    return module_servers(db).url
 
 
 @pytest.fixture(scope="module")
-def log(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where the module's server and workers write (read it when one misbehaves)."""
-    return tmp_path_factory.mktemp("logs") / "remote.log"
-
-
-@pytest.fixture(scope="module")
-def server(db: str, log: Path) -> Iterator[str]:
-    proc, base_url = start_server(db, log=log)
-    yield base_url
-    stop(proc)
+def log(server_log: Path) -> Path:
+    return server_log
 
 
 @pytest.fixture(scope="module")

@@ -33,6 +33,7 @@ from ..store import Store, default_db_path, default_store, open_store
 from ._commands import CommandError, CommandFailed, Handler, add_executions, add_threads
 from ._mcp import add_mcp
 from ._run import LoadError, add_resume, add_run
+from ._serve import add_keys, add_serve
 from ._tasks import add_tasks, add_worker
 
 __all__ = ["build_parser", "main"]
@@ -41,7 +42,7 @@ _PROG = "loopline"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The whole command line: `run`, `threads`, `executions`, `mcp`, `worker` and `tasks`."""
+    """The whole command line: `run`, `threads`, `executions`, `mcp`, `worker`, `tasks`, `serve` and `keys`."""
     parser = argparse.ArgumentParser(
         prog=_PROG, description="Run a loopline agent, and inspect the threads and executions in a store.",
         epilog="--db and --json follow the action (loopline threads list --db FILE --json); --db may also "
@@ -59,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_mcp(commands)
     add_worker(commands)
     add_tasks(commands, common)
+    add_serve(commands)
+    add_keys(commands, common)
     return parser
 
 

@@ -3,13 +3,23 @@ events as server-sent events, threads and executions, remote workers that take t
 keys per organisation, and a dashboard at `/`. Every server process is stateless: several on one
 PostgreSQL database serve the same tasks."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from ._state import ServerSettings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from ..store import Store
 
 __all__ = ["ServerSettings", "create_app"]
 
 
-def create_app(settings: ServerSettings | None = None):  # type: ignore[no-untyped-def]
-    """The ASGI application (FastAPI), for uvicorn or any ASGI server."""
+def create_app(settings: ServerSettings | None = None, *, store: Store | None = None) -> FastAPI:
+    """The ASGI application (FastAPI), for uvicorn or any ASGI server; on `store` when given (else the
+    store `settings.database` names)."""
     from ._app import build_app
 
-    return build_app(settings or ServerSettings.from_env())
+    return build_app(settings or ServerSettings.from_env(), store=store)

@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from ..errors import InvalidInputError, UnknownExecutionError, UnknownThreadError
-from ..store import Store, memory_scope, run_call
+from ..store import OrganizationView, Store, memory_scope, run_call, task_table
 
 __all__ = ["scoped_call"]
 
@@ -65,14 +65,8 @@ def _memory_owner(store: Store, organization_id: str, scope: str, owner: str) ->
 
 
 def _own_thread(store: Store, organization_id: str, thread_id: str) -> None:
-    from ..store import task_table
-
-    table = task_table(store)
-    with table.store._read() as cur:
-        cur.execute(table.store._sql("SELECT 1 FROM tasks WHERE organization_id = ? AND thread_id = ? LIMIT 1"),
-                    (organization_id, thread_id))
-        if cur.fetchone() is None:
-            raise UnknownThreadError(thread_id)
+    if not OrganizationView(task_table(store).store, organization_id).owns_thread(thread_id):
+        raise UnknownThreadError(thread_id)
 
 
 def _own_execution(store: Store, organization_id: str, execution_id: str) -> None:
@@ -84,8 +78,6 @@ def _own_execution(store: Store, organization_id: str, execution_id: str) -> Non
 
 
 def _own_task(store: Store, organization_id: str, task_id: str) -> None:
-    from ..store import task_table
-
     task_table(store).get(task_id, organization_id=organization_id)
 
 

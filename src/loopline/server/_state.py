@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..store import Store, default_store, open_store
+from ..store import KeyTable, OrganizationView, Store, default_store, key_table, open_store, task_table
 from ..tasks import Tasks
 
 __all__ = ["ServerSettings", "ServerState"]
@@ -42,12 +42,26 @@ class ServerSettings:
 
 
 class ServerState:
-    """The store a server process serves, and a `Tasks` for each organisation."""
+    """The store a server process serves, and a `Tasks` for each organisation.
+
+    Attributes:
+        keys: The API keys (read on every request, so a key made or revoked by any process counts at once).
+        limiter: Each key's request rate, in this process.
+    """
 
     def __init__(self, settings: ServerSettings, store: Store | None = None) -> None:
+        from ._limits import RateLimiter  # FastAPI's (the `server` extra); `ServerSettings` needs none of it
+
         self.settings = settings
         self.store: Store = store if store is not None else (
             open_store(settings.database) if settings.database else default_store())
+        task_table(self.store)  # a store tasks cannot use (in memory) is refused at start, not per request
+        self.keys: KeyTable = key_table(self.store)
+        self.limiter = RateLimiter(settings.requests_per_second, settings.burst)
+
+    def view(self, organization_id: str, *, everything: bool = False) -> OrganizationView:
+        """Threads and executions as the organisation sees them (`everything`: all of them)."""
+        return OrganizationView(self.keys.store, None if everything else organization_id)
 
     def tasks(self, organization_id: str) -> Tasks:
         """The task API as one organisation sees it (another's tasks are not found)."""

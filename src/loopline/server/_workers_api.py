@@ -168,10 +168,6 @@ def _state(request: Request) -> ServerState:
     return state
 
 
-def _sees_everything(who: Caller) -> bool:
-    return who.key_id is None and who.organization_id == ""
-
-
 def _check_id(value: str, field: str) -> None:
     if not value or len(value) > 200 or any(not (c.isalnum() or c in "_.:-") for c in value):
         raise InvalidInputError(f"{field} takes 1 to 200 letters, digits or _.:-", field=field)
@@ -298,7 +294,7 @@ async def store_call(worker_id: str, body: StoreCall, request: Request, who: Who
     """One call of the store protocol (`op`, `args` as `loopline.store.call_args` makes them) on the server's
     store, limited to the caller's organisation's threads and executions; `{"value": answer}`."""
     state = _state(request)
-    organization = None if _sees_everything(who) else who.organization_id
+    organization = None if who.sees_everything else who.organization_id
     value = await _run(scoped_call, state.store, organization, body.op, body.args)
     return value if isinstance(value, JSONResponse) else {"value": value}
 

@@ -7,8 +7,10 @@ knows nothing of agents or providers.
 from ._assignments import Assignment, AssignmentTable
 from ._counters import PolicyCounters, policy_counters
 from ._default import default_db_path, default_store, open_store, set_default_store
+from ._keys import ApiKey, KeyTable, key_table
 from ._memory import InMemoryStore
 from ._migrations import MIGRATIONS
+from ._orgs import OrganizationView
 from ._owner import owner_is_gone, process_owner
 from ._protocol import MemoryScope, Page, Store, ThreadInfo, ToolCallRecord
 from ._rpc import STORE_CALLS, call_args, call_result, run_call
@@ -27,11 +29,14 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "ApiKey",
     "Assignment",
     "AssignmentTable",
     "InMemoryStore",
+    "KeyTable",
     "MIGRATIONS",
     "MemoryScope",
+    "OrganizationView",
     "Page",
     "PolicyCounters",
     "PostgresStore",
@@ -47,6 +52,7 @@ __all__ = [
     "call_result",
     "default_db_path",
     "default_store",
+    "key_table",
     "memory_scope",
     "open_store",
     "owner_is_gone",

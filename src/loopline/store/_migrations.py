@@ -148,6 +148,21 @@ CREATE TABLE http_policy_counters (
 """
 
 
+_API_KEYS = """
+CREATE TABLE api_keys (
+    id {key} PRIMARY KEY,
+    organization_id TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    secret_hash TEXT NOT NULL,
+    created_at {real} NOT NULL,
+    revoked_at {real},
+    last_used_at {real}
+);
+CREATE INDEX api_keys_organization ON api_keys (organization_id, created_at);
+CREATE INDEX tasks_organization_thread ON tasks (organization_id, thread_id)
+"""
+
+
 _TASK_ASSIGNMENTS = """
 CREATE TABLE task_assignments (
     task_id TEXT NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
@@ -180,6 +195,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     # the time its slot lapses, so a process that died frees its slots).
     Migration("0004_http_policy_counters", sqlite=_HTTP_POLICY_COUNTERS.format(real="REAL", key="TEXT"),
               postgres=_HTTP_POLICY_COUNTERS.format(real="DOUBLE PRECISION", key='TEXT COLLATE "C"')),
+    # The server's API keys (each belongs to one organisation; only a hash of its secret is kept), and
+    # the index that finds an organisation's threads through its tasks.
+    Migration("0005_api_keys", sqlite=_API_KEYS.format(real="REAL", key="TEXT"),
+              postgres=_API_KEYS.format(real="DOUBLE PRECISION", key='TEXT COLLATE "C"')),
     # Which remote worker runs which task, one row per attempt (the server's relay writes them; the
     # worker's stream and its reports read them).
     Migration("0006_task_assignments", sqlite=_TASK_ASSIGNMENTS.format(real="REAL"),

@@ -1,0 +1,194 @@
+"""Who may see what: every request acts for its API key's organisation, and another organisation's task,
+thread or execution answers 404 exactly as an id that does not exist, on every endpoint that takes one
+(a test fails when a new /v1 route with an id is not in the list). Keys: 401 without a valid one,
+403 for another organisation's header; never in the server's output. Without keys: loopback only."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from fastapi.routing import iter_route_contexts
+from server_helpers import Server, ServerStarter, cli, create_key, json_of
+
+from loopline import Agent
+from loopline.server import ServerSettings, create_app
+from loopline.store import open_store
+from loopline.testing import ScriptedModel, call, reply
+
+NOBODY = "nobody-serves-this"
+
+FOREIGN_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
+    ("GET", "/v1/tasks/{task_id}", None),
+    ("POST", "/v1/tasks/{task_id}/cancel", None),
+    ("POST", "/v1/tasks/{task_id}/resume", None),
+    ("POST", "/v1/tasks/{task_id}/progress", {"progress": 0.5, "current_action": "foreign"}),
+    ("POST", "/v1/tasks/{task_id}/alert", {"message": "foreign"}),
+    ("PATCH", "/v1/tasks/{task_id}", {"status": "CANCELLED"}),
+    ("GET", "/v1/tasks/{task_id}/tree", None),
+    ("GET", "/v1/tasks/{task_id}/events", None),
+    ("GET", "/v1/threads/{thread_id}", None),
+    ("GET", "/v1/threads/{thread_id}/messages", None),
+    ("GET", "/v1/executions/{execution_id}", None),
+    ("GET", "/v1/executions/{execution_id}/messages", None),
+    ("GET", "/v1/executions/{execution_id}/tool_calls", None),
+]
+"""Every /v1 route that takes an id in its path, and a body it accepts."""
+UNKNOWN = {"task_id": "task_000000000000000000000000", "thread_id": "thr_000000000000000000000000",
+           "execution_id": "exe_000000000000000000000000"}
+
+
+@dataclass
+class World:
+    server: Server
+    acme: httpx2.Client
+    globex: httpx2.Client
+    ids: dict[str, str]
+    """acme's: task_id (PENDING), tree_id, thread_id, execution_id."""
+    keys: list[str]
+
+
+@pytest.fixture(scope="module")
+def world(db: str, module_servers: ServerStarter) -> World:
+    _, acme_key = create_key(db, "acme")
+    _, globex_key = create_key(db, "globex")
+    server = module_servers(db)
+    acme, globex = server.client(acme_key), server.client(globex_key)
+    task = json_of(acme.post("/v1/tasks", json={"agent_id": NOBODY, "prompt": "acme's secret plan"}))
+    tree = json_of(acme.post("/v1/trees", json={"nodes": [{"id": "a", "agent_id": NOBODY, "prompt": "x"}]}))
+    store = open_store(db)
+    try:
+        agent = Agent("acme-agent", "You help.", store=store)
+        agent.add_task("acme's question", thread_id=task["thread_id"])
+        result = agent.run(model=ScriptedModel([reply(call("finish", result="acme's answer", is_success=True))]))
+    finally:
+        store.close()
+    ids = {"task_id": task["id"], "tree_id": tree["id"], "thread_id": task["thread_id"],
+           "execution_id": str(result.execution_id)}
+    return World(server, acme, globex, ids, [acme_key, globex_key])
+
+
+def _call(client: httpx2.Client, method: str, template: str, ids: dict[str, str],
+          body: dict[str, Any] | None) -> httpx2.Response:
+    path = template.format(**ids)
+    return client.request(method, path, **({"json": body} if body is not None else {}),
+                          params={"follow": "false"} if path.endswith("/events") else None)
+
+
+@pytest.mark.parametrize(("method", "template", "body"), FOREIGN_ROUTES, ids=[f"{m} {p}" for m, p, _ in FOREIGN_ROUTES])
+def test_another_organisations_id_answers_exactly_as_an_unknown_one(world: World, method: str, template: str,
+                                                                    body: dict[str, Any] | None) -> None:
+    real = {**world.ids, "task_id": world.ids["tree_id" if template.endswith("/tree") else "task_id"]}
+    foreign = _call(world.globex, method, template, real, body)
+    unknown = _call(world.globex, method, template, UNKNOWN, body)
+    assert foreign.status_code == unknown.status_code == 404, (foreign.text, unknown.text)
+    name = next(k for k in UNKNOWN if "{" + k + "}" in template)
+    assert foreign.json() == json_of(unknown) | {"error": {
+        **unknown.json()["error"], "message": unknown.json()["error"]["message"].replace(UNKNOWN[name], real[name])}}
+    assert foreign.headers.get("content-type") == unknown.headers.get("content-type")
+    if method == "GET":  # the id is real: its own organisation reads it
+        assert _call(world.acme, method, template, real, body).status_code == 200
+
+
+def test_foreign_requests_changed_nothing(world: World) -> None:
+    """After every foreign call above (cancel, progress, alert, patch...), acme's task is as it was."""
+    task = json_of(world.acme.get(f"/v1/tasks/{world.ids['task_id']}"))
+    assert (task["status"], task["progress"], task["current_action"]) == ("PENDING", None, None)
+    events = json_of(world.acme.get(f"/v1/tasks/{world.ids['task_id']}/events", params={"format": "json"}))
+    assert [e["type"] for e in events["items"]] == ["status"]
+
+
+def test_every_v1_route_with_an_id_is_checked_with_a_foreign_id(tmp_path: Path) -> None:
+    app = create_app(ServerSettings(database=str(tmp_path / "routes.db")))
+    with_ids = {(method, route.path) for route in iter_route_contexts(app.routes)  # included routers' too
+                if route.path and route.path.startswith("/v1/") and "{" in route.path for method in route.methods or ()}
+    listed = {(method, template) for method, template, _ in FOREIGN_ROUTES}
+    assert with_ids - listed == set(), "add these routes to FOREIGN_ROUTES (with a body they accept)"
+    assert listed - with_ids == set()
+
+
+def test_lists_and_filters_show_only_the_callers_organisation(world: World) -> None:
+    mine = {world.ids["task_id"], world.ids["tree_id"]}
+    assert mine <= {t["id"] for t in json_of(world.acme.get("/v1/tasks", params={"limit": 500}))["items"]}
+    assert mine & {t["id"] for t in json_of(world.globex.get("/v1/tasks", params={"limit": 500}))["items"]} == set()
+    by_thread = world.globex.get("/v1/tasks", params={"thread_id": world.ids["thread_id"]})
+    assert json_of(by_thread)["items"] == []
+    assert world.ids["thread_id"] in {t["id"] for t in json_of(world.acme.get("/v1/threads"))["items"]}
+    assert world.ids["thread_id"] not in {t["id"] for t in json_of(world.globex.get("/v1/threads"))["items"]}
+    assert world.ids["execution_id"] in {e["id"] for e in json_of(world.acme.get("/v1/executions"))["items"]}
+    assert json_of(world.globex.get("/v1/executions"))["items"] == []
+    assert json_of(world.globex.get("/v1/executions", params={"thread_id": world.ids["thread_id"]}))["items"] == []
+
+
+@pytest.mark.parametrize("endpoint", ["/v1/tasks", "/v1/tasks/external"])
+def test_another_organisations_thread_cannot_be_continued(world: World, endpoint: str) -> None:
+    before = json_of(world.globex.get("/v1/tasks", params={"limit": 500}))["items"]
+    body = {"agent_id": NOBODY, "thread_id": world.ids["thread_id"],
+            **({"prompt": "take over"} if endpoint == "/v1/tasks" else {"input": "take over"})}
+    refused = world.globex.post(endpoint, json=body)
+    assert refused.status_code == 404 and refused.json()["error"]["type"] == "UnknownThreadError"
+    assert json_of(world.globex.get("/v1/tasks", params={"limit": 500}))["items"] == before
+    thread = json_of(world.acme.get(f"/v1/threads/{world.ids['thread_id']}"))
+    assert json_of(world.acme.get("/v1/tasks", params={"thread_id": thread["id"]}))["items"][0]["id"] == world.ids[
+        "task_id"]
+
+
+def test_keys_are_required_checked_and_never_printed(world: World, db: str) -> None:
+    url = world.server.url
+    no_key = httpx2.get(f"{url}/v1/tasks")
+    assert no_key.status_code == 401 and no_key.json()["error"]["field"] == "Authorization"
+    bad = httpx2.get(f"{url}/v1/tasks", headers={"Authorization": f"Bearer {world.keys[0][:-1]}x"})
+    assert bad.status_code == 401
+    assert httpx2.get(f"{url}/v1/tasks", headers={"X-API-Key": world.keys[0]}).status_code == 200
+    same_org = httpx2.get(f"{url}/v1/tasks", headers={"X-API-Key": world.keys[0], "X-Loopline-Organization": "acme"})
+    assert same_org.status_code == 200
+    other_org = httpx2.get(f"{url}/v1/tasks", headers={"X-API-Key": world.keys[0],
+                                                       "X-Loopline-Organization": "globex"})
+    assert other_org.status_code == 403 and other_org.json()["error"]["field"] == "X-Loopline-Organization"
+    assert httpx2.get(f"{url}/v1/health").status_code == 200  # the one route without a key
+
+    key_id, key = create_key(db, "acme", "short-lived")
+    assert httpx2.get(f"{url}/v1/tasks", headers={"X-API-Key": key}).status_code == 200
+    assert cli("keys", "revoke", key_id, "--db", db).returncode == 0
+    assert httpx2.get(f"{url}/v1/tasks", headers={"X-API-Key": key}).status_code == 401  # at once
+
+    output = world.server.output()
+    assert "GET /v1/tasks" in output  # the access log is on
+    for secret in [*world.keys, key]:
+        assert secret not in output and secret[16:] not in output
+
+
+def _outward_address() -> str | None:
+    """This machine's address on its network (not loopback), if it has one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.connect(("10.255.255.255", 1))  # sends nothing: picks the interface a packet would leave by
+            address = str(sock.getsockname()[0])
+        except OSError:
+            return None
+    return None if address.startswith("127.") else address
+
+
+def test_a_server_without_keys_serves_only_loopback_clients(tmp_path: Path, servers: ServerStarter) -> None:
+    server = servers(str(tmp_path / "keyless.db"), "--host", "0.0.0.0")
+    port = server.url.rsplit(":", 1)[1]
+    local = httpx2.Client(base_url=f"http://127.0.0.1:{port}")
+    try:
+        made = json_of(local.post("/v1/tasks", json={"agent_id": NOBODY, "prompt": "x"},
+                                  headers={"X-Loopline-Organization": "acme"}))
+        assert made["organization_id"] == "acme"
+        assert local.get(f"/v1/tasks/{made['id']}").status_code == 404  # the default organisation is ""
+        assert local.get(f"/v1/tasks/{made['id']}", headers={"X-Loopline-Organization": "acme"}).status_code == 200
+        assert local.get(f"/v1/threads/{made['thread_id']}").status_code == 200  # "" sees every thread
+        address = _outward_address()
+        if address is None:
+            pytest.skip("this machine has no address but loopback to test a remote client from")
+        remote = httpx2.get(f"http://{address}:{port}/v1/tasks")
+        assert remote.status_code == 403
+        assert "clients on its own machine only" in remote.json()["error"]["message"]
+    finally:
+        local.close()
