@@ -48,6 +48,7 @@ def workers(request: Request, who: Annotated[Caller, Depends(caller)]) -> dict[s
     """Workers with a fresh heartbeat that serve the caller's organisation (a worker that names no
     organisation serves every one)."""
     table = server_state(request).tasks(who.organization_id).table
-    found = [w for w in live_workers(table) if w.get("organization_id") in (None, who.organization_id)]
+    found = [w for w in live_workers(table) if w.get("organization_id") in (None, who.organization_id)
+             and not w.get("relay")]  # a server's relay runs no task itself
     return {"items": [{**{name: w.get(name) for name in _WORKER_FIELDS}, "remote": bool(w.get("remote"))}
                       for w in found]}

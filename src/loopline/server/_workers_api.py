@@ -197,11 +197,11 @@ def _beat(state: ServerState, who: Caller, worker_id: str, body: Heartbeat) -> d
     now = time.time()
     for row in table.workers():
         if row.id == worker_id and now - row.heartbeat_at <= float(row.data.get("lease") or 10.0) and (
-                not row.data.get("remote") or row.data.get("organization") != who.organization_id):
+                not row.data.get("remote") or row.data.get("organization_id") != who.organization_id):
             raise ConcurrentUpdateError(f"a live worker already runs as {worker_id}: give this one another name "
                                         "(Events(name=...))", thread_id="")
     data = body.model_dump(exclude={"running"})
-    data.update(remote=True, organization=who.organization_id, running=[t for t, _ in body.running])
+    data.update(remote=True, organization_id=who.organization_id, running=[t for t, _ in body.running])
     table.beat(worker_id, data, at=0.0 if body.stopping else None)
     assignments = AssignmentTable(table.store)
     cancel, lost = [], []

@@ -160,7 +160,7 @@ class Relay:
         executor = record.get("kind") == "executor"
         best: list[tuple[int, float, str]] = []
         for row in self._remote_rows():
-            if str(row.data.get("organization") or "") != str(record.get("organization_id") or ""):
+            if str(row.data.get("organization_id") or "") != str(record.get("organization_id") or ""):
                 continue
             served = row.data.get("agents")
             if executor and record["agent_id"] not in (row.data.get("executors") or {}):
