@@ -127,3 +127,21 @@ def wait_for(predicate: Any, *, timeout: float = 30.0, every: float = 0.05) -> A
             return value
         time.sleep(every)
     raise AssertionError(f"still not true after {timeout} s: {predicate}")
+
+
+def restart_server(server: Any, *, down_seconds: float = 1.0, timeout: float = 60.0) -> subprocess.Popen[bytes]:
+    """Stop a `server_helpers.Server` and start it again, with the same command line (its port too), after
+    `down_seconds`; returns the new process (also set as `server.proc`) once `/v1/health` answers."""
+    import httpx2
+
+    stop(server.proc)
+    time.sleep(down_seconds)
+    out = open(server.log, "ab")  # noqa: SIM115 - the process owns it
+    server.proc = subprocess.Popen(server.proc.args, env=os.environ.copy(), stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx2.TransportError):
+            if httpx2.get(f"{server.url}/v1/health", timeout=1.0).status_code == 200:
+                return server.proc  # type: ignore[no-any-return]
+        time.sleep(0.05)
+    raise AssertionError(f"the server did not come back within {timeout} s")

@@ -86,7 +86,9 @@ def _serve(store: Store, args: argparse.Namespace) -> str:
         print("no API keys: serving loopback clients only (make one with `loopline keys create --org ORG`)",
               file=sys.stderr)
     sys.stderr.flush()
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    # Open streams (remote workers' assignments, followed events) never end by themselves: stopping waits
+    # this long for them, then ends them (their clients reconnect, to this server once back or another).
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", timeout_graceful_shutdown=5)
     return ""
 
 
