@@ -307,3 +307,19 @@ def test_a_remote_worker_rides_out_its_servers_restart_and_its_task_completes_on
     assert all(queries.count(q) <= 2 for q in queries)
     lines = [line for line in log.read_text().splitlines() if ":restarts," in line]
     assert sum("SSE connection established for real-time events" in line for line in lines) >= 2
+
+
+def test_a_stopping_remote_worker_hands_its_task_back_at_a_step_and_another_finishes_it(
+        server: str, tasks: Tasks, remote: Any, ledger: Path) -> None:
+    leaving = remote(server, "--name", "leaving", "--grace", "0.2", env={"STEPS": "4"})
+    task = tasks.create("researcher", "hand back slow=1.5")
+    wait_for(lambda: runs(ledger))  # its first lookup runs
+    leaving.send_signal(signal.SIGTERM)
+    assert leaving.wait(30) == 0
+    assert tasks.get(task.id).status == "PENDING"  # handed back at the step's end, with no process behind it
+    remote(server, "--name", "staying", env={"STEPS": "4"})
+    done = ended(tasks, task)
+    assert (done.status, tasks.table.get(task.id)["worker"].endswith(":staying")) == ("COMPLETED", True)
+    assert "handed_back" in kinds(tasks, task)
+    lookups = [(r["query"][-2:], r["pid"]) for r in runs(ledger)]
+    assert [q for q, _ in lookups] == ["#0", "#1", "#2"] and lookups[0][1] != lookups[1][1] == lookups[2][1]
