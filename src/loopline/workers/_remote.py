@@ -185,6 +185,7 @@ class RemoteWorker:
         except Exception:
             log.exception("remote worker %s could not run task %s", self.worker_id, task_id)
         finally:
+            self.tasks.http_table.forget(task_id)
             self._done.add((task_id, self.tasks.http_table.attempts.get(task_id, attempt)))
             events._running.pop(task_id, None)
             events._cancelled.discard(task_id)

@@ -30,27 +30,34 @@ class HttpTaskTable(TaskTable):
         self._path = f"/v1/workers/{worker_id}/tasks"
         self.attempts: dict[str, int] = {}
         """The attempt each task was assigned to this worker in (sent with every write)."""
+        self._written: dict[str, dict[str, Any]] = {}
+        """Each running task's record as last read or written here."""
 
     def get(self, task_id: str, *, organization_id: str | None = None) -> dict[str, Any]:
         record: dict[str, Any] = self._calls.call("GET", f"{self._path}/{task_id}")
+        if task_id in self.attempts:
+            self._written[task_id] = record
         return record
 
     def update(self, task_id: str, change: Callable[[dict[str, Any]], dict[str, Any] | None], *,
                events: Sequence[tuple[str, dict[str, Any]]] = ()) -> dict[str, Any]:
-        """Read, change, and write back only if nobody wrote it meanwhile (the server compares
-        `updated_at`); read and change again when someone did."""
+        """Change the record as last read or written here, and write it back only if nobody wrote it
+        meanwhile (the server compares `updated_at`); read and change again when someone did. (Not read
+        first each time: the worker writes its task's record many times a step, mostly nobody else does.)"""
         for _ in range(_UPDATE_TRIES):
-            found = self.get(task_id)
+            found = self._written.pop(task_id, None) or self.get(task_id)
             new = change(copy.deepcopy(found))
             if new is None:
+                self._written[task_id] = found
                 return found
             try:
                 written: dict[str, Any] = self._calls.call("PUT", f"{self._path}/{task_id}", {
                     "attempt": self.attempts.get(task_id, 0), "record": new,
                     "expected_updated_at": found["updated_at"], "events": [list(e) for e in events]})
-                return written
             except ConcurrentUpdateError:
                 continue
+            self._written[task_id] = written
+            return written
         raise StoreUnavailableError(f"task {task_id} kept changing under {_UPDATE_TRIES} writes in a row",
                                     store=self._calls.connection.base_url)
 
@@ -70,7 +77,12 @@ class HttpTaskTable(TaskTable):
         """Report the task's end (its status, result, error, usage); False when it had already ended."""
         answer = self._calls.call("POST", f"{self._path}/{task_id}/result",
                                   {"attempt": self.attempts.get(task_id, 0), **body})
+        self._written.pop(task_id, None)
         return bool(answer["applied"])
+
+    def forget(self, task_id: str) -> None:
+        """The task left this worker: its record is read afresh if it comes back."""
+        self._written.pop(task_id, None)
 
 
 class RemoteTasks(Tasks):
