@@ -139,14 +139,18 @@ class _Refused(LooplineError):
 
 
 def _error(status: int, exc: Exception, *, item: str | None = None, field: str | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"type": type(exc).__name__, "message": str(exc), "field": field, "id": item}},
-                        status_code=status)
+    body: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc), "field": field}
+    if item is not None:
+        body["id"] = item
+    return JSONResponse({"error": body}, status_code=status)
 
 
 _ANSWERS: tuple[tuple[type[Exception], int, str | None, str | None], ...] = (
-    # (error, status, the attribute holding the id it names, the attribute holding the field)
-    (UnknownThreadError, 404, "thread_id", None), (UnknownExecutionError, 404, "execution_id", None),
-    (UnknownTaskError, 404, "task_id", None), (ConcurrentUpdateError, 409, "thread_id", None),
+    # (error, status, the attribute holding the id it names, the attribute holding the field). An unknown
+    # id's answer is exactly every other route's (the id is in its message): another organisation's reads
+    # the same.
+    (UnknownThreadError, 404, None, None), (UnknownExecutionError, 404, None, None),
+    (UnknownTaskError, 404, None, None), (ConcurrentUpdateError, 409, "thread_id", None),
     (ExecutionClaimedError, 409, "execution_id", None), (MemoryValueError, 400, None, "key"),
     (InvalidInputError, 400, None, "field"), (StoreUnavailableError, 503, None, None), (UsageError, 400, None, None))
 

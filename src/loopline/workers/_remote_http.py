@@ -7,6 +7,7 @@ worker waits and runs the task on from what was committed), a refused report `Ta
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -113,6 +114,12 @@ class ServerCalls:
             client.close()
 
 
+def _quoted_id(message: str) -> str:
+    """The id an unknown-id error names in its message (`no task with id 'task_...'`)."""
+    found = re.search(r"with id '([^']*)'", message)
+    return found.group(1) if found else ""
+
+
 def _retry_after(response: httpx2.Response) -> float:
     try:
         return min(max(float(response.headers.get("Retry-After", "1")), 0.05), 30.0)
@@ -134,7 +141,7 @@ def error_from(status: int, body: Any, server: str) -> LooplineError:
     error = body.get("error") if isinstance(body, dict) else None
     error = error if isinstance(error, dict) else {}
     kind, message = str(error.get("type") or ""), str(error.get("message") or f"HTTP {status}")
-    item = str(error.get("id") or "")
+    item = str(error.get("id") or _quoted_id(message))
     if status >= 500 or status == 429:
         return StoreUnavailableError(f"the loopline server {server} answered {status}: {message}", store=server)
     if status in (401, 403):
