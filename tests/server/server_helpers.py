@@ -82,9 +82,10 @@ class Server:
 
 
 def start_server(db: str, *args: str, log: Path, env: dict[str, str] | None = None,
-                 timeout: float = 60.0) -> Server:
-    """A server process on `db` (more `serve` options in `args`), once `/v1/health` answers."""
-    port = free_port()
+                 timeout: float = 60.0, port: int | None = None) -> Server:
+    """A server process on `db` (more `serve` options in `args`; on `port`, else a free one), once
+    `/v1/health` answers."""
+    port = port or free_port()
     out = open(log, "ab")  # noqa: SIM115 - the process owns it
     proc = subprocess.Popen([sys.executable, "-m", "loopline.cli", "serve", "--db", db, "--host", "127.0.0.1",
                              "--port", str(port), *args], env={**os.environ, **(env or {})}, stdout=out,

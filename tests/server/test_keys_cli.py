@@ -40,10 +40,9 @@ def test_create_prints_the_key_once_and_stores_only_its_hash(tmp_path: Path) -> 
     listed = cli("keys", "list", "--db", str(db))
     as_json = cli("keys", "list", "--db", str(db), "--json")
     assert secret not in listed.stdout + as_json.stdout
-    assert [k["id"] for k in json.loads(as_json.stdout)["keys"]] == [key_id]
-    assert json.loads(as_json.stdout)["keys"][0] == {
-        "id": key_id, "organization_id": "acme", "name": "ci", "created_at": json.loads(as_json.stdout)["keys"][0][
-            "created_at"], "revoked_at": None, "last_used_at": None}
+    [row] = json.loads(as_json.stdout)["keys"]
+    assert row == {"id": key_id, "organization_id": "acme", "name": "ci", "created_at": row["created_at"],
+                   "revoked_at": None, "last_used_at": None}
     assert "acme" in listed.stdout and "live" in listed.stdout
 
 
@@ -91,3 +90,13 @@ def test_a_key_verifies_only_whole_and_unrevoked(tmp_path: Path) -> None:
         assert keys.configured()  # a revoked key still means the server takes keys
     finally:
         store.close()
+
+
+def test_revoke_prints_the_key_as_left_in_json(tmp_path: Path) -> None:
+    db = str(tmp_path / "keys.db")
+    key_id, _ = create_key(db, "acme", "ci")
+    done = cli("keys", "revoke", key_id, "--db", db, "--json")
+    row = json.loads(done.stdout)
+    assert row == {"id": key_id, "organization_id": "acme", "name": "ci", "created_at": row["created_at"],
+                   "revoked_at": row["revoked_at"], "last_used_at": None}
+    assert row["revoked_at"] >= row["created_at"]

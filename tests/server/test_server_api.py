@@ -6,6 +6,7 @@ real worker process while its events are followed over HTTP from another server 
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -18,6 +19,9 @@ from server_helpers import Server, ServerStarter, WorkerStarter, json_of, sse_ev
 
 NOBODY = "nobody-serves-this"
 """An agent id no worker serves: its tasks stay PENDING."""
+TASK_FIELDS = {"id", "agent_id", "kind", "executor", "status", "input", "thread_id", "execution_id", "result", "error",
+               "progress", "current_action", "created_at", "updated_at", "started_at", "finished_at", "usage",
+               "cost_usd", "steps", "worker"}
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +41,10 @@ def _create(client: httpx2.Client, **body: Any) -> dict[str, Any]:
     return task
 
 
+def _error_of(response: httpx2.Response) -> tuple[int, str]:
+    return response.status_code, json_of(response)["error"]["type"]
+
+
 def test_health_ready_openapi_and_docs(client: httpx2.Client, server: Server) -> None:
     assert json_of(client.get("/v1/health")) == {"status": "ok"}
     assert json_of(client.get("/v1/ready")) == {"status": "ready"}
@@ -45,6 +53,11 @@ def test_health_ready_openapi_and_docs(client: httpx2.Client, server: Server) ->
         schema["paths"])
     docs = client.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    assert set(schema["components"]["securitySchemes"]) == {"HTTPBearer", "APIKeyHeader"}
+    assert "security" in schema["paths"]["/v1/tasks"]["post"] and "security" not in schema["paths"]["/v1/health"][
+        "get"]
+    assert _error_of(client.get("/v1/no-such-thing")) == (404, "NotFound")
+    assert _error_of(client.delete("/v1/tasks")) == (405, "MethodNotAllowed")
     assert "no API keys: serving loopback clients only" in server.output()
 
 
@@ -52,6 +65,7 @@ def test_create_get_and_list_with_filters_and_cursor(client: httpx2.Client) -> N
     agent = f"lister-{time.time_ns()}"
     made = [_create(client, agent_id=agent, prompt=f"task {i}", priority=i) for i in range(5)]
     assert made[0]["status"] == "PENDING" and made[0]["thread_id"].startswith("thr_")
+    assert set(made[0]) >= TASK_FIELDS and made[0]["kind"] == "agent"
     assert made[0]["input"] == {"text": "task 0", "file_urls": []}
     assert json_of(client.get(f"/v1/tasks/{made[0]['id']}")) == made[0] | {
         "updated_at": json_of(client.get(f"/v1/tasks/{made[0]['id']}"))["updated_at"]}
@@ -112,6 +126,8 @@ def test_progress_alert_patch_cancel_and_their_events(client: httpx2.Client) -> 
 
     refused = client.patch(path, json={"status": "COMPLETED"})
     assert refused.status_code == 409 and refused.json()["error"]["type"] == "UsageError"
+    not_paused = client.post(f"{path}/resume")
+    assert not_paused.status_code == 409 and "not PAUSED" in not_paused.json()["error"]["message"]
 
 
 def test_a_live_stream_sends_keepalives_and_what_is_stored_now_without_follow(client: httpx2.Client) -> None:
@@ -122,7 +138,9 @@ def test_a_live_stream_sends_keepalives_and_what_is_stored_now_without_follow(cl
     events: list[str] = []
 
     def progress_later() -> None:
-        time.sleep(1.0)
+        deadline = time.monotonic() + 30
+        while lines.count(": keepalive") < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
         client.post(f"/v1/tasks/{task['id']}/progress", json={"progress": 0.2})
         time.sleep(0.2)
         client.post(f"/v1/tasks/{task['id']}/cancel")
@@ -133,7 +151,7 @@ def test_a_live_stream_sends_keepalives_and_what_is_stored_now_without_follow(cl
         events.append(event.event)
     helper.join()
     assert events == ["status", "progress", "status", "finished"]
-    assert lines.count(": keepalive") >= 2  # 1 s of quiet with a heartbeat every 0.3 s
+    assert lines.count(": keepalive") >= 2  # quiet, with a heartbeat every 0.3 s
 
 
 def test_external_tasks_and_trees(client: httpx2.Client) -> None:
@@ -229,8 +247,9 @@ def test_a_worker_runs_a_task_made_over_http_while_another_server_streams_it(
     assert (execution["status"], execution["thread_id"], execution["agent_name"]) == (
         "COMPLETED", task["thread_id"], "researcher")
     calls = json_of(other.get(f"/v1/executions/{done['execution_id']}/tool_calls"))["items"]
-    assert [c["name"] for c in calls] == ["lookup", "lookup", "finish"] or [c["name"] for c in calls] == [
-        "lookup", "lookup"]
+    assert [(c["name"], c["status"], c["is_error"]) for c in calls] == [
+        ("lookup", "finished", False), ("lookup", "finished", False), ("finish", "finished", False)]
+    assert json.loads(calls[0]["arguments"]) == {"query": "paris#0"} and calls[0]["result"] == "found paris#0"
     messages = json_of(other.get(f"/v1/executions/{done['execution_id']}/messages"))["items"]
     assert messages[0]["role"] == "user" and messages == json_of(other.get(
         f"/v1/threads/{task['thread_id']}/messages"))["items"]
@@ -238,3 +257,42 @@ def test_a_worker_runs_a_task_made_over_http_while_another_server_streams_it(
     assert [(e["id"], e["status"]) for e in listed] == [(done["execution_id"], "COMPLETED")]
     assert set(listed[0]) == {"id", "thread_id", "agent_name", "status", "input", "created_at", "updated_at",
                               "parent_execution_id", "steps", "tool_calls", "usage", "cost_usd", "error"}
+
+
+def test_a_stopping_server_ends_its_open_event_streams(db: str, servers: ServerStarter) -> None:
+    """uvicorn waits for open connections to end when it stops: a stream that follows a task must end
+    by itself, or one open stream would hold the server (the client resumes elsewhere)."""
+    own = servers(db)
+    client = own.client()
+    task = _create(client)
+    seen: list[str] = []
+    reader = threading.Thread(target=lambda: seen.extend(
+        e.event for e in sse_events(client, f"/v1/tasks/{task['id']}/events", timeout=60)))
+    reader.start()
+    deadline = time.monotonic() + 10
+    while not seen and time.monotonic() < deadline:
+        time.sleep(0.05)
+    own.proc.terminate()
+    own.proc.wait(timeout=5)  # the bound: a few seconds, not the stream's 60 s
+    reader.join(timeout=5)
+    assert not reader.is_alive() and seen == ["status"]
+
+
+def test_open_streams_do_not_hold_up_other_requests(client: httpx2.Client) -> None:
+    """Streams wait without blocking the event loop: with 30 of them open, requests are still answered,
+    and every stream ends with its task."""
+    tasks = [_create(client) for _ in range(30)]
+    finished: list[str] = []
+    readers = [threading.Thread(target=lambda t=t: finished.extend(
+        e.event for e in sse_events(client, f"/v1/tasks/{t['id']}/events") if e.event == "finished"))
+        for t in tasks]
+    for reader in readers:
+        reader.start()
+    time.sleep(1.0)
+    assert client.get("/v1/health", timeout=5).status_code == 200  # the bound: answered at all, within 5 s
+    assert client.get(f"/v1/tasks/{tasks[0]['id']}", timeout=5).status_code == 200
+    for task in tasks:
+        client.post(f"/v1/tasks/{task['id']}/cancel")
+    for reader in readers:
+        reader.join(timeout=30)
+    assert finished == ["finished"] * 30

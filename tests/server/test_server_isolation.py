@@ -5,6 +5,8 @@ thread or execution answers 404 exactly as an id that does not exist, on every e
 
 from __future__ import annotations
 
+import json
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +51,9 @@ NAMED_BY_THE_CALLER = {("POST", "/v1/workers/{worker_id}/heartbeat"), ("GET", "/
 calls reach is checked per organisation in test_remote_workers*.py."""
 UNKNOWN = {"task_id": "task_000000000000000000000000", "thread_id": "thr_000000000000000000000000",
            "execution_id": "exe_000000000000000000000000"}
+"""The ids whose owner is checked, each of a shape the server accepts and of nothing stored."""
+CALLERS_OWN = {"worker_id": "globex-worker"}
+"""Other ids a route's path may hold, filled in the same for the foreign and the unknown request."""
 
 
 @dataclass
@@ -83,7 +88,7 @@ def world(db: str, module_servers: ServerStarter) -> World:
 
 def _call(client: httpx2.Client, method: str, template: str, ids: dict[str, str],
           body: dict[str, Any] | None) -> httpx2.Response:
-    path = template.format(**{"worker_id": "some-worker", **ids})
+    path = template.format(**CALLERS_OWN, **ids)
     return client.request(method, path, **({"json": body} if body is not None else {}),
                           params={"follow": "false"} if path.endswith("/events") else None)
 
@@ -112,13 +117,29 @@ def test_foreign_requests_changed_nothing(world: World) -> None:
 
 
 def test_every_v1_route_with_an_id_is_checked_with_a_foreign_id(tmp_path: Path) -> None:
-    app = create_app(ServerSettings(database=str(tmp_path / "routes.db")))
-    with_ids = {(method, route.path) for route in iter_route_contexts(app.routes)  # included routers' too
-                if route.path and route.path.startswith("/v1/") and "{" in route.path for method in route.methods or ()}
+    with_ids = {(method, path) for method, path in _v1_routes(tmp_path) if "{" in path}
     listed = {(method, template) for method, template, _ in FOREIGN_ROUTES}
     unchecked = with_ids - listed - NAMED_BY_THE_CALLER
     assert unchecked == set(), "add these routes to FOREIGN_ROUTES (with a body they accept)"
     assert listed - with_ids == set()
+
+
+def _v1_routes(tmp_path: Path) -> set[tuple[str, str]]:
+    """Every (method, path) under /v1 of the application, its included routers' too."""
+    app = create_app(ServerSettings(database=str(tmp_path / "routes.db")))
+    return {(method, route.path) for route in iter_route_contexts(app.routes)
+            if route.path and route.path.startswith("/v1/") for method in route.methods or ()}
+
+
+def test_every_v1_route_but_health_needs_a_key(world: World, tmp_path: Path) -> None:
+    """Whoever adds a route: it answers 401 without a key, before anything else happens."""
+    routes = sorted(_v1_routes(tmp_path) - {("GET", "/v1/health"), ("HEAD", "/v1/health")})
+    assert len(routes) >= len(FOREIGN_ROUTES) + 5
+    for method, template in routes:
+        path = re.sub(r"\{[a-z_]+\}", "x_1", template)
+        response = httpx2.request(method, f"{world.server.url}{path}", json={} if method in ("POST", "PATCH", "PUT")
+                                  else None, timeout=10)
+        assert response.status_code == 401, (method, template, response.text)
 
 
 def test_lists_and_filters_show_only_the_callers_organisation(world: World) -> None:
@@ -161,12 +182,17 @@ def test_keys_are_required_checked_and_never_printed(world: World, db: str) -> N
     assert other_org.status_code == 403 and other_org.json()["error"]["field"] == "X-Loopline-Organization"
     assert httpx2.get(f"{url}/v1/health").status_code == 200  # the one route without a key
 
+    assert world.globex.get("/v1/tasks").status_code == 200
+    used = json.loads(cli("keys", "list", "--db", db, "--json").stdout)["keys"]
+    assert [k["last_used_at"] is not None for k in used[:2]] == [True, True]
+
     key_id, key = create_key(db, "acme", "short-lived")
     assert httpx2.get(f"{url}/v1/tasks", headers={"X-API-Key": key}).status_code == 200
     assert cli("keys", "revoke", key_id, "--db", db).returncode == 0
     assert httpx2.get(f"{url}/v1/tasks", headers={"X-API-Key": key}).status_code == 401  # at once
 
     output = world.server.output()
+    assert "API keys: 2 live (0 revoked) for 2 organisation(s); every request needs one" in output
     assert "GET /v1/tasks" in output  # the access log is on
     for secret in [*world.keys, key]:
         assert secret not in output and secret[16:] not in output

@@ -24,6 +24,11 @@ task through an agent defined in a Python file.
     loopline [--db LOCATION] tasks list [--agent-id ID] [--status STATUS] [--limit N] [--cursor C] [--json]
     loopline [--db LOCATION] tasks show|cancel ID [--json]
     loopline [--db LOCATION] tasks events ID [--after N] [--follow] [--json]
+    loopline serve [--db LOCATION] [--host HOST] [--port N] [--no-relay] [--max-body-bytes N] [--rate R]
+                   [--burst N] [--sse-heartbeat S]
+    loopline [--db LOCATION] keys create --org ORG [--name N] [--json]
+    loopline [--db LOCATION] keys list [--org ORG] [--json]
+    loopline [--db LOCATION] keys revoke KEY_ID [--json]
 
 `executions cancel` ends an execution CANCELLED (calls that never ran, and calls a dead process left
 running, get error results); one that a live process runs is refused (exit status 1) unless `--force`.
@@ -57,6 +62,12 @@ exit status 2. `tasks events` prints the task's stored events numbered above `--
 `--follow` the new ones as they are written, until the `finished` event. A field `create` refuses is
 named by its option (`--priority: ...`), exit status 2, nothing created.
 
+`serve` runs the HTTP server (`loopline.server`) under uvicorn on HOST:PORT (default 127.0.0.1:8000)
+until SIGINT or SIGTERM; it says on stderr first whether the database has API keys (without any, only
+clients on this machine are served). `keys create` prints a new key of organisation ORG once (only a
+hash of it is stored); `keys list` shows the keys, never a secret; `keys revoke` stops a key at once in
+every server on the database (exit status 2 for an unknown KEY_ID).
+
 `--db` takes a SQLite file path, `:memory:` or a `postgresql://` URL; without it the default store is
 used (`LOOPLINE_DB`, else the SQLite file in the user data directory). A file path that does not
 exist is refused rather than created (`run`, which writes, creates it). Lists are newest first; when
@@ -79,6 +90,8 @@ never lose or rename one; MESSAGE and EXECUTION are the stored shapes and change
 - `tasks create`, `show` and `cancel`, `worker --test`: TASK; `tasks list`: `{"tasks": [TASK, ...],
   "next_cursor": str | null}`; `tasks events`: one `{"id", "task_id", "type", "data", "created_at"}` a line
   (`loopline.tasks.TaskEvent`; `id` counts 1, 2, 3... per task)
+- `keys create`: `{"key", "id", "organization_id", "name", "created_at", "revoked_at", "last_used_at"}`;
+  `keys list`: `{"keys": [KEY, ...]}` and `keys revoke`: KEY, where KEY is the same without `key`
 
 where THREAD is `{"id", "created_at", "updated_at", "length", "metadata", "parent_thread_id"}` (times
 are Unix seconds), MESSAGE is `loopline.messages.message_to_dict`'s output and EXECUTION is

@@ -41,7 +41,7 @@ def add_serve(commands: Subcommands) -> None:
                              "average; 0 turns the limit off (default 50)")
     parser.add_argument("--burst", type=_positive, default=100, metavar="N",
                         help="requests a key may make at once above its rate (default 100)")
-    parser.add_argument("--sse-heartbeat", type=_rate, default=15.0, metavar="S",
+    parser.add_argument("--sse-heartbeat", type=_positive_seconds, default=15.0, metavar="S",
                         help="seconds between keep-alive comments on an idle event stream (default 15)")
     parser.set_defaults(handler=_serve, creates=True)
 
@@ -66,15 +66,13 @@ def add_keys(commands: Subcommands, common: argparse.ArgumentParser) -> None:
 
 def _serve(store: Store, args: argparse.Namespace) -> str:
     try:
-        import uvicorn
+        from ..server import ServerSettings, run
     except ImportError as exc:
-        raise MissingExtraError(package="uvicorn", extra="server") from exc
-    from ..server import ServerSettings, create_app
+        raise MissingExtraError(package=exc.name or "fastapi", extra="server") from exc
 
     settings = ServerSettings(database=getattr(args, "db", None), max_body_bytes=args.max_body_bytes,
                               requests_per_second=args.rate, burst=args.burst,
                               sse_heartbeat_seconds=args.sse_heartbeat, relay=not args.no_relay)
-    app = create_app(settings, store=store)
     keys = key_table(store).list()
     print(f"loopline serve: http://{args.host}:{args.port} (docs at /docs) on {store!r}", file=sys.stderr)
     if keys:
@@ -83,12 +81,11 @@ def _serve(store: Store, args: argparse.Namespace) -> str:
         print(f"API keys: {len(live)} live ({len(keys) - len(live)} revoked) for {len(orgs)} organisation(s); "
               "every request needs one", file=sys.stderr)
     else:
-        print("no API keys: serving loopback clients only (make one with `loopline keys create --org ORG`)",
+        print("no API keys: serving loopback clients only (make one with `loopline keys create --org ORG`; behind "
+              "a proxy on this machine that sends no X-Forwarded-For, every client looks local: make keys)",
               file=sys.stderr)
     sys.stderr.flush()
-    # Open streams (remote workers' assignments, followed events) never end by themselves: stopping waits
-    # this long for them, then ends them (their clients reconnect, to this server once back or another).
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", timeout_graceful_shutdown=5)
+    run(settings, host=args.host, port=args.port, store=store)
     return ""
 
 
@@ -117,7 +114,7 @@ def _revoke(store: Store, args: argparse.Namespace) -> str:
     if row is None:
         raise CommandError(f"no API key with id {args.key_id!r} (see `loopline keys list`)")
     if args.json:
-        return _json.dump({"key": row.to_json()})
+        return _json.dump(row.to_json())
     return f"revoked key {row.id} of organisation {row.organization_id!r}"
 
 
@@ -128,4 +125,11 @@ def _rate(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    value = _rate(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
     return value

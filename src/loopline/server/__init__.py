@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     from ..store import Store
 
-__all__ = ["ServerSettings", "create_app"]
+__all__ = ["ServerSettings", "create_app", "run"]
 
 
 def create_app(settings: ServerSettings | None = None, *, store: Store | None = None) -> FastAPI:
@@ -23,3 +23,12 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     from ._app import build_app
 
     return build_app(settings or ServerSettings.from_env(), store=store)
+
+
+def run(settings: ServerSettings | None = None, *, host: str = "127.0.0.1", port: int = 8000,
+        store: Store | None = None) -> None:
+    """Serve with uvicorn until SIGINT or SIGTERM (what `loopline serve` does); open event streams end
+    at once when it stops."""
+    from ._run import run as run_server
+
+    run_server(settings or ServerSettings.from_env(), host=host, port=port, store=store)

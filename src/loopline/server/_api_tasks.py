@@ -13,14 +13,24 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
+from ..tasks import Task
 from ._auth import Caller, caller
 from ._errors import ApiError
-from ._params import Body, checked_id, checked_limit, page_json, paged, require_thread, tasks_of
+from ._params import Body, checked_cursor, checked_id, checked_limit, page_json, require_thread, tasks_of
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["tasks"])
 Who = Annotated[Caller, Depends(caller)]
+_UNSET_FIELDS = {"kind": "agent", "executor": None, "started_at": None, "finished_at": None, "usage": None,
+                 "cost_usd": None, "steps": None, "worker": None}
+"""Fields a stored record gets only once they mean something (a worker takes it, it ends); shown as
+unset before, so every task has the same keys."""
+
+
+def task_json(task: Task) -> dict[str, Any]:
+    """A task as the API shows it: its stored record, with every field named."""
+    return {**_UNSET_FIELDS, **task.to_json()}
 
 
 class CreateTask(Body):
@@ -81,8 +91,8 @@ class Tree(Body):
     name: str = ""
 
 
-def _created(record: dict[str, Any]) -> JSONResponse:
-    return JSONResponse(record, status_code=201)
+def _created(task: Task) -> JSONResponse:
+    return JSONResponse(task_json(task), status_code=201)
 
 
 @router.post("/tasks", status_code=201, summary="Create a task")
@@ -90,7 +100,7 @@ def create_task(body: CreateTask, request: Request, who: Who) -> JSONResponse:
     """Hand a task to the workers of `agent_id` (or of `executor`); it is returned at once, PENDING.
     Nothing is stored when any field is refused. `file_urls` are stored, never fetched by the server."""
     require_thread(request, who, body.thread_id)
-    return _created(tasks_of(request, who).create(**body.model_dump()).to_json())
+    return _created(tasks_of(request, who).create(**body.model_dump()))
 
 
 @router.get("/tasks", summary="List tasks")
@@ -98,41 +108,41 @@ def list_tasks(*, request: Request, who: Who, agent_id: str | None = None,
                status: Annotated[list[str] | None, Query()] = None, thread_id: str | None = None,
                limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
     """The organisation's tasks, newest first; `next_cursor` continues. `status` may repeat."""
-    tasks = tasks_of(request, who)
+    tasks, cursor = tasks_of(request, who), checked_cursor(cursor)
     try:
-        page = paged(lambda: tasks.list(agent_id=agent_id, status=status, thread_id=thread_id,
-                                        limit=checked_limit(limit), cursor=cursor))
-    except ValueError as exc:
+        page = tasks.list(agent_id=agent_id, status=status, thread_id=thread_id, limit=checked_limit(limit),
+                          cursor=cursor)
+    except ValueError as exc:  # a word that is no status
         raise ApiError(400, str(exc), field="status") from None
-    return page_json(page, lambda task: task.to_json())
+    return page_json(page, task_json)
 
 
 @router.post("/tasks/external", status_code=201, summary="Report a task that ran elsewhere")
 def report_external_task(body: ExternalTask, request: Request, who: Who) -> JSONResponse:
     require_thread(request, who, body.thread_id)
-    return _created(tasks_of(request, who).report_external_task(**body.model_dump()).to_json())
+    return _created(tasks_of(request, who).report_external_task(**body.model_dump()))
 
 
 @router.get("/tasks/{task_id}", summary="Get a task")
 def get_task(task_id: str, request: Request, who: Who) -> dict[str, Any]:
-    return tasks_of(request, who).get(checked_id("task_id", task_id)).to_json()
+    return task_json(tasks_of(request, who).get(checked_id("task_id", task_id)))
 
 
 @router.post("/tasks/{task_id}/cancel", summary="Cancel a task")
 def cancel_task(task_id: str, request: Request, who: Who) -> dict[str, Any]:
-    return tasks_of(request, who).cancel(checked_id("task_id", task_id)).to_json()
+    return task_json(tasks_of(request, who).cancel(checked_id("task_id", task_id)))
 
 
 @router.post("/tasks/{task_id}/resume", summary="Queue a PAUSED task again")
 def resume_task(task_id: str, request: Request, who: Who) -> dict[str, Any]:
-    return tasks_of(request, who).resume(checked_id("task_id", task_id)).to_json()
+    return task_json(tasks_of(request, who).resume(checked_id("task_id", task_id)))
 
 
 @router.post("/tasks/{task_id}/progress", summary="Report a task's progress")
 def report_progress(task_id: str, body: Progress, request: Request, who: Who) -> dict[str, Any]:
     task = tasks_of(request, who).get(checked_id("task_id", task_id))
     task.report(progress=body.progress, current_action=body.current_action)
-    return task.to_json()
+    return task_json(task)
 
 
 @router.post("/tasks/{task_id}/alert", status_code=204, summary="Send an alert event for a task")
@@ -158,16 +168,16 @@ def change_task(task_id: str, body: TaskChange, request: Request, who: Who) -> d
     for name in ("result", "error", "progress", "current_action"):
         if name in sent:
             setattr(task, name, getattr(body, name))
-    return task.save().to_json()
+    return task_json(task.save())
 
 
 @router.post("/trees", status_code=201, summary="Create a task tree")
 def create_tree(body: Tree, request: Request, who: Who) -> JSONResponse:
     """The nodes of `TaskManager` / `Tasks.create_tree`; returns the root task."""
-    return _created(tasks_of(request, who).create_tree(body.nodes, name=body.name).to_json())
+    return _created(tasks_of(request, who).create_tree(body.nodes, name=body.name))
 
 
 @router.get("/tasks/{task_id}/tree", summary="The nodes of a task tree")
 def get_tree(task_id: str, request: Request, who: Who) -> dict[str, Any]:
     nodes = tasks_of(request, who).tree(checked_id("task_id", task_id))
-    return {"nodes": {node: task.to_json() for node, task in nodes.items()}}
+    return {"nodes": {node: task_json(task) for node, task in nodes.items()}}

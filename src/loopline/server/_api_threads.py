@@ -18,7 +18,7 @@ from ..messages import message_to_dict
 from ..store import OrganizationView, ThreadInfo
 from ._auth import Caller, caller, server_state
 from ._errors import ApiError
-from ._params import checked_id, checked_limit, page_json, paged
+from ._params import checked_cursor, checked_id, checked_limit, page_json
 
 __all__ = ["router"]
 
@@ -50,7 +50,7 @@ def execution_summary(execution: Execution) -> dict[str, Any]:
 @router.get("/threads", summary="List threads")
 def list_threads(request: Request, who: Who, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
     view = _view(request, who)
-    return page_json(paged(lambda: view.threads(limit=checked_limit(limit), cursor=cursor)), thread_json)
+    return page_json(view.threads(limit=checked_limit(limit), cursor=checked_cursor(cursor)), thread_json)
 
 
 @router.get("/threads/{thread_id}", summary="Get a thread")
@@ -76,8 +76,8 @@ def list_executions(*, request: Request, who: Who, agent_name: str | None = None
     except ValueError:
         raise ApiError(400, f"status takes an execution status word, got {status!r}", field="status") from None
     view = _view(request, who)
-    page = paged(lambda: view.executions(agent_name=agent_name, thread_id=thread_id, status=wanted,
-                                         limit=checked_limit(limit), cursor=cursor))
+    page = view.executions(agent_name=agent_name, thread_id=thread_id, status=wanted, limit=checked_limit(limit),
+                           cursor=checked_cursor(cursor))
     return page_json(page, execution_summary)
 
 

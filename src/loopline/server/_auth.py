@@ -13,8 +13,10 @@ import ipaddress
 import math
 import re
 from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from ._errors import ApiError
 from ._state import ServerState
@@ -45,9 +47,17 @@ def server_state(request: Request) -> ServerState:
     return state
 
 
-def caller(request: Request) -> Caller:
+_BEARER = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer ll_...`")
+_API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key, in this header instead")
+
+
+def caller(request: Request,
+           _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)] = None,
+           _api_key: Annotated[str | None, Depends(_API_KEY)] = None) -> Caller:
     """FastAPI dependency: the request's `Caller`, or an HTTP error (401 without a valid key, 403 for
-    another organisation or a remote client of a keyless server, 429 over the rate)."""
+    another organisation or a remote client of a keyless server, 429 over the rate). (The two unused
+    parameters only put the key schemes in the OpenAPI schema; the headers are read here, the same
+    way whether the function is called as a dependency or directly with the request.)"""
     state = server_state(request)
     key = _presented_key(request)
     wanted = request.headers.get(ORGANIZATION_HEADER)

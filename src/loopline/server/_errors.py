@@ -22,6 +22,7 @@ from ..errors import (
     InvalidInputError,
     LooplineError,
     MissingExtraError,
+    StoreError,
     TasksUnavailableError,
     UnknownExecutionError,
     UnknownExecutorError,
@@ -69,7 +70,7 @@ def _loopline_status(exc: LooplineError) -> tuple[int, str | None]:
         return 400, "executor"
     if isinstance(exc, ConfigError):  # the only settings a request carries are a task's
         return 400, "config"
-    if isinstance(exc, (TasksUnavailableError, MissingExtraError)):
+    if isinstance(exc, (TasksUnavailableError, MissingExtraError, StoreError)):
         return 503, None
     if isinstance(exc, UsageError):
         return 409, None
@@ -115,9 +116,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LooplineError)
     async def loopline_error(request: Request, exc: LooplineError) -> JSONResponse:
         status, field = _loopline_status(exc)
-        if status == 500:
-            _log.error("%s %s failed: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
-        return _response(status, type(exc).__name__, str(exc), field)
+        if isinstance(exc, UsageError):  # about the request: the message says what to change
+            return _response(status, type(exc).__name__, str(exc), field)
+        # A failure of the server's own (its database's, its stored data's): the details, which may name
+        # where the database is, go to the log; the client learns what kind of failure it was.
+        _log.error("%s %s failed: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
+        return _response(status, type(exc).__name__, f"the server failed ({type(exc).__name__}); see its log",
+                         field)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

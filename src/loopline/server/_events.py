@@ -10,6 +10,7 @@ stream waits with `asyncio.sleep`, so thousands of open streams never block the 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
@@ -50,8 +51,9 @@ async def task_events(*, task_id: str, request: Request, who: Annotated[Caller, 
     if format == "json":
         rows = await asyncio.to_thread(tasks.table.events, task_id, after=start)
         return JSONResponse({"items": [event_json(r) for r in rows]})
-    heartbeat = server_state(request).settings.sse_heartbeat_seconds
-    stream = _stream(tasks.table, task_id, start, follow=follow, ended=task.is_finished, heartbeat=heartbeat)
+    state = server_state(request)
+    stream = _stream(tasks.table, task_id, start, follow=follow, ended=task.is_finished,
+                     heartbeat=state.settings.sse_heartbeat_seconds, stopping=state.stopping)
     return StreamingResponse(stream, media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
@@ -67,10 +69,11 @@ def _start(after: int, last_event_id: str | None) -> int:
     return after
 
 
-async def _stream(table: TaskTable, task_id: str, after: int, *, follow: bool, ended: bool,
-                  heartbeat: float) -> AsyncIterator[bytes]:
+async def _stream(table: TaskTable, task_id: str, after: int, *, follow: bool, ended: bool, heartbeat: float,
+                  stopping: threading.Event) -> AsyncIterator[bytes]:
     """The events after `after`, then live ones until `finished`. A task that had already ended when
-    the stream opened gets no more events, so its stream ends once what is stored has been sent."""
+    the stream opened gets no more events, so its stream ends once what is stored has been sent. A
+    stopping server ends the stream (the client resumes elsewhere from its last event id)."""
     delay, quiet_since = _FIRST_DELAY, time.monotonic()
     while True:
         rows = await asyncio.to_thread(table.events, task_id, after=after)
@@ -83,7 +86,7 @@ async def _stream(table: TaskTable, task_id: str, after: int, *, follow: bool, e
         if rows:
             delay, quiet_since = _FIRST_DELAY, now
             continue
-        if not follow or ended:
+        if not follow or ended or stopping.is_set():
             return
         if now - quiet_since >= heartbeat:
             yield comment("keepalive")

@@ -119,9 +119,9 @@ class JsonOnly:
             kind = headers.get(b"content-type", b"").decode("latin-1").split(";")[0].strip().lower()
             empty = headers.get(b"content-length", b"") == b"0" or (
                 b"content-length" not in headers and b"transfer-encoding" not in headers)
-            if kind and not empty and not (kind == "application/json" or kind.endswith("+json")):
-                error = ApiError(415, f"the body must be JSON (Content-Type: application/json), not {kind}",
-                                 field="Content-Type")
+            if not empty and not (kind == "application/json" or kind.endswith("+json")):
+                error = ApiError(415, f"the body must be JSON (Content-Type: application/json), not "
+                                      f"{kind or 'a body without a Content-Type'}", field="Content-Type")
                 await _refuse(scope, receive, send, error)
                 return
         await self.app(scope, receive, send)

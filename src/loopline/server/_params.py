@@ -10,12 +10,13 @@ from typing import Any, TypeVar
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict
 
-from ..store import Page
+from ..store import Page, decode_cursor
 from ..tasks import Tasks
 from ._auth import Caller, server_state
 from ._errors import ApiError
 
-__all__ = ["MAX_LIMIT", "Body", "checked_id", "checked_limit", "page_json", "paged", "require_thread", "tasks_of"]
+__all__ = ["MAX_LIMIT", "Body", "checked_cursor", "checked_id", "checked_limit", "page_json", "require_thread",
+           "tasks_of"]
 
 T = TypeVar("T")
 ID = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
@@ -41,14 +42,14 @@ def checked_limit(limit: int) -> int:
     return limit
 
 
-def paged(read: Callable[[], Page[T]]) -> Page[T]:
-    """`read()`, with a cursor this server did not make refused as a bad value (400, field "cursor")."""
-    try:
-        return read()
-    except ValueError as exc:
-        if "cursor" in str(exc):
-            raise ApiError(400, str(exc), field="cursor") from None
-        raise
+def checked_cursor(cursor: str | None) -> str | None:
+    """A page cursor, refused (400) unless this server made it (the `next_cursor` of a page)."""
+    if cursor is not None:
+        try:
+            decode_cursor(cursor)
+        except ValueError as exc:
+            raise ApiError(400, f"{exc} (pass the next_cursor of a previous page)", field="cursor") from None
+    return cursor
 
 
 def page_json(page: Page[T], item: Callable[[T], dict[str, Any]]) -> dict[str, Any]:

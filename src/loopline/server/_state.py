@@ -4,6 +4,7 @@ so any server process on the same database answers any request."""
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,7 @@ class ServerState:
     Attributes:
         keys: The API keys (read on every request, so a key made or revoked by any process counts at once).
         limiter: Each key's request rate, in this process.
+        stopping: Set when the process is asked to stop: long-lived responses (event streams) end.
     """
 
     def __init__(self, settings: ServerSettings, store: Store | None = None) -> None:
@@ -58,6 +60,7 @@ class ServerState:
         task_table(self.store)  # a store tasks cannot use (in memory) is refused at start, not per request
         self.keys: KeyTable = key_table(self.store)
         self.limiter = RateLimiter(settings.requests_per_second, settings.burst)
+        self.stopping = threading.Event()
 
     def view(self, organization_id: str, *, everything: bool = False) -> OrganizationView:
         """Threads and executions as the organisation sees them (`everything`: all of them)."""

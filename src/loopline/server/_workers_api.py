@@ -257,7 +257,7 @@ async def _stream(state: ServerState, who: Caller, worker_id: str, request: Requ
     cancels: set[str] = set()
     quiet_since = time.monotonic()
     yield comment("assignments of " + worker_id)
-    while not await request.is_disconnected():
+    while not (state.stopping.is_set() or await request.is_disconnected()):  # stopping: the worker reconnects
         out = await asyncio.to_thread(lambda: _news(table, assignments, who, worker_id, sent=sent, cancels=cancels))
         for chunk in out:
             yield chunk

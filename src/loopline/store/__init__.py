@@ -12,7 +12,7 @@ from ._memory import InMemoryStore
 from ._migrations import MIGRATIONS
 from ._orgs import OrganizationView
 from ._owner import owner_is_gone, process_owner
-from ._protocol import MemoryScope, Page, Store, ThreadInfo, ToolCallRecord
+from ._protocol import MemoryScope, Page, Store, ThreadInfo, ToolCallRecord, decode_cursor
 from ._rpc import STORE_CALLS, call_args, call_result, run_call
 from ._sqlite import SQLiteStore
 from ._tasks import TaskEventRow, TaskTable, WorkerRow, task_table
@@ -50,6 +50,7 @@ __all__ = [
     "WorkerRow",
     "call_args",
     "call_result",
+    "decode_cursor",
     "default_db_path",
     "default_store",
     "key_table",
