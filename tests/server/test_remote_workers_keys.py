@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -112,3 +114,12 @@ def test_a_worker_on_a_second_server_is_sent_what_the_first_servers_relay_assign
         assert tasks.table.get(made["id"])["result"] == "answer to across servers"
     finally:
         tasks.store.close()
+
+
+def test_a_remote_worker_with_a_wrong_key_stops_with_an_error_that_says_so(server: Server, tmp_path: Path) -> None:
+    script = Path(__file__).parent / "run_remote_worker.py"
+    done = subprocess.run([sys.executable, str(script), server.url, "--name", "bad-key", "--api-key",
+                           "ll_000000000000_" + "x" * 43], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode != 0
+    assert "refused this worker (401" in done.stderr and "LOOPLINE_API_KEY" in done.stderr
+    assert "x" * 43 not in done.stderr  # the key itself is never printed
