@@ -65,6 +65,7 @@ class RemoteWorker:
         self._lost: set[str] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: Runner | None = None
+        self._slots: asyncio.Semaphore | None = None
         self.connections = 0
         """How many times the stream was opened (more than once: it broke and was opened again)."""
 
@@ -77,6 +78,7 @@ class RemoteWorker:
                               events._run_sync, executors=events.executors, http_policy=events.http_policy,
                               cancelled=lambda task_id: task_id in events._cancelled,
                               handing_back=lambda task_id: task_id in events._handing_back)
+        self._slots = asyncio.Semaphore(events.max_sync_workers)
         await asyncio.to_thread(self._first_beat)
         log.info("remote worker %s serving %s from %s", self.worker_id, events._served() or "every agent id",
                  self.connection.base_url)
@@ -167,15 +169,17 @@ class RemoteWorker:
 
     async def _serve(self, task_id: str, attempt: int) -> None:
         events = self.events
-        assert self._runner is not None
-        work = asyncio.create_task(self._runner.run(task_id))
+        assert self._runner is not None and self._slots is not None
+        work: asyncio.Task[str] | None = None
         try:
-            await work
+            async with self._slots:  # relays of several servers may briefly give it more than it takes at once
+                work = asyncio.create_task(self._runner.run(task_id))
+                await work
         except HandBack:
             events._mark_handed_back(task_id)
             events._parked.add(task_id)
         except asyncio.CancelledError:
-            if not work.cancelled():
+            if work is not None and not work.cancelled():
                 raise
             if task_id in self._lost:
                 log.warning("remote worker %s stopped task %s: the server handed it to another worker",
