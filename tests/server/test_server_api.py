@@ -54,6 +54,8 @@ def test_health_ready_openapi_and_docs(client: httpx2.Client, server: Server) ->
     docs = client.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
     assert set(schema["components"]["securitySchemes"]) == {"HTTPBearer", "APIKeyHeader"}
+    assert schema["paths"]["/v1/tasks"]["post"]["responses"]["404"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorResponse"}
     assert "security" in schema["paths"]["/v1/tasks"]["post"] and "security" not in schema["paths"]["/v1/health"][
         "get"]
     assert _error_of(client.get("/v1/no-such-thing")) == (404, "NotFound")

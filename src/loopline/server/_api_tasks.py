@@ -15,12 +15,12 @@ from pydantic import Field
 
 from ..tasks import Task
 from ._auth import Caller, caller
-from ._errors import ApiError
+from ._errors import ERROR_RESPONSES, ApiError
 from ._params import Body, checked_cursor, checked_id, checked_limit, page_json, require_thread, tasks_of
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1", tags=["tasks"])
+router = APIRouter(prefix="/v1", tags=["tasks"], responses=ERROR_RESPONSES)
 Who = Annotated[Caller, Depends(caller)]
 _UNSET_FIELDS = {"kind": "agent", "executor": None, "started_at": None, "finished_at": None, "usage": None,
                  "cost_usd": None, "steps": None, "worker": None}

@@ -17,12 +17,12 @@ from ..loop import Execution, ExecutionStatus, execution_to_json
 from ..messages import message_to_dict
 from ..store import OrganizationView, ThreadInfo
 from ._auth import Caller, caller, server_state
-from ._errors import ApiError
+from ._errors import ERROR_RESPONSES, ApiError
 from ._params import checked_cursor, checked_id, checked_limit, page_json
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1", tags=["threads and executions"])
+router = APIRouter(prefix="/v1", tags=["threads and executions"], responses=ERROR_RESPONSES)
 Who = Annotated[Caller, Depends(caller)]
 _SUMMARY = ("id", "thread_id", "agent_name", "status", "input", "created_at", "updated_at", "parent_execution_id",
             "steps", "tool_calls", "usage", "cost_usd", "error")

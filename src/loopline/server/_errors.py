@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from ..errors import (
@@ -31,13 +32,43 @@ from ..errors import (
     UsageError,
 )
 
-__all__ = ["ApiError", "error_body", "install_error_handlers"]
+__all__ = ["ERROR_RESPONSES", "ApiError", "error_body", "install_error_handlers"]
 
 _log = logging.getLogger("loopline.server")
 
 _STATUS_NAMES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
                  405: "MethodNotAllowed", 409: "Conflict", 413: "ContentTooLarge", 415: "UnsupportedMediaType",
                  422: "InvalidInputError", 429: "RateLimited", 503: "Unavailable"}
+
+
+class ErrorDetail(BaseModel):
+    type: str
+    """loopline's error class (`UnknownTaskError`, `InvalidInputError`, ...) or the HTTP status's name."""
+    message: str
+    """What happened and what to do."""
+    field: str | None
+    """The field, query parameter or header at fault (`output_schema`, `body.prioriti`, `task_id`), if one is."""
+
+
+class ErrorResponse(BaseModel):
+    """Every 4xx and 5xx answer."""
+
+    error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": description} for status, description in (
+        (400, "A value that is not what the field takes (the field is named)"),
+        (401, "No API key, or one that is not valid"),
+        (403, "Another organisation, or a remote client of a server without keys"),
+        (404, "No such id (also: another organisation's)"),
+        (409, "Not possible in the current state (a task that is not PAUSED cannot resume)"),
+        (413, "The body is larger than the server takes"),
+        (415, "The body is not JSON"),
+        (422, "Malformed JSON, an unknown field or a value of the wrong type (the field is named)"),
+        (429, "Over the key's request rate: retry after `Retry-After` seconds"),
+        (503, "The database or the task engine is not reachable"))}
+"""The error answers, for the OpenAPI schema (every route may give them)."""
 
 
 class ApiError(HTTPException):

@@ -22,12 +22,12 @@ from .._sse import comment, encode
 from ..store import TaskEventRow, TaskTable
 from ..tasks import Task
 from ._auth import Caller, caller, server_state
-from ._errors import ApiError
+from ._errors import ERROR_RESPONSES, ApiError
 from ._params import checked_id, tasks_of
 
 __all__ = ["event_json", "router"]
 
-router = APIRouter(prefix="/v1", tags=["tasks"])
+router = APIRouter(prefix="/v1", tags=["tasks"], responses=ERROR_RESPONSES)
 
 FINISHED = "finished"
 _FIRST_DELAY, _MAX_DELAY = 0.05, 0.5
