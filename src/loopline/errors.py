@@ -56,6 +56,7 @@ __all__ = [
     "StoredDataError",
     "TaskAlreadyRunningError",
     "TaskFailedError",
+    "TaskReassignedError",
     "TaskTimeoutError",
     "TasksUnavailableError",
     "ThreadBusyError",
@@ -469,6 +470,15 @@ class TaskFailedError(RuntimeFailure):
         self.task_id = task_id
         self.status = status
         self.error = error
+
+
+class TaskReassignedError(RuntimeFailure):
+    """A remote worker's report on a task was refused: the task is no longer this worker's (its heartbeat
+    lapsed and the server handed the task to another worker, which runs it on from its last committed step)."""
+
+    def __init__(self, message: str, *, task_id: str) -> None:
+        super().__init__(message)
+        self.task_id = task_id
 
 
 class TaskTimeoutError(RuntimeFailure, TimeoutError):

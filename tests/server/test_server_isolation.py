@@ -38,8 +38,17 @@ FOREIGN_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/v1/executions/{execution_id}", None),
     ("GET", "/v1/executions/{execution_id}/messages", None),
     ("GET", "/v1/executions/{execution_id}/tool_calls", None),
+    ("GET", "/v1/workers/{worker_id}/tasks/{task_id}", None),
+    ("GET", "/v1/workers/{worker_id}/tasks/{task_id}/earlier", None),
+    ("PUT", "/v1/workers/{worker_id}/tasks/{task_id}", {"attempt": 1, "record": {}, "expected_updated_at": 0}),
+    ("POST", "/v1/workers/{worker_id}/tasks/{task_id}/events", {"attempt": 1, "events": []}),
+    ("POST", "/v1/workers/{worker_id}/tasks/{task_id}/result", {"attempt": 1, "status": "COMPLETED"}),
 ]
 """Every /v1 route that takes an id in its path, and a body it accepts."""
+NAMED_BY_THE_CALLER = {("POST", "/v1/workers/{worker_id}/heartbeat"), ("GET", "/v1/workers/{worker_id}/assignments"),
+                       ("POST", "/v1/workers/{worker_id}/store")}
+"""Routes whose only id is the name a remote worker gives itself (nothing is looked up by it); what their
+calls reach is checked per organisation in test_remote_workers*.py."""
 UNKNOWN = {"task_id": "task_000000000000000000000000", "thread_id": "thr_000000000000000000000000",
            "execution_id": "exe_000000000000000000000000"}
 """The ids whose owner is checked, each of a shape the server accepts and of nothing stored."""
@@ -110,7 +119,8 @@ def test_foreign_requests_changed_nothing(world: World) -> None:
 def test_every_v1_route_with_an_id_is_checked_with_a_foreign_id(tmp_path: Path) -> None:
     with_ids = {(method, path) for method, path in _v1_routes(tmp_path) if "{" in path}
     listed = {(method, template) for method, template, _ in FOREIGN_ROUTES}
-    assert with_ids - listed == set(), "add these routes to FOREIGN_ROUTES (with a body they accept)"
+    unchecked = with_ids - listed - NAMED_BY_THE_CALLER
+    assert unchecked == set(), "add these routes to FOREIGN_ROUTES (with a body they accept)"
     assert listed - with_ids == set()
 
 

@@ -24,7 +24,7 @@ from loopline.messages import (
 from loopline.store import Page, Store, ToolCallRecord
 
 MIGRATION_NAMES = ["0001_threads_executions_memory", "0002_upper_case_execution_statuses", "0003_tasks_events_workers",
-                   "0004_http_policy_counters", "0005_api_keys"]
+                   "0004_http_policy_counters", "0005_api_keys", "0006_task_assignments"]
 
 
 class Clock:

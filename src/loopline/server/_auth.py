@@ -85,7 +85,9 @@ def caller(request: Request,
     else:
         who = Caller(wanted or "")
         bucket = f"address:{host}"
-    wait = state.limiter.take(bucket)
+    # A remote worker's calls (`/v1/workers/{id}/...`) come with the work it was given, dozens per task:
+    # they are authenticated and scoped like any other, but not counted against the key's rate.
+    wait = 0.0 if request.url.path.startswith("/v1/workers/") else state.limiter.take(bucket)
     if wait > 0:
         raise ApiError(429, f"too many requests: at most {state.limiter.rate:g} a second (bursts of "
                             f"{state.limiter.burst}); retry after the Retry-After seconds",

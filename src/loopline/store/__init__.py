@@ -4,6 +4,7 @@ default) and PostgreSQL (the `postgres` extra). Builds on `loopline.messages` an
 knows nothing of agents or providers.
 """
 
+from ._assignments import Assignment, AssignmentTable
 from ._counters import PolicyCounters, policy_counters
 from ._default import default_db_path, default_store, open_store, set_default_store
 from ._keys import ApiKey, KeyTable, key_table
@@ -12,6 +13,7 @@ from ._migrations import MIGRATIONS
 from ._orgs import OrganizationView
 from ._owner import owner_is_gone, process_owner
 from ._protocol import MemoryScope, Page, Store, ThreadInfo, ToolCallRecord, decode_cursor
+from ._rpc import STORE_CALLS, call_args, call_result, run_call
 from ._sqlite import SQLiteStore
 from ._tasks import TaskEventRow, TaskTable, WorkerRow, task_table
 from ._values import memory_scope
@@ -28,6 +30,8 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "ApiKey",
+    "Assignment",
+    "AssignmentTable",
     "InMemoryStore",
     "KeyTable",
     "MIGRATIONS",
@@ -37,12 +41,15 @@ __all__ = [
     "PolicyCounters",
     "PostgresStore",
     "SQLiteStore",
+    "STORE_CALLS",
     "Store",
     "TaskEventRow",
     "TaskTable",
     "ThreadInfo",
     "ToolCallRecord",
     "WorkerRow",
+    "call_args",
+    "call_result",
     "decode_cursor",
     "default_db_path",
     "default_store",
@@ -52,6 +59,7 @@ __all__ = [
     "owner_is_gone",
     "policy_counters",
     "process_owner",
+    "run_call",
     "set_default_store",
     "task_table",
 ]

@@ -163,6 +163,22 @@ CREATE INDEX tasks_organization_thread ON tasks (organization_id, thread_id)
 """
 
 
+_TASK_ASSIGNMENTS = """
+CREATE TABLE task_assignments (
+    task_id TEXT NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+    attempt INTEGER NOT NULL,
+    worker_id TEXT NOT NULL,
+    organization_id TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL,
+    assigned_at {real} NOT NULL,
+    ended_at {real},
+    relay TEXT NOT NULL,
+    PRIMARY KEY (task_id, attempt)
+);
+CREATE INDEX task_assignments_worker ON task_assignments (worker_id, state)
+"""
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     # Keys compare bytewise in both dialects (SQLite's default; "C" on PostgreSQL), so ties in
     # created_at page in the same order whatever the database's locale.
@@ -183,6 +199,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     # the index that finds an organisation's threads through its tasks.
     Migration("0005_api_keys", sqlite=_API_KEYS.format(real="REAL", key="TEXT"),
               postgres=_API_KEYS.format(real="DOUBLE PRECISION", key='TEXT COLLATE "C"')),
+    # Which remote worker runs which task, one row per attempt (the server's relay writes them; the
+    # worker's stream and its reports read them).
+    Migration("0006_task_assignments", sqlite=_TASK_ASSIGNMENTS.format(real="REAL"),
+              postgres=_TASK_ASSIGNMENTS.format(real="DOUBLE PRECISION")),
 )
 """Every migration, oldest first. Never edit a released one: add another."""
 

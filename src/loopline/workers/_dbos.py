@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -55,10 +56,12 @@ class DBOSWorker:
         self._following: asyncio.Task[None] | None = None
 
     async def launch(self, serve: Callable[[str], Awaitable[str]], agent_ids: Sequence[str] | None,
-                     concurrency: int, executor_ids: Sequence[str] = (), *, known: Sequence[str] = ()) -> None:
+                     concurrency: int, executor_ids: Sequence[str] = (), *, known: Sequence[str] = (),
+                     follow: Callable[[], Awaitable[list[str]]] | None = None) -> None:
         """Start taking tasks of `agent_ids` (every agent's when None) and of `executor_ids`, `concurrency` at
         a time: on the queues of `agent_ids`, of the `known` agents and of `executor_ids` (those of other
-        agent ids keep their own settings)."""
+        agent ids keep their own settings). `follow`: instead, the queues it names, asked again as they
+        change (the server's relay takes the tasks of the ids its remote workers serve)."""
         if "runner" in _serving:
             raise UsageError("a loopline worker is already running in this process (DBOS runs one per process)")
         _serving["runner"] = serve
@@ -69,7 +72,9 @@ class DBOSWorker:
                                     "executor_id": self.executor_id, "application_version": APP_VERSION,
                                     "log_level": "WARNING", "notification_listener_polling_interval_sec": 0.05,
                                     "max_executor_threads": concurrency + 4})
-            DBOS.listen_queues(own if agent_ids is None else [n for a in agent_ids for n, _ in _queues(a)] + own)
+            listened = [] if follow is not None else own if agent_ids is None else [
+                n for a in agent_ids for n, _ in _queues(a)] + own
+            DBOS.listen_queues(listened)
             DBOS.launch()  # from inside the running loop: DBOS runs the workflows on it
             self._launched = True
             queues = [q for a in sorted({*(agent_ids or ()), *known}) for q in _queues(a)] + [
@@ -78,18 +83,20 @@ class DBOSWorker:
                 await DBOS.register_queue_async(name, **queue_settings(continuing=continuing,
                                                                        worker_concurrency=concurrency),
                                                 on_conflict="always_update")
-            if agent_ids is None:
-                await _follow_queues(instance, own)
-                self._following = asyncio.create_task(self._keep_following(instance, own))
+            if follow is None and agent_ids is None:
+                follow = functools.partial(_catch_all_queues, own)
+            if follow is not None:
+                await _follow_queues(instance, follow)
+                self._following = asyncio.create_task(self._keep_following(instance, follow))
         except BaseException:
             await self.destroy()
             raise
 
-    async def _keep_following(self, instance: Any, own: list[str]) -> None:
+    async def _keep_following(self, instance: Any, follow: Callable[[], Awaitable[list[str]]]) -> None:
         while True:
             await asyncio.sleep(_FOLLOW_SECONDS)
             with contextlib.suppress(Exception):
-                await _follow_queues(instance, own)
+                await _follow_queues(instance, follow)
 
     async def recover(self, executor_ids: list[str]) -> int:
         """Hand the in-flight tasks of dead workers back to the queues (any live worker then takes them);
@@ -141,9 +148,19 @@ def _recover(executor_ids: list[str]) -> int:
     return done
 
 
-async def _follow_queues(instance: Any, own: list[str]) -> None:
+async def _follow_queues(instance: Any, follow: Callable[[], Awaitable[list[str]]]) -> None:
+    """DBOS listens to every queue or to a fixed list, so the list is renewed as queues appear (DBOS reads
+    it again each time it looks for new queues)."""
+    instance._listening_queues = sorted(set(await follow()))
+
+
+async def _catch_all_queues(own: list[str]) -> list[str]:
     """A worker with a catch-all handler takes every agent's tasks, and its own executors' but no other
-    executor's (it could only fail them). DBOS listens to every queue or to a fixed list, so the list is
-    renewed as queues appear (DBOS reads it again each time it looks for new queues)."""
+    executor's (it could only fail them)."""
     names = [q.name for q in await DBOS.list_queues_async() if not q.name.startswith(EXECUTOR_QUEUE_PREFIX)]
-    instance._listening_queues = sorted({*names, *own})
+    return [*names, *own]
+
+
+def queues_of(ids: Sequence[str], *, executor: bool = False) -> list[str]:
+    """The queue names of these agent (or executor) ids."""
+    return [name for i in ids for name, _ in _queues(i, executor=executor)]

@@ -24,6 +24,9 @@ from ..providers import Model
 from ..store import Store, owner_is_gone, process_owner
 from ..tasks import Tasks, engine_url, live_workers
 from ._handler import TaskHandler, on_task
+from ._remote import RemoteWorker, remote_worker_id
+from ._remote_http import Connection, ServerCalls
+from ._remote_tasks import RemoteTasks
 from ._run import HandBack, Runner
 
 __all__ = ["Events"]
@@ -55,6 +58,11 @@ class Events:
             choice, never a task's.
         on_execution_request: The handler (`@on_task`, or any function taking `task`) for tasks no served
             agent runs, so that `async with Events(on_execution_request=handle):` serves it too.
+        base_url / api_key / organization_id: A remote worker: it takes its tasks from the loopline server
+            at `base_url` (over server-sent events) instead of the database, and its agents' steps, events
+            and results are stored there; without a location or store, `LOOPLINE_BASE_URL`,
+            `LOOPLINE_API_KEY` and `LOOPLINE_ORGANIZATION_ID` configure it (and `LOOPLINE_AGENT_ID` the
+            agent id its handler serves, when `agent_ids` is not given).
     """
 
     def __init__(self, location: str | None = None, *, store: Store | None = None, agents: Iterable[Agent] = (),
@@ -62,8 +70,20 @@ class Events:
                  executor_id: str | None = None, max_sync_workers: int = 8, grace_seconds: float = 30.0,
                  heartbeat_seconds: float = 2.0, lease_seconds: float = 10.0,
                  executors: Iterable[type[ExecutableTask]] | None = None, allow_private_addresses: bool = False,
-                 allowed_networks: Iterable[str] = (), on_execution_request: Callable[..., Any] | None = None) -> None:
-        self.tasks = Tasks(location, store=store)
+                 allowed_networks: Iterable[str] = (), on_execution_request: Callable[..., Any] | None = None,
+                 base_url: str | None = None, api_key: str | None = None, organization_id: str | None = None) -> None:
+        self.remote: RemoteWorker | None = None
+        connection = None if location is not None or store is not None else Connection.configured(
+            base_url, api_key, organization_id)
+        if connection is None and base_url is not None:
+            raise UsageError("Events takes a base_url (a remote worker) or a database (location / store), not both")
+        if connection is None:
+            self.tasks = Tasks(location, store=store)
+        else:  # a remote worker: its tasks, store and reports go through the server
+            executor_id = remote_worker_id(name, executor_id)
+            calls = ServerCalls(connection)
+            self.tasks = RemoteTasks(calls, executor_id)
+            self.remote = RemoteWorker(self, executor_id, connection, calls, self.tasks)
         self.agents: dict[str, Agent] = {}
         for agent in agents:
             if not isinstance(agent, Agent):
@@ -73,6 +93,8 @@ class Events:
             self.agents[agent.name] = agent
         self.model = model if model is not None else (os.environ.get("LOOPLINE_MODEL") or None)
         self.agent_ids = None if agent_ids is None else sorted(set(agent_ids))
+        if self.remote is not None and agent_ids is None and os.environ.get("LOOPLINE_AGENT_ID"):
+            self.agent_ids = [os.environ["LOOPLINE_AGENT_ID"]]  # the agent id a remote handler serves
         if isinstance(max_sync_workers, bool) or not isinstance(max_sync_workers, int) or max_sync_workers < 1:
             raise UsageError(f"max_sync_workers takes a whole number, 1 or more, got {max_sync_workers!r}")
         if not 0 < heartbeat_seconds < lease_seconds:
@@ -121,6 +143,9 @@ class Events:
         self._stopped = asyncio.Event()
         self._closed = asyncio.Event()
         self._stopping.clear()
+        if self.remote is not None:
+            await self.remote.run()
+            return
         self._claim_identity()
         from ._dbos import DBOSWorker
 

@@ -1,0 +1,202 @@
+"""The relay: how a server process (`loopline serve`) hands tasks to remote workers. It is a worker on the
+engine like any other, but it runs nothing itself: it follows the queues of the agent and executor ids
+that live remote workers serve (their heartbeat rows say which, with `remote: true`), and for each task
+the engine hands it, it writes an assignment to one of those workers with a free slot, then watches the
+task until it ends. When the worker's heartbeat lapses, the task is assigned again, to another worker, in
+a new attempt: that worker resumes the agent's execution from its last committed step.
+
+It never records a task's end itself (the worker's result does; a PAUSED task stays PAUSED): ending the
+engine's workflow when the task has ended is all it does. Several relays (several server processes on one
+database) share the work through the engine and the assignment table; each recovers the workflows of a
+relay that died."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+import time
+from typing import Any
+
+from ..loop import ExecutionStatus
+from ..store import AssignmentTable, Store, WorkerRow, owner_is_gone, process_owner
+from ..tasks import Tasks, engine_url
+
+__all__ = ["Relay"]
+
+log = logging.getLogger("loopline.workers")
+
+_TERMINAL = {s.value for s in ExecutionStatus if s.is_terminal}
+_ENDED = (*_TERMINAL, "PAUSED")
+_WATCH_SECONDS = 0.2
+"""How often the relay looks at a task it handed out (its status, its worker's heartbeat)."""
+
+
+class Relay:
+    """Hands the tasks of remote workers' ids to them, in one server process."""
+
+    def __init__(self, store: Store, *, lease_seconds: float = 10.0) -> None:
+        self.tasks = Tasks(store=store)
+        self.assignments = AssignmentTable(self.tasks.table.store)
+        self.lease_seconds = lease_seconds
+        self.relay_id = f"relay:{socket.gethostname()}:{os.getpid()}"
+        self._process = process_owner("relay")
+        self._engine: Any = None
+        self._duties: list[asyncio.Task[None]] = []
+        self._started_at = 0.0
+        self.assigned = 0
+        """How many assignments this relay made (reassignments included)."""
+
+    async def start(self) -> None:
+        from ._dbos import DBOSWorker
+
+        self._started_at = time.time()
+        await asyncio.to_thread(self._beat)
+        engine = DBOSWorker(engine_url(self.tasks.store), self.relay_id)
+        await engine.launch(self._serve, [], 16, follow=self._queues)
+        self._engine = engine
+        self._duties = [asyncio.create_task(self._keep_beating())]
+        log.info("relay %s hands tasks to remote workers", self.relay_id)
+
+    async def stop(self) -> None:
+        for duty in self._duties:
+            duty.cancel()
+        await asyncio.gather(*self._duties, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(self._beat, 0.0)  # the other relays take its tasks over at once
+        if self._engine is not None:
+            await self._engine.destroy()
+            self._engine = None
+
+    # --- which queues -----------------------------------------------------------------------------
+
+    async def _queues(self) -> list[str]:
+        """The queues of the ids that live remote workers with a free slot serve (every agent's queue when
+        one of them has a catch-all handler)."""
+        from ..tasks.engine import EXECUTOR_QUEUE_PREFIX
+        from ._dbos import DBOS, queues_of
+
+        rows = await asyncio.to_thread(self._remote_rows)
+        used = await asyncio.to_thread(self.assignments.open_counts)
+        agents: set[str] = set()
+        executors: set[str] = set()
+        every_agent = False
+        for row in rows:
+            if int(row.data.get("concurrency") or 1) <= used.get(row.id, 0):
+                continue
+            served = row.data.get("agents")
+            every_agent = every_agent or served is None
+            agents.update(served or ())
+            executors.update(row.data.get("executors") or {})
+        names = queues_of(sorted(agents)) + queues_of(sorted(executors), executor=True)
+        if every_agent:
+            names += [q.name for q in await DBOS.list_queues_async() if not q.name.startswith(EXECUTOR_QUEUE_PREFIX)]
+        return names
+
+    def _remote_rows(self) -> list[WorkerRow]:
+        """Remote workers whose heartbeat is fresh and that are not stopping."""
+        now = time.time()
+        return [r for r in self.tasks.table.workers() if r.data.get("remote") and not r.data.get("stopping")
+                and now - r.heartbeat_at <= float(r.data.get("lease") or self.lease_seconds)]
+
+    # --- one task -----------------------------------------------------------------------------------
+
+    async def _serve(self, task_id: str) -> str:
+        """Assign the task, watch it, assign it again when its worker is gone; its status once it ended."""
+        while True:
+            record = await asyncio.to_thread(self.tasks.table.get, task_id)
+            current = await asyncio.to_thread(self.assignments.current, task_id)
+            if record["status"] in _ENDED:
+                await asyncio.to_thread(self.assignments.end, task_id)
+                return str(record["status"])
+            if current is not None and current.is_open and self._alive(current.worker_id):
+                status = await self._watch(task_id, current.worker_id)
+                if status is not None:
+                    return status
+                continue
+            if record.get("cancel_requested"):
+                self.tasks._finish(task_id, "CANCELLED")
+                return "CANCELLED"
+            worker = await asyncio.to_thread(self._pick, record)
+            if worker is None:
+                await asyncio.sleep(_WATCH_SECONDS)
+                continue
+            made = await asyncio.to_thread(self.assignments.assign, task_id, worker, relay=self.relay_id,
+                                           organization_id=record.get("organization_id", ""), unless_status=_ENDED)
+            if made is not None:
+                self.assigned += 1
+                if current is not None:
+                    log.warning("relay %s handed task %s from %s (silent) to %s (attempt %d)", self.relay_id,
+                                task_id, current.worker_id, worker, made.attempt)
+
+    async def _watch(self, task_id: str, worker_id: str) -> str | None:
+        """Until the task ends (its status) or its worker falls silent (None)."""
+        while True:
+            record = await asyncio.to_thread(self.tasks.table.get, task_id)
+            if record["status"] in _ENDED:
+                await asyncio.to_thread(self.assignments.end, task_id)
+                return str(record["status"])
+            if not await asyncio.to_thread(self._alive, worker_id):
+                return None
+            await asyncio.sleep(_WATCH_SECONDS)
+
+    def _alive(self, worker_id: str) -> bool:
+        """Whether the worker's heartbeat is fresh. For a lease after the relay starts, every worker is: the
+        server may just have come back, and its workers need that long to reach it again."""
+        rows = self.tasks.table.workers()
+        row = next((r for r in rows if r.id == worker_id), None)
+        lease = float(row.data.get("lease") or self.lease_seconds) if row is not None else self.lease_seconds
+        if time.time() - self._started_at < lease:
+            return True
+        return row is not None and not row.data.get("stopping") and time.time() - row.heartbeat_at <= lease
+
+    def _pick(self, record: dict[str, Any]) -> str | None:
+        """A live remote worker of the task's organisation serving its agent (or executor), with the most
+        free slots (ties drawn at random)."""
+        used = self.assignments.open_counts()
+        executor = record.get("kind") == "executor"
+        best: list[tuple[int, float, str]] = []
+        for row in self._remote_rows():
+            if str(row.data.get("organization_id") or "") != str(record.get("organization_id") or ""):
+                continue
+            served = row.data.get("agents")
+            if executor and record["agent_id"] not in (row.data.get("executors") or {}):
+                continue
+            if not executor and served is not None and record["agent_id"] not in served:
+                continue
+            free = int(row.data.get("concurrency") or 1) - used.get(row.id, 0)
+            if free > 0:
+                best.append((free, random.random(), row.id))
+        return max(best)[2] if best else None
+
+    # --- liveness -------------------------------------------------------------------------------------
+
+    def _beat(self, at: float | None = None) -> None:
+        self.tasks.table.beat(self.relay_id, {"relay": True, "agents": [], "lease": self.lease_seconds,
+                                              "host": socket.gethostname(), "pid": os.getpid(),
+                                              "process": self._process}, at=at)
+
+    async def _keep_beating(self) -> None:
+        """Say the relay is alive, and take over the workflows of relays that are not."""
+        while True:
+            await asyncio.sleep(self.lease_seconds / 4)
+            try:
+                await asyncio.to_thread(self._beat)
+                await self._recover_relays()
+            except Exception as exc:
+                log.warning("relay %s could not beat or recover: %s", self.relay_id, exc)
+
+    async def _recover_relays(self) -> None:
+        now = time.time()
+        for row in await asyncio.to_thread(self.tasks.table.workers):
+            if not row.data.get("relay") or row.id == self.relay_id:
+                continue
+            gone = owner_is_gone(str(row.data.get("process") or ""))
+            if gone or now - row.heartbeat_at > float(row.data.get("lease") or self.lease_seconds):
+                count = await self._engine.recover([row.id])
+                if count:
+                    log.warning("relay %s took over %d task(s) of relay %s", self.relay_id, count, row.id)
+                await asyncio.to_thread(self.tasks.table.forget_worker, row.id, heartbeat_at=row.heartbeat_at)
