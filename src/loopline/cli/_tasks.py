@@ -14,9 +14,11 @@ import asyncio
 import inspect
 import json
 import math
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
@@ -66,6 +68,10 @@ def add_worker(commands: Subcommands) -> None:
     parser.add_argument("--db", metavar="LOCATION", default=argparse.SUPPRESS,
                         help="the task database: a SQLite file (created if missing) or a postgresql:// URL "
                              "(default: $LOOPLINE_DB, else the user data file)")
+    parser.add_argument("--base-url", metavar="URL",
+                        help="a remote worker: take tasks from the loopline server at URL over server-sent events, "
+                             "with the API key in $LOOPLINE_API_KEY, instead of from a database (default: "
+                             "$LOOPLINE_BASE_URL when --db is not given)")
     parser.add_argument("--concurrency", type=_positive, default=8, metavar="N", help="tasks run at once (default 8)")
     parser.add_argument("--grace", type=_seconds, default=30.0, metavar="S",
                         help="on stop, seconds running tasks may take to finish before they are handed back "
@@ -92,8 +98,12 @@ def run_worker(args: argparse.Namespace, store: Store | None) -> Outcome:
     out = sys.stdout
     if args.json and not args.test:
         raise CommandError("--json goes with --test (a serving worker prints only its one line, on stderr)")
-    if not args.test:
-        import_dbos()  # a missing `tasks` extra is told before the file is loaded
+    remote = bool(args.base_url or (store is None and os.environ.get("LOOPLINE_BASE_URL")))
+    if args.base_url and store is not None:
+        raise CommandError("--base-url (a remote worker, fed by a server) and --db (a worker on a database) "
+                           "exclude each other")
+    if not args.test and not remote:
+        import_dbos()  # a missing `tasks` extra is told before the file is loaded (a remote worker needs none)
     try:
         with target_from_file(args, store, quiet=args.json, name_optional=True) as (module, path_text, name):
             served = _served(module, name, path_text) if name else _Served([], None)
@@ -106,9 +116,10 @@ def run_worker(args: argparse.Namespace, store: Store | None) -> Outcome:
                                    "which serve their own names")
             model = _choose_model(args.model, module, served.agents[0], path_text) if served.agents else None
             events = Events(store=store, agents=served.agents, model=model, agent_ids=args.agent_id, name=args.name,
-                            max_sync_workers=args.concurrency, grace_seconds=args.grace)
+                            max_sync_workers=args.concurrency, grace_seconds=args.grace, base_url=args.base_url)
             events.handler = served.handler
-            asyncio.run(_serve(events, lambda: _announce(events, model, f"{path_text}:{name}")))
+            source = f" from {_shown(args.base_url or os.environ['LOOPLINE_BASE_URL'])}" if remote else ""
+            asyncio.run(_serve(events, lambda: _announce(events, model, f"{path_text}:{name}", source)))
     except KeyboardInterrupt:  # before the worker took over the signals
         return Outcome(130, "interrupted")
     return Outcome(0)
@@ -153,7 +164,13 @@ async def _serve(events: Events, announce: Callable[[], None]) -> None:
         await events.wait()
 
 
-def _announce(events: Events, model: Model | None, where: str) -> None:
+def _shown(url: str) -> str:
+    """A server's URL as a log line may show it: without any user name or password in it."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def _announce(events: Events, model: Model | None, where: str, source: str = "") -> None:
     """The one line a serving worker prints: its name, executor id and what it serves."""
     parts = []
     if events.agents:
@@ -164,7 +181,7 @@ def _announce(events: Events, model: Model | None, where: str) -> None:
         parts.append(f"handler {where} for {ids}")
     if events.executors:
         parts.append(f"executors {', '.join(sorted(events.executors))}")
-    print(f"{_PROG}: worker {events.name} (executor {events.executor_id}) serving {'; '.join(parts)}",
+    print(f"{_PROG}: worker {events.name} (executor {events.executor_id}) serving {'; '.join(parts)}{source}",
           file=sys.stderr, flush=True)
 
 
