@@ -1,0 +1,200 @@
+"""What one organisation can do to another through the remote workers' endpoints and the store calls,
+and what a key holder that is no worker can do through them: each test is a way in that was found open
+(or a way in that must stay closed), shown against a real server process."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2
+import pytest
+from server_helpers import Server, ServerStarter, create_key, json_of, sse_events
+
+from loopline import Agent
+from loopline.store import ToolCallRecord, call_args, open_store
+from loopline.testing import ScriptedModel, call, reply
+
+AGENT = "review-agent"
+"""Served by no worker process: the tests' own HTTP calls act as its remote worker."""
+
+
+@dataclass
+class World:
+    server: Server
+    acme: httpx2.Client
+    globex: httpx2.Client
+    acme_execution: str
+    """An execution on the thread of an acme task (finished)."""
+    acme_waiting: str
+    """An acme execution that has not run yet."""
+
+
+@pytest.fixture(scope="module")
+def world(db: str, module_servers: ServerStarter) -> World:
+    _, acme_key = create_key(db, "acme")
+    _, globex_key = create_key(db, "globex")
+    server = module_servers(db)
+    acme, globex = server.client(acme_key), server.client(globex_key)
+    task = json_of(acme.post("/v1/tasks", json={"agent_id": "nobody-serves-this", "prompt": "acme's plan"}))
+    store = open_store(db)
+    try:
+        agent = Agent("acme-agent", "You help.", store=store)
+        agent.add_task("acme's question", thread_id=task["thread_id"])
+        result = agent.run(model=ScriptedModel([reply(call("finish", result="acme's answer", is_success=True))]))
+    finally:
+        store.close()
+    other = json_of(acme.post("/v1/tasks", json={"agent_id": "nobody-serves-this", "prompt": "acme's next"}))
+    return World(server, acme, globex, str(result.execution_id), _waiting_execution(db, other["thread_id"]))
+
+
+def _waiting_execution(db: str, thread_id: str) -> str:
+    """An execution added (not run) by a process that has ended, so nothing holds it."""
+    script = ("import sys; from loopline import Agent; from loopline.store import open_store; "
+              "print(Agent('acme-agent', 'You help.', store=open_store(sys.argv[1])).add_task('q', "
+              "thread_id=sys.argv[2]).id)")
+    done = subprocess.run([sys.executable, "-c", script, db, thread_id], capture_output=True, text=True, check=True)
+    return done.stdout.strip().splitlines()[-1]
+
+
+def _assigned(client: httpx2.Client, worker_id: str, task_id: str, timeout: float = 60.0) -> dict[str, Any]:
+    """The assignment of `task_id` as the worker's stream sends it (`{"task": record, "attempt": n}`)."""
+    deadline = time.monotonic() + timeout
+    for event in sse_events(client, f"/v1/workers/{worker_id}/assignments", timeout=timeout):
+        if event.event == "assignment":
+            data: dict[str, Any] = json.loads(event.data)
+            if data["task"]["id"] == task_id:
+                return data
+        assert time.monotonic() < deadline, "no assignment"
+    raise AssertionError("the assignments stream ended")
+
+
+def _beat(client: httpx2.Client, worker_id: str, **body: Any) -> httpx2.Response:
+    return client.post(f"/v1/workers/{worker_id}/heartbeat", json={"agents": [AGENT], "lease": 60, **body})
+
+
+def test_a_worker_cannot_point_its_task_at_another_organisations_execution(world: World) -> None:
+    """Else cancelling its own PAUSED task cancels the execution it names: another organisation's."""
+    worker = "globex-review-1"
+    assert _beat(world.globex, worker).status_code == 200
+    task = json_of(world.globex.post("/v1/tasks", json={"agent_id": AGENT, "prompt": "mine"}))
+    given = _assigned(world.globex, worker, task["id"])
+    body = {"attempt": given["attempt"], "expected_updated_at": given["task"]["updated_at"],
+            "record": {"status": "PAUSED", "execution_id": world.acme_waiting}}
+    foreign = world.globex.put(f"/v1/workers/{worker}/tasks/{task['id']}", json=body)
+    world.globex.post(f"/v1/tasks/{task['id']}/cancel")
+    assert json_of(world.acme.get(f"/v1/executions/{world.acme_waiting}"))["status"] != "CANCELLED"
+    assert foreign.status_code == 400, foreign.text
+    assert json_of(world.globex.get(f"/v1/tasks/{task['id']}"))["execution_id"] is None
+    unknown = world.globex.put(f"/v1/workers/{worker}/tasks/{task['id']}",
+                               json={**body, "record": {**body["record"], "execution_id": "exe_unknown"}})
+    assert unknown.json() == foreign.json() | {"error": {**foreign.json()["error"], "message": unknown.json()[
+        "error"]["message"]}}
+    assert foreign.json()["error"]["field"] == "record.execution_id"
+    _beat(world.globex, worker, stopping=True)
+
+
+def test_a_commit_cannot_write_tool_calls_into_another_organisations_execution(world: World, db: str) -> None:
+    """A commit's tool call records name their execution: each must be the committed one."""
+    own = json_of(world.globex.post("/v1/tasks", json={"agent_id": "nobody-serves-this", "prompt": "mine"}))
+    store = open_store(db)
+    try:
+        mine = Agent("globex-agent", "You help.", store=store).add_task("q", thread_id=own["thread_id"])
+    finally:
+        store.close()
+    planted = ToolCallRecord(execution_id=world.acme_execution, tool_call_id="planted", name="lookup",
+                             arguments="{}", status="finished", started_at=time.time(), finished_at=time.time())
+    refused = world.globex.post("/v1/workers/w/store", json={"op": "commit", "args": call_args(
+        execution=mine, tool_calls=[planted])})
+    unknown = world.globex.post("/v1/workers/w/store", json={"op": "commit", "args": call_args(
+        execution=mine, tool_calls=[dataclasses.replace(planted, execution_id="exe_unknown")])})
+    assert refused.status_code == unknown.status_code == 400, refused.text
+    assert refused.json() == unknown.json()
+    assert refused.json()["error"]["field"] == "tool_calls"
+    calls = json_of(world.acme.get(f"/v1/executions/{world.acme_execution}/tool_calls"))["items"]
+    assert "planted" not in [c["tool_call_id"] for c in calls]
+    done = world.globex.post("/v1/workers/w/store", json={"op": "commit", "args": call_args(
+        execution=mine, tool_calls=[dataclasses.replace(planted, execution_id=mine.id)])})
+    assert done.status_code == 200, done.text
+
+
+def test_the_workers_endpoints_have_a_rate_of_their_own(tmp_path: Any, servers: ServerStarter) -> None:
+    """Any key may call them (they read tasks and the store): uncounted, they were a way around the key's rate."""
+    db = str(tmp_path / "rate.db")
+    _, key = create_key(db, "acme")
+    server = servers(db, "--rate", "1", "--burst", "2")
+    client = server.client(key)
+    codes = [client.get("/v1/workers/w/tasks/task_unknown").status_code for _ in range(100)]
+    assert set(codes) == {404, 429}
+    assert codes[:40] == [404] * 40  # 20 times the key's own rate: a worker's dozens of calls per task pass
+    assert client.get("/v1/tasks").status_code == 200  # a bucket of its own: the key's rate is untouched
+
+
+def test_another_organisation_cannot_take_the_name_of_a_worker_that_still_holds_tasks(world: World) -> None:
+    """A worker gone silent keeps its assignments until the relay hands them on: had another organisation
+    taken its name then, its heartbeats would keep the tasks with it (never handed on, never run)."""
+    gone, second = "acme-review-gone", "acme-review-second"
+    assert _beat(world.acme, gone, lease=2).status_code == 200
+    task = json_of(world.acme.post("/v1/tasks", json={"agent_id": AGENT, "prompt": "acme's"}))
+    _assigned(world.acme, gone, task["id"])
+    assert _beat(world.acme, gone, lease=2, stopping=True).status_code == 200
+    answers: list[int] = []
+    done = threading.Event()
+
+    def squat() -> None:
+        while not done.is_set():
+            answers.append(_beat(world.globex, gone, lease=2).status_code)
+            done.wait(0.3)
+
+    squatter = threading.Thread(target=squat)
+    squatter.start()
+    try:
+        assert _beat(world.acme, second, lease=30).status_code == 200
+        handed_on = _assigned(world.acme, second, task["id"], timeout=10.0)
+    finally:
+        done.set()
+        squatter.join()
+    assert handed_on["attempt"] == 2
+    assert set(answers) == {409}
+    world.acme.post(f"/v1/tasks/{task['id']}/cancel")
+    _beat(world.acme, second, stopping=True)
+
+
+def _own_address() -> str | None:
+    """This machine's address on its network (not loopback), or None."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # nothing is sent: this only picks the outgoing interface
+            address = str(probe.getsockname()[0])
+        except OSError:
+            return None
+    return None if address.startswith("127.") else address
+
+
+def test_a_keyless_server_takes_no_forwarded_address_for_a_local_client(tmp_path: Any,
+                                                                       servers: ServerStarter) -> None:
+    """X-Forwarded-For is believed only from a proxy on this machine, so a remote client cannot make itself
+    look local; and a remote client forwarded by a local proxy is remote."""
+    address = _own_address()
+    if address is None:
+        pytest.skip("this machine has no network address but loopback")
+    server = servers(str(tmp_path / "keyless.db"), "--host", "0.0.0.0")
+    port = server.url.rsplit(":", 1)[1]
+    remote = httpx2.Client(base_url=f"http://{address}:{port}", timeout=30.0)
+    try:
+        for spoofed in ("127.0.0.1", "::1", "127.0.0.1, 127.0.0.1"):
+            answer = remote.get("/v1/tasks", headers={"X-Forwarded-For": spoofed})
+            assert answer.status_code == 403, (spoofed, answer.text)
+    finally:
+        remote.close()
+    local = server.client()
+    assert local.get("/v1/tasks").status_code == 200
+    assert local.get("/v1/tasks", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 403
+    assert local.get("/v1/tasks", headers={"X-Forwarded-For": "127.0.0.1, 203.0.113.9"}).status_code == 403
