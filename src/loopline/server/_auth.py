@@ -86,11 +86,12 @@ def caller(request: Request,
         who = Caller(wanted or "")
         bucket = f"address:{host}"
     # A remote worker's calls (`/v1/workers/{id}/...`) come with the work it was given, dozens per task:
-    # they are authenticated and scoped like any other, but not counted against the key's rate.
-    wait = 0.0 if request.url.path.startswith("/v1/workers/") else state.limiter.take(bucket)
+    # they count against a separate, higher rate (any key may call them, so they cannot go uncounted).
+    limiter = state.worker_limiter if request.url.path.startswith("/v1/workers/") else state.limiter
+    wait = limiter.take(bucket)
     if wait > 0:
-        raise ApiError(429, f"too many requests: at most {state.limiter.rate:g} a second (bursts of "
-                            f"{state.limiter.burst}); retry after the Retry-After seconds",
+        raise ApiError(429, f"too many requests: at most {limiter.rate:g} a second (bursts of "
+                            f"{limiter.burst}); retry after the Retry-After seconds",
                        headers={"Retry-After": str(max(1, math.ceil(wait)))})
     return who
 
