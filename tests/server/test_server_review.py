@@ -198,3 +198,4 @@ def test_a_keyless_server_takes_no_forwarded_address_for_a_local_client(tmp_path
     assert local.get("/v1/tasks").status_code == 200
     assert local.get("/v1/tasks", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 403
     assert local.get("/v1/tasks", headers={"X-Forwarded-For": "127.0.0.1, 203.0.113.9"}).status_code == 403
+
