@@ -4,6 +4,7 @@ and what a key holder that is no worker can do through them: each test is a way 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import socket
@@ -12,11 +13,12 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
-from server_helpers import Server, ServerStarter, create_key, json_of, sse_events
+from server_helpers import Server, ServerStarter, create_key, free_port, json_of, sse_events
 
 from loopline import Agent
 from loopline.store import ToolCallRecord, call_args, open_store
@@ -199,3 +201,57 @@ def test_a_keyless_server_takes_no_forwarded_address_for_a_local_client(tmp_path
     assert local.get("/v1/tasks", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 403
     assert local.get("/v1/tasks", headers={"X-Forwarded-For": "127.0.0.1, 203.0.113.9"}).status_code == 403
 
+
+
+def test_each_key_holds_a_bounded_number_of_event_streams(tmp_path: Path) -> None:
+    """An event stream reads the database a few times a second for as long as its client keeps it open:
+    without a bound, one key's streams take every thread of the server."""
+    db = str(tmp_path / "streams.db")
+    _, key = create_key(db, "acme")
+    _, other_key = create_key(db, "acme")
+    port = free_port()
+    script = ("import sys; from loopline.server import ServerSettings, run; run(ServerSettings(database=sys.argv[1], "
+              "max_streams_per_key=2, relay=False), host='127.0.0.1', port=int(sys.argv[2]))")
+    with open(tmp_path / "server.log", "ab") as out:
+        proc = subprocess.Popen([sys.executable, "-c", script, db, str(port)], stdout=out, stderr=subprocess.STDOUT)
+    server = Server(f"http://127.0.0.1:{port}", proc, tmp_path / "server.log")
+    try:
+        _wait_healthy(server)
+        client, other = server.client(key), server.client(other_key)
+        task = json_of(client.post("/v1/tasks", json={"agent_id": "nobody-serves-this", "prompt": "q"}))
+        paths = [f"/v1/tasks/{task['id']}/events", "/v1/workers/w/assignments"]
+        with contextlib.ExitStack() as held:
+            opened = [held.enter_context(client.stream("GET", path)) for path in paths]
+            assert [r.status_code for r in opened] == [200, 200]
+            for path in paths:
+                refused = client.get(path)
+                assert refused.status_code == 429, refused.text
+                assert "Retry-After" in refused.headers
+            with other.stream("GET", paths[0]) as own:  # another key's streams are its own
+                assert own.status_code == 200
+            opened[0].close()
+            assert _opens(client, paths[0]), "a closed stream still counts"
+    finally:
+        server.stop()
+
+
+def _wait_healthy(server: Server, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert server.proc.poll() is None, server.output()
+        with contextlib.suppress(httpx2.TransportError):
+            if httpx2.get(f"{server.url}/v1/health", timeout=1.0).status_code == 200:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"the server did not answer:\n{server.output()}")
+
+
+def _opens(client: httpx2.Client, path: str, timeout: float = 10.0) -> bool:
+    """Whether a stream opens within `timeout` (the server sees a closed one go at once, or within a poll)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with client.stream("GET", path) as response:
+            if response.status_code == 200:
+                return True
+        time.sleep(0.1)
+    return False

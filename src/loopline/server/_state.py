@@ -26,6 +26,8 @@ class ServerSettings:
         worker_rate_factor: The remote workers' endpoints (dozens of calls per task) count against a
             separate rate, this many times the other one.
         sse_heartbeat_seconds: How often an idle event stream gets a comment line, so proxies keep it.
+        max_streams_per_key: How many event streams (a task's events, a worker's assignments) each API key
+            (without keys, each client address) may hold open at once; more are refused with 429.
         relay: Whether this process hands tasks to remote workers (it runs a relay worker on DBOS).
         worker_lease_seconds: A remote worker silent this long has its tasks handed to another.
     """
@@ -36,6 +38,7 @@ class ServerSettings:
     burst: int = 100
     worker_rate_factor: float = 20.0
     sse_heartbeat_seconds: float = 15.0
+    max_streams_per_key: int = 500
     relay: bool = True
     worker_lease_seconds: float = 10.0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -52,11 +55,13 @@ class ServerState:
         keys: The API keys (read on every request, so a key made or revoked by any process counts at once).
         limiter: Each key's request rate, in this process.
         worker_limiter: Each key's request rate on the remote workers' endpoints, in this process.
+        streams: The event streams each key holds open, in this process.
         stopping: Set when the process is asked to stop: long-lived responses (event streams) end.
     """
 
     def __init__(self, settings: ServerSettings, store: Store | None = None) -> None:
-        from ._limits import RateLimiter  # FastAPI's (the `server` extra); `ServerSettings` needs none of it
+        # FastAPI's (the `server` extra); `ServerSettings` needs none of it
+        from ._limits import RateLimiter, StreamLimit
 
         self.settings = settings
         self.store: Store = store if store is not None else (
@@ -66,6 +71,7 @@ class ServerState:
         self.limiter = RateLimiter(settings.requests_per_second, settings.burst)
         factor = settings.worker_rate_factor
         self.worker_limiter = RateLimiter(settings.requests_per_second * factor, round(settings.burst * factor))
+        self.streams = StreamLimit(settings.max_streams_per_key)
         self.stopping = threading.Event()
 
     def view(self, organization_id: str, *, everything: bool = False) -> OrganizationView:

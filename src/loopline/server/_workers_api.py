@@ -249,7 +249,8 @@ async def assignments(worker_id: str, request: Request, who: Who, *,
     state = _state(request)
     log.info("remote worker %s connected (organisation %r, agents %s, executors %s, %d at a time)", worker_id,
              who.organization_id, agent_id, executor, concurrency)
-    return StreamingResponse(_stream(state, who, worker_id, request), media_type="text/event-stream",
+    return StreamingResponse(state.streams.open(who.client, _stream(state, who, worker_id, request)),
+                             media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
