@@ -21,7 +21,7 @@ import pytest
 from server_helpers import Server, ServerStarter, WorkerStarter, create_key, free_port, json_of, sse_events
 
 from loopline import Agent
-from loopline.store import ToolCallRecord, call_args, open_store
+from loopline.store import ToolCallRecord, call_args, open_store, task_table
 from loopline.testing import ScriptedModel, call, reply
 
 AGENT = "review-agent"
@@ -282,3 +282,21 @@ def test_a_remote_worker_of_one_organisation_does_not_hold_up_anothers_tasks(
             break
         time.sleep(0.5)
     assert statuses == ["COMPLETED"] * 12
+
+
+def test_a_remote_worker_cannot_take_the_name_of_a_worker_on_the_database_or_a_relay(world: World, db: str) -> None:
+    """Their rows say when they died, and other workers recover their tasks when they did: a remote worker's
+    heartbeat under such a name (with a lease of up to an hour) would keep them from being recovered.
+    Their names are easy to know (`<host>:worker-1`, `relay:<host>:<pid>`; `GET /v1/workers` lists the former)."""
+    store = open_store(db)
+    try:
+        table = task_table(store)
+        table.beat("somehost:worker-1", {"lease": 10.0, "agents": ["researcher"]}, at=time.time() - 60)
+        table.beat("relay:somehost:4242", {"relay": True, "agents": [], "lease": 10.0}, at=time.time() - 60)
+    finally:
+        store.close()
+    for name in ("somehost:worker-1", "relay:somehost:4242"):
+        taken = _beat(world.globex, name, lease=3600)
+        assert taken.status_code == 409, (name, taken.text)
+    assert _beat(world.globex, "somehost:remote-1", lease=10).status_code == 200  # a name of its own is taken
+    _beat(world.globex, "somehost:remote-1", lease=10, stopping=True)

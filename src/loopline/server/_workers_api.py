@@ -201,13 +201,16 @@ def _beat(state: ServerState, who: Caller, worker_id: str, body: Heartbeat) -> d
     assignments = AssignmentTable(table.store)
     now = time.time()
     # A name is another's while its worker is live, and while a silent one still holds another
-    # organisation's tasks (until the relay hands them on): heartbeats under it would keep them there.
+    # organisation's tasks (until the relay hands them on): heartbeats under it would keep them there. A
+    # worker on the database's or a relay's, always: its row is how the others know to recover its tasks.
     held = any(a.organization_id != who.organization_id for a in assignments.open_for(worker_id))
     for row in table.workers():
-        if row.id == worker_id and (held or now - row.heartbeat_at <= float(row.data.get("lease") or 10.0)) and (
-                not row.data.get("remote") or row.data.get("organization_id") != who.organization_id):
-            raise ConcurrentUpdateError(f"a live worker already runs as {worker_id}: give this one another name "
-                                        "(Events(name=...))", thread_id="")
+        live = held or now - row.heartbeat_at <= float(row.data.get("lease") or 10.0)
+        if row.id == worker_id and (not row.data.get("remote") or (
+                live and row.data.get("organization_id") != who.organization_id)):
+            raise ConcurrentUpdateError(f"a live worker already runs as {worker_id} (or one whose tasks are still "
+                                        "to be handed on): give this one another name (Events(name=...))",
+                                        thread_id="")
     data = body.model_dump(exclude={"running"})
     data.update(remote=True, organization_id=who.organization_id, running=[t for t, _ in body.running])
     table.beat(worker_id, data, at=0.0 if body.stopping else None)
