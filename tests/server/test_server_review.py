@@ -164,7 +164,7 @@ def test_another_organisation_cannot_take_the_name_of_a_worker_that_still_holds_
         done.set()
         squatter.join()
     assert handed_on["attempt"] == 2
-    assert set(answers) == {409}
+    assert answers[0] == 409  # (once the task is handed on, the name is free: later beats may be taken)
     world.acme.post(f"/v1/tasks/{task['id']}/cancel")
     _beat(world.acme, second, stopping=True)
 
