@@ -34,6 +34,8 @@ class Caller:
 
     organization_id: str
     key_id: str | None = None
+    client: str = ""
+    """Whose rate and streams the request counts against (`key:<id>`, else `address:<host>`)."""
 
     @property
     def sees_everything(self) -> bool:
@@ -73,8 +75,8 @@ def caller(request: Request,
         if wanted is not None and wanted != found.organization_id:
             raise ApiError(403, f"{ORGANIZATION_HEADER} names another organisation than the API key's",
                            field=ORGANIZATION_HEADER)
-        who = Caller(found.organization_id, found.id)
         bucket = f"key:{found.id}"
+        who = Caller(found.organization_id, found.id, bucket)
     elif state.keys.configured():
         raise ApiError(401, "this server takes an API key: send `Authorization: Bearer <key>` (make one with "
                             "`loopline keys create --org ORG`)", field="Authorization",
@@ -83,14 +85,15 @@ def caller(request: Request,
         raise ApiError(403, "this server has no API keys, so it serves clients on its own machine only: make a key "
                             "with `loopline keys create --org ORG` and send it as `Authorization: Bearer <key>`")
     else:
-        who = Caller(wanted or "")
         bucket = f"address:{host}"
+        who = Caller(wanted or "", None, bucket)
     # A remote worker's calls (`/v1/workers/{id}/...`) come with the work it was given, dozens per task:
-    # they are authenticated and scoped like any other, but not counted against the key's rate.
-    wait = 0.0 if request.url.path.startswith("/v1/workers/") else state.limiter.take(bucket)
+    # they count against a separate, higher rate (any key may call them, so they cannot go uncounted).
+    limiter = state.worker_limiter if request.url.path.startswith("/v1/workers/") else state.limiter
+    wait = limiter.take(bucket)
     if wait > 0:
-        raise ApiError(429, f"too many requests: at most {state.limiter.rate:g} a second (bursts of "
-                            f"{state.limiter.burst}); retry after the Retry-After seconds",
+        raise ApiError(429, f"too many requests: at most {limiter.rate:g} a second (bursts of "
+                            f"{limiter.burst}); retry after the Retry-After seconds",
                        headers={"Retry-After": str(max(1, math.ceil(wait)))})
     return who
 

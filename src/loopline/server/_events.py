@@ -54,7 +54,7 @@ async def task_events(*, task_id: str, request: Request, who: Annotated[Caller, 
     state = server_state(request)
     stream = _stream(tasks.table, task_id, start, follow=follow, ended=task.is_finished,
                      heartbeat=state.settings.sse_heartbeat_seconds, stopping=state.stopping)
-    return StreamingResponse(stream, media_type="text/event-stream",
+    return StreamingResponse(state.streams.open(who.client, stream), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 

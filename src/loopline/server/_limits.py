@@ -1,4 +1,5 @@
-"""What keeps one client from taking the server: a cap on request bodies and a request rate per key.
+"""What keeps one client from taking the server: a cap on request bodies, a request rate per key and a
+cap on the event streams each key holds open.
 
 The body cap is checked while the body is read (a declared `Content-Length` over it is refused before
 reading anything; a chunked body is counted as it arrives and refused once it passes the cap), so a
@@ -12,13 +13,14 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import AsyncIterator
 
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._errors import ApiError, error_body
 
-__all__ = ["BodyLimit", "JsonOnly", "RateLimiter"]
+__all__ = ["BodyLimit", "JsonOnly", "RateLimiter", "StreamLimit"]
 
 
 class BodyLimit:
@@ -104,6 +106,38 @@ class RateLimiter:
 
     def __repr__(self) -> str:
         return f"RateLimiter(rate={self.rate!r}, burst={self.burst!r})"
+
+
+class StreamLimit:
+    """At most `most` event streams open at once per client: each one reads the database a few times a
+    second for as long as its client keeps it, so one key's streams must not take every thread."""
+
+    def __init__(self, most: int) -> None:
+        self.most = most
+        self._open: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def open(self, client: str, stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """`stream`, counted for `client` until it ends or its client goes; 429 when the client has `most`."""
+        with self._lock:
+            count = self._open.get(client, 0)
+            if count >= self.most:
+                raise ApiError(429, f"too many event streams open: at most {self.most} at once per key; close one",
+                               headers={"Retry-After": "1"})
+            self._open[client] = count + 1
+        return self._counted(client, stream)
+
+    async def _counted(self, client: str, stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in stream:
+                yield chunk
+        finally:
+            with self._lock:
+                left = self._open.get(client, 1) - 1
+                if left > 0:
+                    self._open[client] = left
+                else:
+                    self._open.pop(client, None)
 
 
 class JsonOnly:

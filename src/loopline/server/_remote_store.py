@@ -34,8 +34,9 @@ def _checked(store: Store, organization_id: str, op: str, args: dict[str, Any]) 
     elif op in _EXECUTION_CALLS:
         _own_execution(store, organization_id, str(args.get("execution_id")))
     elif op == "commit":
-        committed = json.loads(str(args.get("execution")))
+        committed = _execution_json(args.get("execution"))
         _own_thread(store, organization_id, str(committed.get("thread_id")))
+        _own_calls(committed, args.get("tool_calls"))
         try:  # an execution that exists stays where it is: only one of the organisation's may be written
             _own_execution(store, organization_id, str(committed.get("id")))
         except UnknownExecutionError:
@@ -49,6 +50,26 @@ def _checked(store: Store, organization_id: str, op: str, args: dict[str, Any]) 
     elif op in _MEMORY_CALLS:
         args["owner"] = _memory_owner(store, organization_id, str(args.get("scope")), str(args.get("owner")))
     return args
+
+
+def _execution_json(text: Any) -> dict[str, Any]:
+    try:
+        committed = json.loads(str(text))
+    except ValueError:
+        committed = None
+    if not isinstance(committed, dict):
+        raise InvalidInputError("a commit's execution takes the execution's JSON (as call_args writes it)",
+                                field="execution")
+    return committed
+
+
+def _own_calls(committed: dict[str, Any], tool_calls: Any) -> None:
+    """A commit's tool call records are the committed execution's (each names its execution: another
+    one's would be written into it)."""
+    for record in tool_calls or ():
+        if not isinstance(record, dict) or record.get("execution_id") != committed.get("id"):
+            raise InvalidInputError("each of a commit's tool_calls is one of the committed execution's (its "
+                                    "execution_id is the execution's id)", field="tool_calls")
 
 
 def _memory_owner(store: Store, organization_id: str, scope: str, owner: str) -> str:

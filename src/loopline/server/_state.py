@@ -23,7 +23,11 @@ class ServerSettings:
             embedded SQLite file.
         max_body_bytes: Larger request bodies are refused with 413.
         requests_per_second / burst: Each API key's (without keys, each client address's) request rate.
+        worker_rate_factor: The remote workers' endpoints (dozens of calls per task) count against a
+            separate rate, this many times the other one.
         sse_heartbeat_seconds: How often an idle event stream gets a comment line, so proxies keep it.
+        max_streams_per_key: How many event streams (a task's events, a worker's assignments) each API key
+            (without keys, each client address) may hold open at once; more are refused with 429.
         relay: Whether this process hands tasks to remote workers (it runs a relay worker on DBOS).
         worker_lease_seconds: A remote worker silent this long has its tasks handed to another.
     """
@@ -32,7 +36,9 @@ class ServerSettings:
     max_body_bytes: int = 1_048_576
     requests_per_second: float = 50.0
     burst: int = 100
+    worker_rate_factor: float = 20.0
     sse_heartbeat_seconds: float = 15.0
+    max_streams_per_key: int = 500
     relay: bool = True
     worker_lease_seconds: float = 10.0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -48,11 +54,14 @@ class ServerState:
     Attributes:
         keys: The API keys (read on every request, so a key made or revoked by any process counts at once).
         limiter: Each key's request rate, in this process.
+        worker_limiter: Each key's request rate on the remote workers' endpoints, in this process.
+        streams: The event streams each key holds open, in this process.
         stopping: Set when the process is asked to stop: long-lived responses (event streams) end.
     """
 
     def __init__(self, settings: ServerSettings, store: Store | None = None) -> None:
-        from ._limits import RateLimiter  # FastAPI's (the `server` extra); `ServerSettings` needs none of it
+        # FastAPI's (the `server` extra); `ServerSettings` needs none of it
+        from ._limits import RateLimiter, StreamLimit
 
         self.settings = settings
         self.store: Store = store if store is not None else (
@@ -60,6 +69,9 @@ class ServerState:
         task_table(self.store)  # a store tasks cannot use (in memory) is refused at start, not per request
         self.keys: KeyTable = key_table(self.store)
         self.limiter = RateLimiter(settings.requests_per_second, settings.burst)
+        factor = settings.worker_rate_factor
+        self.worker_limiter = RateLimiter(settings.requests_per_second * factor, round(settings.burst * factor))
+        self.streams = StreamLimit(settings.max_streams_per_key)
         self.stopping = threading.Event()
 
     def view(self, organization_id: str, *, everything: bool = False) -> OrganizationView:

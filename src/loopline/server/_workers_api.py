@@ -198,16 +198,22 @@ async def heartbeat(worker_id: str, body: Heartbeat, request: Request, who: Who)
 def _beat(state: ServerState, who: Caller, worker_id: str, body: Heartbeat) -> dict[str, Any]:
     _check_id(worker_id, "worker_id")
     table = task_table(state.store)
+    assignments = AssignmentTable(table.store)
     now = time.time()
+    # A name is another's while its worker is live, and while a silent one still holds another
+    # organisation's tasks (until the relay hands them on): heartbeats under it would keep them there. A
+    # worker on the database's or a relay's, always: its row is how the others know to recover its tasks.
+    held = any(a.organization_id != who.organization_id for a in assignments.open_for(worker_id))
     for row in table.workers():
-        if row.id == worker_id and now - row.heartbeat_at <= float(row.data.get("lease") or 10.0) and (
-                not row.data.get("remote") or row.data.get("organization_id") != who.organization_id):
-            raise ConcurrentUpdateError(f"a live worker already runs as {worker_id}: give this one another name "
-                                        "(Events(name=...))", thread_id="")
+        live = held or now - row.heartbeat_at <= float(row.data.get("lease") or 10.0)
+        if row.id == worker_id and (not row.data.get("remote") or (
+                live and row.data.get("organization_id") != who.organization_id)):
+            raise ConcurrentUpdateError(f"a live worker already runs as {worker_id} (or one whose tasks are still "
+                                        "to be handed on): give this one another name (Events(name=...))",
+                                        thread_id="")
     data = body.model_dump(exclude={"running"})
     data.update(remote=True, organization_id=who.organization_id, running=[t for t, _ in body.running])
     table.beat(worker_id, data, at=0.0 if body.stopping else None)
-    assignments = AssignmentTable(table.store)
     cancel, lost = [], []
     for task_id, attempt in body.running:
         current = assignments.current(task_id)
@@ -246,7 +252,8 @@ async def assignments(worker_id: str, request: Request, who: Who, *,
     state = _state(request)
     log.info("remote worker %s connected (organisation %r, agents %s, executors %s, %d at a time)", worker_id,
              who.organization_id, agent_id, executor, concurrency)
-    return StreamingResponse(_stream(state, who, worker_id, request), media_type="text/event-stream",
+    return StreamingResponse(state.streams.open(who.client, _stream(state, who, worker_id, request)),
+                             media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
@@ -340,6 +347,8 @@ def _write_task(state: ServerState, who: Caller, worker_id: str, task_id: str, b
     status = body.record.get("status")
     if status in _TERMINAL:
         raise InvalidInputError("a task's end is reported to .../result, once", field="record.status")
+    if body.record.get("execution_id") is not None:
+        _check_execution(state, who, task_id, body.record["execution_id"])
 
     def change(record: dict[str, Any]) -> dict[str, Any] | None:
         if record.get("organization_id", "") != who.organization_id:
@@ -355,6 +364,19 @@ def _write_task(state: ServerState, who: Caller, worker_id: str, task_id: str, b
         return record
 
     return table.update(task_id, change, events=body.events)
+
+
+def _check_execution(state: ServerState, who: Caller, task_id: str, execution_id: Any) -> None:
+    """A task's execution is one on the task's own thread (any other, another organisation's too, would be
+    cancelled or resumed as the task's)."""
+    record = task_table(state.store).get(task_id, organization_id=who.organization_id)
+    try:
+        execution = state.store.get_execution(str(execution_id))
+    except UnknownExecutionError:
+        execution = None
+    if execution is None or execution.thread_id != record.get("thread_id"):
+        raise InvalidInputError(f"record.execution_id takes an execution on the task's thread, not {execution_id!r}",
+                                field="record.execution_id")
 
 
 def _assignee(assignments: AssignmentTable, task_id: str, worker_id: str, attempt: int) -> None:
