@@ -75,12 +75,19 @@ class Relay:
 
     async def _queues(self) -> list[str]:
         """The queues of the ids that live remote workers with a free slot serve (every agent's queue when
-        one of them has a catch-all handler)."""
+        one of them has a catch-all handler), except those a live worker on the database serves.
+
+        Queues are per id, not per organisation, and every organisation's workers may name any id: were
+        the relay to follow the queue of an id a database worker serves, a remote worker of one
+        organisation naming it would have the relay take another organisation's tasks away from the
+        database worker that runs them. So an id a database worker serves goes to database workers (which
+        serve every organisation), and remote workers get the ids no database worker serves."""
         from ..tasks.engine import EXECUTOR_QUEUE_PREFIX
         from ._dbos import DBOS, queues_of
 
         rows = await asyncio.to_thread(self._remote_rows)
         used = await asyncio.to_thread(self.assignments.open_counts)
+        local = await asyncio.to_thread(self._database_rows)
         agents: set[str] = set()
         executors: set[str] = set()
         every_agent = False
@@ -91,16 +98,48 @@ class Relay:
             every_agent = every_agent or served is None
             agents.update(served or ())
             executors.update(row.data.get("executors") or {})
+        agents = {a for a in agents if not _serves(local, a, executor=False)}
+        executors = {e for e in executors if not _serves(local, e, executor=True)}
         names = queues_of(sorted(agents)) + queues_of(sorted(executors), executor=True)
-        if every_agent:
-            names += [q.name for q in await DBOS.list_queues_async() if not q.name.startswith(EXECUTOR_QUEUE_PREFIX)]
+        if every_agent and not _serves(local, None, executor=False):
+            names += [q.name for q in await DBOS.list_queues_async() if not q.name.startswith(EXECUTOR_QUEUE_PREFIX)
+                      and not _serves(local, _agent_of(q.name), executor=False)]
         return names
 
     def _remote_rows(self) -> list[WorkerRow]:
         """Remote workers whose heartbeat is fresh and that are not stopping."""
+        return [r for r in self._live_rows() if r.data.get("remote") and not r.data.get("stopping")]
+
+    def _database_rows(self) -> list[WorkerRow]:
+        """Live workers on the database (not remote, not relays)."""
+        return [r for r in self._live_rows() if not r.data.get("remote") and not r.data.get("relay")]
+
+    def _live_rows(self) -> list[WorkerRow]:
         now = time.time()
-        return [r for r in self.tasks.table.workers() if r.data.get("remote") and not r.data.get("stopping")
-                and now - r.heartbeat_at <= float(r.data.get("lease") or self.lease_seconds)]
+        return [r for r in self.tasks.table.workers()
+                if now - r.heartbeat_at <= float(r.data.get("lease") or self.lease_seconds)]
+
+    def _hand_back(self, task_id: str) -> bool:
+        """Give a task no remote worker of its organisation can take back to the engine, in a new run, when a
+        worker on the database serves its id (the relay no longer follows that queue, so it goes there).
+        False when none does: the task waits here for a remote worker of its organisation."""
+        record = self.tasks.table.get(task_id)
+        if not _serves(self._database_rows(), record["agent_id"], executor=record.get("kind") == "executor"):
+            return False
+
+        def change(current: dict[str, Any]) -> dict[str, Any] | None:
+            if current["status"] in _ENDED:
+                return None
+            return {**current, "runs": int(current.get("runs") or 0) + 1}
+
+        moved = self.tasks.table.update(task_id, change)
+        if moved["status"] in _ENDED:
+            return False
+        self.assignments.end(task_id)
+        self.tasks.engine.enqueue(moved)
+        log.warning("relay %s gave task %s back to the engine: no remote worker of its organisation serves %r, a "
+                    "worker on the database does", self.relay_id, task_id, record["agent_id"])
+        return True
 
     # --- one task -----------------------------------------------------------------------------------
 
@@ -122,6 +161,8 @@ class Relay:
                 return "CANCELLED"
             worker = await asyncio.to_thread(self._pick, record)
             if worker is None:
+                if await asyncio.to_thread(self._hand_back, task_id):
+                    return "PENDING"
                 await asyncio.sleep(_WATCH_SECONDS)
                 continue
             made = await asyncio.to_thread(self.assignments.assign, task_id, worker, relay=self.relay_id,
@@ -200,3 +241,22 @@ class Relay:
                 if count:
                     log.warning("relay %s took over %d task(s) of relay %s", self.relay_id, count, row.id)
                 await asyncio.to_thread(self.tasks.table.forget_worker, row.id, heartbeat_at=row.heartbeat_at)
+
+
+def _serves(rows: list[WorkerRow], served_id: str | None, *, executor: bool) -> bool:
+    """Whether one of these workers takes the tasks of `served_id` (None: of every agent id, which only a
+    catch-all handler does). A catch-all handler takes every agent's tasks but no executor's."""
+    for row in rows:
+        served = row.data.get("agents")
+        if executor:
+            if served_id in (row.data.get("executors") or {}):
+                return True
+        elif served is None or (served_id is not None and served_id in served):
+            return True
+    return False
+
+
+def _agent_of(queue: str) -> str:
+    """The agent id of an agent's queue name (`loopline.agent.<id>` or `loopline.agent.<id>.threads`)."""
+    name = queue.removeprefix("loopline.agent.")
+    return name.removesuffix(".threads")
