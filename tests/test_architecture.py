@@ -21,8 +21,9 @@ LAYERS: list[tuple[str, ...]] = [
     # Bottom-level modules every layer may use; they import nothing of loopline but each other.
     # `errors`: the one error tree. `_lazy`: package attributes loaded on first use (the package roots).
     # `_html`: the pieces every `_repr_html_` is built from. `_validation`: pydantic errors as one line.
-    # `_sse`: server-sent events encoded and decoded without I/O.
-    ("errors", "_lazy", "_html", "_validation", "_sse"),
+    # `_sse`: server-sent events encoded and decoded without I/O. `_http_api`: calling a loopline server's
+    # HTTP API (its connection, retries and error answers), which the remote tasks client and workers share.
+    ("errors", "_lazy", "_html", "_validation", "_sse", "_http_api"),
     ("messages",),
     ("tools",),
     ("providers",),

@@ -12,7 +12,6 @@ The API key goes in the `Authorization` header and nowhere else: never in a URL,
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 import time
 import weakref
@@ -21,12 +20,13 @@ from typing import Any
 
 import httpx2
 
+from .._http_api import Connection, Outcome, RetryPolicy, acall, api_request, bad_base_url, call
 from ..errors import LooplineError, UsageError
 from ..store import Page, Store
 from ._config import TaskConfig
 from ._task import Task, TaskEvent
 from ._tasks import Tasks
-from ._wire import EventFollow, Outcome, RetryPolicy, Sleep, Step, dumps, exchange, task_path
+from ._wire import EventFollow, Step, exchange, task_path
 
 __all__ = ["RemoteTasks"]
 
@@ -65,17 +65,13 @@ class RemoteTasks(Tasks):
         if location is not None or store is not None or engine is not None:
             raise UsageError("a remote Tasks takes a base_url, not a location, a store or an engine: the server "
                              "holds them")
-        url = (base_url or os.environ.get("LOOPLINE_BASE_URL") or "").strip().rstrip("/")
-        if not url.startswith(("http://", "https://")):
-            raise UsageError(f"base_url takes the server's http(s) URL (like http://127.0.0.1:8000), got {url!r}; "
-                             "pass base_url= or set LOOPLINE_BASE_URL")
-        self.base_url = url
-        self.organization_id = (organization_id if organization_id is not None
-                                else os.environ.get("LOOPLINE_ORGANIZATION_ID", ""))
-        key = api_key if api_key is not None else os.environ.get("LOOPLINE_API_KEY") or None
-        self._headers = {"Accept": "application/json",
-                         **({"Authorization": f"Bearer {key}"} if key else {}),
-                         **({"X-Loopline-Organization": self.organization_id} if self.organization_id else {})}
+        connection = Connection.configured(base_url, api_key, organization_id)
+        if connection is None:
+            raise bad_base_url("")
+        self.connection = connection
+        self.base_url = connection.base_url
+        self.organization_id = connection.organization_id or ""
+        self._headers = connection.headers()
         self._timeout = {"connect": min(timeout, 10.0), "read": timeout, "write": timeout, "pool": timeout}
         self._stream_timeout = stream_timeout
         self._policy = RetryPolicy(retries=retries)
@@ -283,51 +279,14 @@ class RemoteTasks(Tasks):
 
     def _flow(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
               body: Mapping[str, Any] | None = None, task_id: str | None = None) -> Generator[Step, Outcome, Any]:
-        headers = dict(self._headers)
-        content = None
-        if body is not None:
-            content = dumps(body, field_name="body")
-            headers["Content-Type"] = "application/json"
-        request = httpx2.Request(method, self.base_url + path, params=params, headers=headers, content=content,
-                                 extensions={"timeout": self._timeout})
+        request = api_request(self.connection, method, path, params=params, body=body, timeout=self._timeout)
         return exchange(request, self._policy, base_url=self.base_url, task_id=task_id)
 
     def _call(self, method: str, path: str, **options: Any) -> Any:
-        """The sync driver of `exchange`."""
-        flow = self._flow(method, path, **options)
-        try:
-            step = next(flow)
-            while True:
-                if isinstance(step, Sleep):
-                    time.sleep(step.seconds)
-                    step = flow.send(None)  # type: ignore[arg-type]  # a sleep's answer is nothing
-                    continue
-                try:
-                    outcome: Outcome = self._client.send(step)
-                except httpx2.TransportError as exc:
-                    outcome = exc
-                step = flow.send(outcome)
-        except StopIteration as stop:
-            return stop.value
+        return call(self._flow(method, path, **options), self._client.send)
 
     async def _acall(self, method: str, path: str, **options: Any) -> Any:
-        """The async driver of `exchange`."""
-        flow = self._flow(method, path, **options)
-        client = self._aclient()
-        try:
-            step = next(flow)
-            while True:
-                if isinstance(step, Sleep):
-                    await asyncio.sleep(step.seconds)
-                    step = flow.send(None)  # type: ignore[arg-type]
-                    continue
-                try:
-                    outcome: Outcome = await client.send(step)
-                except httpx2.TransportError as exc:
-                    outcome = exc
-                step = flow.send(outcome)
-        except StopIteration as stop:
-            return stop.value
+        return await acall(self._flow(method, path, **options), self._aclient())
 
     def _aclient(self) -> httpx2.AsyncClient:
         """This event loop's client (a client's connections belong to the loop that opened them)."""

@@ -1,9 +1,7 @@
 """What a remote `Tasks` decides without I/O, so its sync and async drivers share every decision.
 
-- `exchange`: one API call as a generator flow. It yields the request to send (and `Sleep`s between
-  attempts), is sent back what came of it (a response, or the transport's error), and returns the JSON
-  body or raises the named loopline error. It retries only what the server did not act on: 429 and
-  503 (waiting as long as `Retry-After` says, within bounds) and a connection that never opened.
+- `exchange`: one API call as a generator flow (`loopline._http_api.exchange`, which every client of the
+  server shares), its failures raised as the errors below.
 - `error_from`: a server's error answer as the loopline error a local `Tasks` raises for the same
   mistake (`UnknownTaskError`, `InvalidInputError` with its `field`, ...).
 - `EventFollow`: following a task's events over an SSE stream that may break: which request opens (or
@@ -15,23 +13,31 @@ Nothing here may hold or print the API key: it travels only in the headers the c
 
 from __future__ import annotations
 
-import email.utils
 import inspect
-import json
-import random
 import time
 from collections.abc import Generator, Mapping
-from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
 import httpx2
 
-from .. import errors
+from .. import _http_api
+from .._http_api import (
+    ErrorAnswer,
+    Outcome,
+    RetryPolicy,
+    Sleep,
+    Step,
+    dumps,
+    json_body,
+    loopline_error_class,
+    retry_after,
+    retry_wait,
+)
 from .._sse import SSEDecoder
 from ..errors import (
     AuthenticationError,
-    ControlSignal,
     InvalidInputError,
     LooplineError,
     RateLimitedError,
@@ -42,108 +48,29 @@ from ..errors import (
 )
 from ._task import FINISHED_EVENT, TaskEvent
 
-__all__ = ["EventFollow", "Outcome", "RetryPolicy", "Sleep", "Step", "error_from", "exchange", "unreachable"]
-
-
-@dataclass(frozen=True, slots=True)
-class Sleep:
-    """Wait this long before the next attempt."""
-
-    seconds: float
-
-
-Step = httpx2.Request | Sleep
-Outcome = httpx2.Response | httpx2.TransportError
-"""What sending a request gave: the response (its body read), or why none came."""
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How often and how long a remote `Tasks` waits on a server that did not act on a request."""
-
-    retries: int = 3
-    """Attempts after the first, for 429, 503 and connections that never opened."""
-    base_delay: float = 0.2
-    """The first wait (doubling with each attempt, up to `max_delay`), with jitter."""
-    max_delay: float = 10.0
-    max_retry_after: float = 60.0
-    """A longer `Retry-After` is not waited for: the named error is raised at once."""
-    reconnects: int = 8
-    """Consecutive failed attempts to (re)open an event stream before giving up."""
-    rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
-
-    def backoff(self, attempt: int) -> float:
-        """Exponential, with jitter (half to all of it) so clients cut at once do not return at once."""
-        return float(min(self.max_delay, self.base_delay * 2 ** attempt) * (0.5 + self.rng.random() / 2))
+__all__ = ["EventFollow", "Outcome", "RetryPolicy", "Sleep", "Step", "dumps", "error_from", "exchange", "retry_after",
+           "task_path", "unreachable"]
 
 
 def exchange(request: httpx2.Request, policy: RetryPolicy, *, base_url: str,
              task_id: str | None = None) -> Generator[Step, Outcome, Any]:
     """One API call, retried while the server did not act on it; its JSON body (None when empty)."""
-    attempt = 0
-    while True:
-        outcome = yield request
-        wait = retry_wait(outcome, policy, attempt, base_url=base_url, task_id=task_id)
-        if wait is None:
-            assert isinstance(outcome, httpx2.Response)  # a transport error is retried or raised
-            return outcome.json() if outcome.content else None
-        yield Sleep(wait)
-        attempt += 1
+    return _http_api.exchange(request, policy, partial(fail, base_url=base_url, task_id=task_id))
 
 
-def retry_wait(outcome: Outcome, policy: RetryPolicy, attempt: int, *, base_url: str,
-               task_id: str | None) -> float | None:
-    """None when `outcome` is a success; else the wait before trying again, or the named error raised
-    when it is not to be retried (or out of attempts)."""
+def fail(outcome: Outcome, *, base_url: str, task_id: str | None) -> LooplineError:
+    """The loopline error a local `Tasks` raises for the same mistake, or `TasksUnavailableError` when the
+    server could not be reached."""
     if isinstance(outcome, httpx2.TransportError):
-        if attempt < policy.retries and isinstance(outcome, (httpx2.ConnectError, httpx2.ConnectTimeout)):
-            return policy.backoff(attempt)  # nothing reached the server: safe for any method
-        raise unreachable(base_url, outcome)
-    if outcome.status_code < 400:
-        return None
-    not_ready = outcome.status_code == 503 and _named(_error_type(outcome), 503) is None  # not "no live worker"
-    if attempt < policy.retries and (outcome.status_code == 429 or not_ready):
-        after = retry_after(outcome.headers)
-        if after is None:
-            return policy.backoff(attempt)
-        if after <= policy.max_retry_after:
-            return after
-    raise error_from(outcome.status_code, _json(outcome), base_url=base_url, task_id=task_id,
-                     retry_after=retry_after(outcome.headers))
+        return unreachable(base_url, outcome)
+    return error_from(outcome.status_code, json_body(outcome), base_url=base_url, task_id=task_id,
+                      retry_after=retry_after(outcome.headers))
 
 
 def unreachable(base_url: str, exc: Exception) -> TasksUnavailableError:
     return TasksUnavailableError(f"the loopline server at {base_url} could not be reached ({type(exc).__name__}: "
                                  f"{exc}); check that it runs (`loopline serve`) and that LOOPLINE_BASE_URL "
                                  "or base_url names it")
-
-
-def retry_after(headers: httpx2.Headers) -> float | None:
-    """`Retry-After` in seconds (it may be a number of seconds or an HTTP date); None when absent or odd."""
-    value = headers.get("retry-after", "").strip()
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
-
-
-def _error_type(response: httpx2.Response) -> str:
-    body = _json(response)
-    error = body.get("error") if isinstance(body, dict) else None
-    return str(error.get("type") or "") if isinstance(error, dict) else ""
-
-
-def _json(response: httpx2.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
 
 
 _BY_STATUS: dict[int, type[LooplineError]] = {400: InvalidInputError, 413: InvalidInputError,
@@ -155,31 +82,27 @@ def error_from(status: int, body: Any, *, base_url: str, task_id: str | None = N
                retry_after: float | None = None) -> LooplineError:
     """The loopline error for a server's error answer `{"error": {"type", "message", "field"}}`: the
     class it names when loopline has it (a misuse for a 4xx), else the one its status means."""
-    error = body.get("error") if isinstance(body, dict) else None
-    error = error if isinstance(error, dict) else {}
-    name, field_name = str(error.get("type") or ""), error.get("field")
-    message = f"{error.get('message') or 'no message'} (HTTP {status} from the loopline server at {base_url})"
+    answer = ErrorAnswer.parse(status, body)
+    message = f"{answer.message or 'no message'} (HTTP {status} from the loopline server at {base_url})"
     if status in (401, 403):
         return AuthenticationError(message + ("; pass api_key= or set LOOPLINE_API_KEY to a key of this server "
                                               "(`loopline keys create`)" if status == 401 else ""), status=status)
     if status == 429:
         return RateLimitedError(message, retry_after=retry_after)
-    cls = _named(name, status) or _BY_STATUS.get(status)
+    cls = _named(answer.type, status) or _BY_STATUS.get(status)
     if cls is None and status == 404:
         cls = UnknownTaskError if task_id is not None else UsageError
     if cls is None:
         return (RemoteServerError(message, status=status) if status >= 500
                 else UsageError(message))
-    return _build(cls, message, {"field": field_name or "body", "task_id": task_id, "status": status,
+    return _build(cls, message, {"field": answer.field or "body", "task_id": task_id, "status": status,
                                  "retry_after": retry_after})
 
 
 def _named(name: str, status: int) -> type[LooplineError] | None:
     """The loopline error class the server named, when it fits the status (a 4xx is a misuse)."""
-    cls = getattr(errors, name, None) if name in errors.__all__ else None
-    if not isinstance(cls, type) or not issubclass(cls, LooplineError) or issubclass(cls, ControlSignal):
-        return None
-    if 400 <= status < 500 and not issubclass(cls, UsageError):
+    cls = loopline_error_class(name)
+    if cls is not None and 400 <= status < 500 and not issubclass(cls, UsageError):
         return None
     return cls
 
@@ -242,7 +165,8 @@ class EventFollow:
         if response.status_code < 400:
             raise RemoteServerError(f"the loopline server at {self._base_url} answered an event stream with HTTP "
                                     f"{response.status_code}", status=response.status_code)
-        wait = retry_wait(response, self._policy, self._failures, base_url=self._base_url, task_id=self.task_id)
+        wait = retry_wait(response, self._policy, self._failures,
+                          partial(fail, base_url=self._base_url, task_id=self.task_id))
         self._failures += 1
         return wait
 
@@ -285,10 +209,3 @@ class EventFollow:
         self._failures += 1
         return min(wait, max(0.0, self.remaining()))
 
-
-def dumps(body: Mapping[str, Any], *, field_name: str) -> bytes:
-    """A request body as JSON; a value JSON cannot hold is an `InvalidInputError` before anything is sent."""
-    try:
-        return json.dumps(body, allow_nan=False).encode()
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"{field_name} cannot be sent as JSON: {exc}", field=field_name) from None

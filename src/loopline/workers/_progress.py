@@ -64,22 +64,29 @@ class TaskProgress:
                 events.append((kind, data))
 
         self._report_status(execution, emit)
-        self._report_calls(execution, emit)
+        new_tools = self._report_calls(execution, emit)
         self._report_steps(execution, emit)
         limit = execution.limits.max_steps
         action = _action(execution)
         progress = min(0.99, execution.steps / limit) if limit else None
-        if events:
-            self._tasks.table.add_events(self._task_id, events)
+        changed = False
 
         def change(record: dict[str, Any]) -> dict[str, Any] | None:
-            if record.get("current_action") == action and record.get("progress") == progress:
+            nonlocal changed
+            used = list(record.get("used_tools") or ())
+            added = [name for name in new_tools if name not in used]
+            changed = bool(added) or record.get("current_action") != action or record.get("progress") != progress
+            if not changed:
                 return None
             record.update(current_action=action, progress=progress, execution_id=execution.id,
-                          usage=_usage(execution), cost_usd=execution.cost_usd, steps=execution.steps)
+                          usage=_usage(execution), cost_usd=execution.cost_usd, steps=execution.steps,
+                          used_tools=[*used, *added])
             return record
 
-        self._tasks.table.update(self._task_id, change)
+        self._tasks.table.update(self._task_id, change, events=events)  # with its events: one write
+        if events and not changed:
+            self._tasks.table.add_events(self._task_id, events)
+        self._tools.update(new_tools)
 
     def _report_status(self, execution: Execution, emit: Callable[[str, str, dict[str, Any]], None]) -> None:
         if execution.status.value != self._status:
@@ -95,32 +102,24 @@ class TaskProgress:
                 emit(self._task_id, "usage", {**_usage(execution), "cost_usd": execution.cost_usd})
             self._steps = execution.steps
 
-    def _report_calls(self, execution: Execution, emit: Callable[[str, str, dict[str, Any]], None]) -> None:
+    def _report_calls(self, execution: Execution, emit: Callable[[str, str, dict[str, Any]], None]) -> list[str]:
+        """Emit the tool calls and results not reported yet; the names of tools not yet in `used_tools`."""
+        new_tools: list[str] = []
         if execution.tool_calls == 0 and not execution.pending_tool_calls:
-            return
+            return new_tools
         for call in self._store.get_tool_calls(execution.id):
             seen = self._calls.get(call.tool_call_id)
             if seen is None:
                 emit(self._task_id, "tool_call", {"id": call.tool_call_id, "name": call.name,
                                                                 "arguments": _arguments(call.arguments)})
-                if call.name not in self._tools:
-                    self._add_used_tool(call.name)
-                    self._tools.add(call.name)
+                if call.name not in self._tools and call.name not in new_tools:
+                    new_tools.append(call.name)
             if call.status == "finished" and seen != "finished":
                 emit(self._task_id, "tool_result", {
                     "id": call.tool_call_id, "name": call.name, "result": call.result, "is_error": call.is_error,
                     "duration": call.duration})
             self._calls[call.tool_call_id] = call.status
-
-    def _add_used_tool(self, name: str) -> None:
-        def change(record: dict[str, Any]) -> dict[str, Any] | None:
-            used = list(record.get("used_tools") or ())
-            if name in used:
-                return None
-            record["used_tools"] = [*used, name]
-            return record
-
-        self._tasks.table.update(self._task_id, change)
+        return new_tools
 
 
 def _usage(execution: Execution) -> dict[str, int]:

@@ -2,7 +2,7 @@
 the database. It opens a server-sent event stream (`GET /v1/workers/{id}/assignments`) that brings it
 `assignment` and `cancel` events, heartbeats over HTTP while it works (the answer names the tasks to
 cancel, and those handed to another worker meanwhile), and runs each task with the same `Runner` as a
-local worker, on `RemoteTasks`: the agent's steps are committed to the server's store, its events,
+local worker, on `AssignedTasks`: the agent's steps are committed to the server's store, its events,
 progress and result reported to the server.
 
 A stream that breaks is opened again, with backoff and jitter; the server sends the assignments not yet
@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
-import random
 import socket
 import threading
 from collections.abc import Callable
@@ -25,11 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 import httpx2
 
+from .._http_api import RetryPolicy, json_body
 from .._sse import ServerSentEvent, SSEDecoder
 from ..errors import LooplineError, StoreUnavailableError, TaskReassignedError, UsageError
 from ..executors import describe
+from ._assigned_tasks import AssignedTasks
 from ._remote_http import Connection, ServerCalls, error_from
-from ._remote_tasks import RemoteTasks
 from ._run import HandBack, Runner
 
 if TYPE_CHECKING:
@@ -39,7 +38,7 @@ __all__ = ["RemoteWorker", "remote_worker_id"]
 
 log = logging.getLogger("loopline.workers")
 
-_BACKOFF_FIRST, _BACKOFF_MOST = 0.5, 15.0
+_REOPEN = RetryPolicy(base_delay=0.5, max_delay=15.0)
 """Seconds before opening a broken stream again, doubled at each failure up to the most (with jitter)."""
 _STREAM_TIMEOUT = httpx2.Timeout(30.0, connect=5.0, read=60.0)
 """A stream silent this long (the server sends a comment every few seconds) is taken for broken."""
@@ -54,7 +53,7 @@ class RemoteWorker:
     """The remote side of one `Events`: its stream, its heartbeat and its running tasks."""
 
     def __init__(self, events: Events, worker_id: str, connection: Connection, calls: ServerCalls,
-                 tasks: RemoteTasks) -> None:
+                 tasks: AssignedTasks) -> None:
         self.events = events
         self.connection = connection
         self.calls = calls
@@ -111,7 +110,7 @@ class RemoteWorker:
 
     async def _follow(self) -> None:
         """Keep the assignment stream open; reopen it with backoff and jitter when it breaks."""
-        delay = _BACKOFF_FIRST
+        failures = 0
         async with httpx2.AsyncClient(base_url=self.connection.base_url, headers=self.connection.headers(),
                                       timeout=_STREAM_TIMEOUT, trust_env=False) as client:
             while True:
@@ -122,12 +121,12 @@ class RemoteWorker:
                 except (httpx2.TransportError, StoreUnavailableError) as exc:
                     reason = f"{type(exc).__name__}: {exc}"
                 if self.connections > opened:  # it was up: start again from the shortest wait
-                    delay = _BACKOFF_FIRST
-                wait = delay * (0.5 + random.random() / 2)
+                    failures = 0
+                wait = _REOPEN.backoff(failures)
                 log.warning("remote worker %s lost its stream (%s); opening it again in %.1f s", self.worker_id,
                             reason, wait)
                 await asyncio.sleep(wait)
-                delay = min(delay * 2, _BACKOFF_MOST)
+                failures += 1
 
     async def _stream(self, client: httpx2.AsyncClient) -> None:
         events = self.events
@@ -137,8 +136,8 @@ class RemoteWorker:
         async with client.stream("GET", f"{self._path}/assignments", params=params,
                                  headers={"Accept": "text/event-stream"}) as response:
             if response.status_code >= 400:
-                body = await response.aread()
-                raise _stream_error(response.status_code, body, self.connection.base_url)
+                await response.aread()
+                raise _stream_error(response, self.connection.base_url)
             self.connections += 1
             log.info("SSE connection established for real-time events (worker %s, %s)", self.worker_id,
                      self.connection.base_url)
@@ -254,12 +253,9 @@ class RemoteWorker:
         return stop_beating
 
 
-def _stream_error(status: int, body: bytes, server: str) -> Exception:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        data = {"error": {"message": body[:300].decode(errors="replace")}}
-    error = error_from(status, data, server)
+def _stream_error(response: httpx2.Response, server: str) -> Exception:
+    """A refused stream: a misuse (a bad key) ends the worker; anything else is waited out."""
+    error = error_from(response.status_code, json_body(response), server)
     if isinstance(error, UsageError):
         return error
     return StoreUnavailableError(str(error), store=server)

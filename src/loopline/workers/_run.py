@@ -194,8 +194,8 @@ class Runner:
             execution = await self.run_sync(lambda: agent.add_task(
                 record["input"]["text"] or "(see the attached files)", thread_id=record.get("thread_id"),
                 files=files, output_schema=schema, wait=60.0))
-            self.tasks.table.update(task_id, lambda r: {**r, "execution_id": execution.id})
-            self.tasks._event(task_id, "execution", {"execution_id": execution.id, "thread_id": execution.thread_id})
+            self.tasks.table.update(task_id, lambda r: {**r, "execution_id": execution.id}, events=[
+                ("execution", {"execution_id": execution.id, "thread_id": execution.thread_id})])  # one write
         progress = TaskProgress(self.tasks, task_id, self.tasks.store, cancelled=lambda: self.cancelled(task_id),
                                 handing_back=lambda: self.handing_back(task_id), hand_back=HandBack,
                                 detailed=bool(record.get("events_streaming", True)))

@@ -23,10 +23,10 @@ from ..executors import ExecutableTask, describe, load_entry_points, registered_
 from ..providers import Model
 from ..store import Store, owner_is_gone, process_owner
 from ..tasks import Tasks, engine_url, live_workers
+from ._assigned_tasks import AssignedTasks
 from ._handler import TaskHandler, on_task
 from ._remote import RemoteWorker, remote_worker_id
 from ._remote_http import Connection, ServerCalls
-from ._remote_tasks import RemoteTasks
 from ._run import HandBack, Runner
 
 __all__ = ["Events"]
@@ -82,7 +82,7 @@ class Events:
         else:  # a remote worker: its tasks, store and reports go through the server
             executor_id = remote_worker_id(name, executor_id)
             calls = ServerCalls(connection)
-            self.tasks = RemoteTasks(calls, executor_id)
+            self.tasks = AssignedTasks(calls, executor_id)
             self.remote = RemoteWorker(self, executor_id, connection, calls, self.tasks)
         self.agents: dict[str, Agent] = {}
         for agent in agents:

@@ -1,6 +1,7 @@
-"""The task API a remote worker's `Runner` uses, over HTTP: `RemoteTasks` is `Tasks` on an `HttpStore` and
-an `HttpTaskTable`, so the runner, the progress reports and the handler's `Task` run unchanged on a
-remote worker. Each write names the attempt the worker was given; the server refuses (409,
+"""The task API a remote worker's `Runner` uses, over HTTP: `AssignedTasks` is `Tasks` on an `HttpStore` and
+an `HttpTaskTable`, limited to the tasks the server assigned to this worker (`Tasks(base_url=...)` is
+the API's client, for anyone), so the runner, the progress reports and the handler's `Task` run unchanged
+on a remote worker. Each write names the attempt the worker was given; the server refuses (409,
 `TaskReassignedError`) a worker that is no longer the task's assignee, and applies a result once."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from ..tasks.engine import Engine
 from ._http_store import HttpStore
 from ._remote_http import ServerCalls
 
-__all__ = ["HttpTaskTable", "RemoteTasks"]
+__all__ = ["AssignedTasks", "HttpTaskTable"]
 
 _UPDATE_TRIES = 50
 
@@ -85,7 +86,7 @@ class HttpTaskTable(TaskTable):
         self._written.pop(task_id, None)
 
 
-class RemoteTasks(Tasks):
+class AssignedTasks(Tasks):
     """`Tasks` for a remote worker's runner: the server's store and task rows, over HTTP."""
 
     def __init__(self, calls: ServerCalls, worker_id: str) -> None:  # no database, no engine
@@ -96,7 +97,7 @@ class RemoteTasks(Tasks):
         self._engine = None
 
     def __repr__(self) -> str:
-        return f"RemoteTasks({self.store!r})"
+        return f"AssignedTasks({self.store!r})"
 
     @property
     def engine(self) -> Engine:
