@@ -18,10 +18,10 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
+from urllib.parse import urlsplit, urlunsplit
 
 from ..agent import Agent
 from ..errors import ConfigError, InvalidInputError, TaskTimeoutError
