@@ -167,7 +167,8 @@ def run(kind: str, db: str, env: dict[str, str], args: argparse.Namespace, log: 
     once = task_bench.check(check, result["ids"], args.steps, ledger)
     out = {"tasks": len(result["ids"]), "counts": counts, "create_s": result["create_s"],
            **verdict(check, result), **({"server_cpu_s": cpu} if server else {}),
-           "run_twice": once["executions_twice"] + once["messages_wrong"] + once["tool_calls_run_twice"]}
+           "run_twice": once["executions_twice"] + once["messages_wrong"] + once["tool_calls_run_twice"],
+           "errors": once["errors"]}
     check.store.close()
     return out
 
@@ -218,8 +219,16 @@ def render(section: dict[str, Any]) -> str:
         "conversation and tool calls run more than once:",
         table(["run", "create p50 / p99", "completed", "wall time", "vs in-process", "server CPU per task",
                "subscribers complete", "events lost / twice / out of order", "run twice"], rows),
+        *errors(section),
         *cut_parts(section),
         "**Goals**:", goals_table(section["goals"])])
+
+
+def errors(section: dict[str, Any]) -> list[str]:
+    """How the tasks that did not complete ended (status: error type: message), when any did not."""
+    lines = [f"- {name}, {how}: {count} x {error}" for name, pair in section["runs"].items()
+             for how, r in pair.items() for error, count in (r.get("errors") or {}).items()]
+    return ["Tasks that did not complete:\n\n" + "\n".join(lines)] if lines else []
 
 
 def _kind(s: dict[str, Any]) -> str:
