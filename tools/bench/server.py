@@ -5,15 +5,20 @@
 - **subscribers**: each one's events against the task's stored events: complete, in order, none twice;
 - **server CPU per task**: the server process's CPU seconds (from /proc) over the run, per task;
 - **overhead**: wall time from the first create to the last task finished, over HTTP, against the same
-  tasks created in-process with `Tasks` (the same clients as coroutines, the same subscribers, the same
-  workers) on a fresh database of the same kind.
+  tasks created in-process with `Tasks` (the same clients as coroutines, the same subscribers) on a fresh
+  database of the same kind, run by as many local database workers;
+- **run twice**: every task checked as tasks.py checks its runs (one execution, one conversation in its
+  thread, each tool call run once: the ledger every tool run appends to).
 
 Every task is an agent task of `--steps` model requests (the agent `bench` of task_worker.py, the real
-`openai` SDK, the mock server of mock_server.py). The workers are local database workers (task_worker.py,
-one on SQLite, `--workers` on PostgreSQL); `workers()` is the one place a kind of worker is chosen, so
-remote workers (`Events(base_url=...)`, `--remote`) fit in there.
+`openai` SDK, the mock server of mock_server.py). `workers()` is the one place a kind of worker is chosen:
+local database workers (task_worker.py, one on SQLite, `--workers` on PostgreSQL), or with `--remote`
+`--workers` remote worker processes (remote_worker.py: `Events(base_url=...)`, tasks over SSE, steps
+committed through the server). With `--remote` the network cut of network_cut.py runs too (`--cut-tasks`
+tasks on one remote worker whose connections are all closed mid-task; `--cut-tasks 0` leaves it out).
 
-    python tools/bench/server.py [--tasks 2000] [--clients 20] [--subscribers 100] [--pg [URL]] [--json PATH]
+    python tools/bench/server.py [--remote] [--tasks 2000] [--clients 20] [--subscribers 100] [--pg [URL]]
+                                 [--cut-tasks 5] [--cut-steps 10] [--json PATH]
 """
 
 from __future__ import annotations
@@ -38,7 +43,9 @@ import httpx2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import mock_server
+import network_cut
 import tasks as task_bench
+from remote_worker import RemoteWorkers
 from scenario import fmt_ratio, fmt_time, goal_row, goals_table, save_section, table
 from task_worker import AGENT_ID
 
@@ -88,12 +95,20 @@ class Server:
 
 
 @contextlib.contextmanager
-def workers(kind: str, db: str, env: dict[str, str], args: argparse.Namespace, log: Path) -> Iterator[None]:
-    """The workers that run the tasks, started and stopped around the run: the one place a kind is chosen."""
-    if kind == "remote":
-        raise SystemExit("--remote needs remote workers (`Events(base_url=...)`), which this build does not have yet")
-    with task_bench.workers(db, env, args, args.n_workers, log):
+def workers(kind: str, db: str, env: dict[str, str], args: argparse.Namespace, log: Path, *,
+            server: Server | None) -> Iterator[None]:
+    """The workers that run the tasks, started and stopped around the run: the one place a kind is chosen.
+    Remote workers take their tasks from `server`; the in-process run (no server) has database workers."""
+    if kind != "remote" or server is None:
+        with task_bench.workers(db, env, args, args.n_workers, log):
+            yield
+        return
+    group = RemoteWorkers(server.url, db, env, args.concurrency, args.lease, log=log)
+    try:
+        group.start(args.n_workers)
         yield
+    finally:
+        group.stop_all()
 
 
 # --- the load ---------------------------------------------------------------------------------------
@@ -132,12 +147,15 @@ async def load(tasks: Tasks, args: argparse.Namespace, label: str) -> dict[str, 
     return {"start": start, "create_s": created, "latencies": latencies, "ids": ids, "seen": seen}
 
 
-def run(kind: str, db: str, env: dict[str, str], args: argparse.Namespace, log: Path) -> dict[str, Any]:
-    """One run on a fresh database: `kind` "http" through a server process, "local" with `Tasks(db)`."""
+def run(kind: str, db: str, env: dict[str, str], args: argparse.Namespace, log: Path, *,
+        ledger: Path) -> dict[str, Any]:
+    """One run on a fresh database: `kind` "http" through a server process, "local" with `Tasks(db)`;
+    every tool run goes to `ledger`."""
     check = Tasks(db)
     server = Server(db, env, log) if kind == "http" else None
+    env = {**env, "BENCH_LEDGER": str(ledger)}
     try:
-        with workers(args.worker_kind, db, env, args, log):
+        with workers(args.worker_kind, db, env, args, log, server=server):
             tasks: Tasks = RemoteTasks(base_url=server.url, timeout=60) if server else check
             cpu = server.cpu() if server else 0.0
             result = asyncio.run(load(tasks, args, kind))
@@ -146,8 +164,11 @@ def run(kind: str, db: str, env: dict[str, str], args: argparse.Namespace, log: 
     finally:
         if server is not None:
             server.stop()
+    once = task_bench.check(check, result["ids"], args.steps, ledger)
     out = {"tasks": len(result["ids"]), "counts": counts, "create_s": result["create_s"],
-           **verdict(check, result), **({"server_cpu_s": cpu} if server else {})}
+           **verdict(check, result), **({"server_cpu_s": cpu} if server else {}),
+           "run_twice": once["executions_twice"] + once["messages_wrong"] + once["tool_calls_run_twice"],
+           "errors": once["errors"]}
     check.store.close()
     return out
 
@@ -186,16 +207,56 @@ def render(section: dict[str, Any]) -> str:
                          ratio if r is http else "1.00x",
                          f"{r['server_cpu_s'] / r['tasks'] * 1000:.1f} ms" if "server_cpu_s" in r else "-",
                          f"{r['subscribers'] - r['subscribers_incomplete']}/{r['subscribers']}",
-                         f"{r['events_missing']} / {r['events_twice']} / {r['subscribers_out_of_order']}"])
+                         f"{r['events_missing']} / {r['events_twice']} / {r['subscribers_out_of_order']}",
+                         str(r["run_twice"])])
     return "\n\n".join([
         f"{s['tasks']} agent tasks of {s['steps']} model requests (the local mock model server, "
         f"{s['latency_ms']:g} ms a request) created by {s['clients']} concurrent clients while {s['subscribers']} "
-        f"subscribers follow tasks' events, run by {s['worker_kind']} workers ({s['concurrency']} tasks at a time "
-        f"each); load average {section['load_before']:.2f} before the run on {os.cpu_count()} CPUs. Wall time is "
-        "from the first create to the last task finished; the in-process run is the same load with `Tasks(db)`:",
+        f"subscribers follow tasks' events, run by {_kind(s)} ({s['concurrency']} tasks at a time each); load "
+        f"average {section['load_before']:.2f} before the run on {os.cpu_count()} CPUs. Wall time is from the first "
+        "create to the last task finished; the in-process run is the same load with `Tasks(db)` and as many "
+        "database workers; \"run twice\" counts executions per task above one, threads that are not exactly one "
+        "conversation and tool calls run more than once:",
         table(["run", "create p50 / p99", "completed", "wall time", "vs in-process", "server CPU per task",
-               "subscribers complete", "events lost / twice / out of order"], rows),
+               "subscribers complete", "events lost / twice / out of order", "run twice"], rows),
+        *errors(section),
+        *cut_parts(section),
         "**Goals**:", goals_table(section["goals"])])
+
+
+def errors(section: dict[str, Any]) -> list[str]:
+    """How the tasks that did not complete ended (status: error type: message), when any did not."""
+    lines = [f"- {name}, {how}: {count} x {error}" for name, pair in section["runs"].items()
+             for how, r in pair.items() for error, count in (r.get("errors") or {}).items()]
+    return ["Tasks that did not complete:\n\n" + "\n".join(lines)] if lines else []
+
+
+def _kind(s: dict[str, Any]) -> str:
+    if s["worker_kind"] == "remote":
+        return f"{s['workers']} remote worker processes (`Events(base_url=...)`, over SSE and HTTP)"
+    return "local database worker processes"
+
+
+def cut_parts(section: dict[str, Any]) -> list[str]:
+    """The network cut's paragraph and table, when it ran."""
+    cuts = section.get("cuts") or {}
+    if not cuts:
+        return []
+    rows = [[name, f"{r['running_at_cut']}/{r['tasks']}", str(r["connections_cut"]), _t(r["cut_to_stream_s"]),
+             f"{r['completed']}/{r['tasks']}", f"{r['finished_once']}/{r['tasks']}",
+             str(r["executions_twice"] + r["messages_wrong"] + r["tool_calls_run_twice"]),
+             str(r["tool_calls_run_again"] - r["tool_calls_run_twice"]),
+             f"{_t(r['cut_to_completion_p50_s'])} / {_t(r['cut_to_completion_max_s'])}", _t(r["task_duration_p50_s"])]
+            for name, r in cuts.items()]
+    s = section["settings"]
+    return [f"**Network cut**: one remote worker reaches the server through a TCP proxy; {s['cut_tasks']} tasks of "
+            f"{s['cut_steps']} model requests start on it, and once each has run a tool, every connection through "
+            "the proxy is closed at once (new ones go through). \"Cut to completion\" is each task's `finished_at` "
+            "minus the cut, \"stream back\" the cut to the worker's assignment stream open again (its log); a tool "
+            "call whose result the cut kept from the server may run again (it is idempotent):",
+            table(["database", "running at the cut", "connections cut", "stream back", "completed",
+                   "one `finished` event", "run twice", "tool calls run again", "cut to completion p50 / max",
+                   "task duration p50"], rows)]
 
 
 def _t(value: float | None) -> str:
@@ -209,8 +270,13 @@ def goals(section: dict[str, Any]) -> list[dict[str, Any]]:
         whole = r["subscribers_incomplete"] == r["events_missing"] == r["events_twice"] == 0
         out.append(goal_row(f"{name}: every subscriber got every event of its task, in order, once",
                             f"{r['subscribers'] - r['subscribers_incomplete']}/{r['subscribers']}", "all", whole))
-        out.append(goal_row(f"{name}: tasks completed over HTTP", f"{r['completed']}/{r['tasks']}", "all",
-                            r["completed"] == r["tasks"]))
+        out.append(goal_row(f"{name}: tasks completed over HTTP, run twice", f"{r['completed']}/{r['tasks']}, "
+                            f"{r['run_twice']}", "all, 0", r["completed"] == r["tasks"] and r["run_twice"] == 0))
+    for name, c in (section.get("cuts") or {}).items():
+        twice = c["executions_twice"] + c["messages_wrong"] + c["tool_calls_run_twice"]
+        out.append(goal_row(f"{name}: network cut mid-task, tasks completed once", f"{c['finished_once']}/{c['tasks']}"
+                            f" ({c['completed']} completed, {twice} run twice)", "all",
+                            c["completed"] == c["finished_once"] == c["tasks"] and twice == 0))
     return out
 
 
@@ -218,7 +284,9 @@ def goals(section: dict[str, Any]) -> list[dict[str, Any]]:
 
 def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     dbs = task_bench.Databases(work, args.pg)
-    kinds = {"SQLite": ("sqlite", 1)} if not args.pg else {"PostgreSQL": ("pg", args.workers)}
+    remote = args.worker_kind == "remote"  # as many database workers in-process as remote ones over HTTP
+    kinds = ({"PostgreSQL": ("pg", args.workers)} if args.pg
+             else {"SQLite": ("sqlite", args.workers if remote else 1)})
     log = Path(args.log) if args.log else work / "processes.log"
     runs: dict[str, Any] = {}
     try:
@@ -231,11 +299,23 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 pair = {}
                 for how in ("http", "local"):
                     print(f"  {args.tasks} tasks on {name}, {how}", file=sys.stderr, flush=True)
-                    pair[how] = run(how, dbs.new(kind, how), env, args, log)
+                    pair[how] = run(how, dbs.new(kind, how), env, args, log, ledger=work / f"ledger-{kind}-{how}.jsonl")
                 runs[name] = pair
+        cuts = {}
+        if remote and args.cut_tasks:
+            with mock_server.running(args.cut_steps, latency_ms=args.latency_ms) as port:
+                env["OPENAI_BASE_URL"] = f"http://127.0.0.1:{port}/v1"
+                for name, (kind, _) in kinds.items():
+                    print(f"  network cut: {args.cut_tasks} tasks on {name}", file=sys.stderr, flush=True)
+                    db = dbs.new(kind, "cut")
+                    server = Server(db, env, log)
+                    try:
+                        cuts[name] = network_cut.run(server.url, db, env, args, log=log, work=work)
+                    finally:
+                        server.stop()
     finally:
         dbs.drop_all()
-    return {"runs": runs}
+    return {"runs": runs, "cuts": cuts}
 
 
 def main() -> None:
@@ -243,9 +323,12 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=20, help="concurrent HTTP clients creating tasks")
     parser.add_argument("--subscribers", type=int, default=100, help="SSE subscribers, each following one task")
-    parser.add_argument("--workers", type=int, default=2, help="worker processes on PostgreSQL (SQLite: 1)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="worker processes (local database workers on SQLite: 1)")
     parser.add_argument("--remote", dest="worker_kind", action="store_const", const="remote", default="local",
-                        help="remote workers (Events(base_url=...)) instead of database workers")
+                        help="remote workers (Events(base_url=...)) instead of database workers, and the network cut")
+    parser.add_argument("--cut-tasks", type=int, default=5, help="network cut: tasks running when it is cut (0: none)")
+    parser.add_argument("--cut-steps", type=int, default=10, help="network cut: model requests per task")
     parser.add_argument("--concurrency", type=int, default=32, help="tasks at a time per worker")
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--latency-ms", type=float, default=50)
@@ -259,7 +342,7 @@ def main() -> None:
     if args.pg == "":
         parser.error("--pg needs a URL or LOOPLINE_TEST_PG_URL")
     settings = {k: getattr(args, k) for k in ("tasks", "clients", "subscribers", "workers", "worker_kind",
-                                              "concurrency", "steps", "latency_ms")}
+                                              "concurrency", "steps", "latency_ms", "cut_tasks", "cut_steps")}
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the processes are stopped and databases dropped
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="loopline-server-bench-") as tmp:
