@@ -18,6 +18,7 @@ import logging
 import os
 import random
 import socket
+import threading
 import time
 from typing import Any
 
@@ -27,12 +28,24 @@ from ..tasks import Tasks, engine_url
 
 __all__ = ["Relay"]
 
+_HANDED_BACK = "\0handed back"
+
 log = logging.getLogger("loopline.workers")
 
 _TERMINAL = {s.value for s in ExecutionStatus if s.is_terminal}
 _ENDED = (*_TERMINAL, "PAUSED")
-_WATCH_SECONDS = 0.2
-"""How often the relay looks at a task it handed out (its status, its worker's heartbeat)."""
+_WATCH_SECONDS = 0.5
+"""How often the relay looks at a task it handed out (its status, its worker's heartbeat). The worker's
+result frees its slot at once (the server closes the assignment), so this only bounds how soon a
+silent worker's task is seen and handed on."""
+_WAIT_SECONDS = 0.1
+"""How often a task waiting for a free remote worker looks again (at the shared view: no query of its own)."""
+_REREAD_SECONDS = 1.0
+"""How often a waiting task's record is read again (a cancel, or an end from elsewhere)."""
+_VIEW_SECONDS = 0.25
+"""How old the relay's one view of the workers and their open assignments may get. Every task the relay
+holds reads this one view instead of querying for itself: a relay holding a thousand waiting tasks
+makes two queries every quarter second, not thousands."""
 
 
 class Relay:
@@ -47,6 +60,8 @@ class Relay:
         self._engine: Any = None
         self._duties: list[asyncio.Task[None]] = []
         self._started_at = 0.0
+        self._view_lock = threading.Lock()
+        self._view: tuple[float, list[WorkerRow], dict[str, int]] = (0.0, [], {})
         self.assigned = 0
         """How many assignments this relay made (reassignments included)."""
 
@@ -85,9 +100,8 @@ class Relay:
         from ..tasks.engine import EXECUTOR_QUEUE_PREFIX
         from ._dbos import DBOS, queues_of
 
-        rows = await asyncio.to_thread(self._remote_rows)
-        used = await asyncio.to_thread(self.assignments.open_counts)
-        local = await asyncio.to_thread(self._database_rows)
+        rows, local, used = await asyncio.to_thread(lambda: (self._remote_rows(), self._database_rows(),
+                                                              self._seen()[1]))
         agents: set[str] = set()
         executors: set[str] = set()
         every_agent = False
@@ -106,6 +120,15 @@ class Relay:
                       and not _serves(local, _agent_of(q.name), executor=False)]
         return names
 
+    def _seen(self) -> tuple[list[WorkerRow], dict[str, int]]:
+        """The workers' rows and each worker's open assignments, read at most every `_VIEW_SECONDS`."""
+        with self._view_lock:
+            at, rows, used = self._view
+            if time.monotonic() - at >= _VIEW_SECONDS:
+                rows, used = self.tasks.table.workers(), self.assignments.open_counts()
+                self._view = (time.monotonic(), rows, used)
+            return rows, used
+
     def _remote_rows(self) -> list[WorkerRow]:
         """Remote workers whose heartbeat is fresh and that are not stopping."""
         return [r for r in self._live_rows() if r.data.get("remote") and not r.data.get("stopping")]
@@ -116,14 +139,13 @@ class Relay:
 
     def _live_rows(self) -> list[WorkerRow]:
         now = time.time()
-        return [r for r in self.tasks.table.workers()
-                if now - r.heartbeat_at <= float(r.data.get("lease") or self.lease_seconds)]
+        return [r for r in self._seen()[0] if now - r.heartbeat_at <= float(r.data.get("lease") or self.lease_seconds)]
 
-    def _hand_back(self, task_id: str) -> bool:
+    def _hand_back(self, record: dict[str, Any]) -> bool:
         """Give a task no remote worker of its organisation can take back to the engine, in a new run, when a
         worker on the database serves its id (the relay no longer follows that queue, so it goes there).
         False when none does: the task waits here for a remote worker of its organisation."""
-        record = self.tasks.table.get(task_id)
+        task_id = record["id"]
         if not _serves(self._database_rows(), record["agent_id"], executor=record.get("kind") == "executor"):
             return False
 
@@ -151,7 +173,7 @@ class Relay:
             if record["status"] in _ENDED:
                 await asyncio.to_thread(self.assignments.end, task_id)
                 return str(record["status"])
-            if current is not None and current.is_open and self._alive(current.worker_id):
+            if current is not None and current.is_open and await asyncio.to_thread(self._alive, current.worker_id):
                 status = await self._watch(task_id, current.worker_id)
                 if status is not None:
                     return status
@@ -159,12 +181,11 @@ class Relay:
             if record.get("cancel_requested"):
                 self.tasks._finish(task_id, "CANCELLED")
                 return "CANCELLED"
-            worker = await asyncio.to_thread(self._pick, record)
+            worker = await self._free_worker(record)
+            if worker == _HANDED_BACK:
+                return "PENDING"
             if worker is None:
-                if await asyncio.to_thread(self._hand_back, task_id):
-                    return "PENDING"
-                await asyncio.sleep(_WATCH_SECONDS)
-                continue
+                continue  # read the record again: cancelled, or ended elsewhere, meanwhile?
             made = await asyncio.to_thread(self.assignments.assign, task_id, worker, relay=self.relay_id,
                                            organization_id=record.get("organization_id", ""), unless_status=_ENDED)
             if made is not None:
@@ -172,6 +193,24 @@ class Relay:
                 if current is not None:
                     log.warning("relay %s handed task %s from %s (silent) to %s (attempt %d)", self.relay_id,
                                 task_id, current.worker_id, worker, made.attempt)
+
+    async def _free_worker(self, record: dict[str, Any]) -> str | None:
+        """A remote worker with a free slot for the task (its slot taken in the view at once, so tasks
+        waiting together do not all pick the same one); `_HANDED_BACK` when the task went back to the
+        engine; None after `_REREAD_SECONDS` without either."""
+        deadline = time.monotonic() + _REREAD_SECONDS
+        while time.monotonic() < deadline:
+            found = await asyncio.to_thread(self._pick_or_hand_back, record)
+            if found is not None:
+                return found
+            await asyncio.sleep(_WAIT_SECONDS)
+        return None
+
+    def _pick_or_hand_back(self, record: dict[str, Any]) -> str | None:
+        worker = self._pick(record)
+        if worker is None and self._hand_back(record):
+            return _HANDED_BACK
+        return worker
 
     async def _watch(self, task_id: str, worker_id: str) -> str | None:
         """Until the task ends (its status) or its worker falls silent (None)."""
@@ -187,7 +226,7 @@ class Relay:
     def _alive(self, worker_id: str) -> bool:
         """Whether the worker's heartbeat is fresh. For a lease after the relay starts, every worker is: the
         server may just have come back, and its workers need that long to reach it again."""
-        rows = self.tasks.table.workers()
+        rows, _ = self._seen()
         row = next((r for r in rows if r.id == worker_id), None)
         lease = float(row.data.get("lease") or self.lease_seconds) if row is not None else self.lease_seconds
         if time.time() - self._started_at < lease:
@@ -196,8 +235,8 @@ class Relay:
 
     def _pick(self, record: dict[str, Any]) -> str | None:
         """A live remote worker of the task's organisation serving its agent (or executor), with the most
-        free slots (ties drawn at random)."""
-        used = self.assignments.open_counts()
+        free slots (ties drawn at random); the slot is counted as taken in the view until it is read again."""
+        _, used = self._seen()
         executor = record.get("kind") == "executor"
         best: list[tuple[int, float, str]] = []
         for row in self._remote_rows():
@@ -211,7 +250,12 @@ class Relay:
             free = int(row.data.get("concurrency") or 1) - used.get(row.id, 0)
             if free > 0:
                 best.append((free, random.random(), row.id))
-        return max(best)[2] if best else None
+        if not best:
+            return None
+        with self._view_lock:
+            chosen = max(best)[2]
+            used[chosen] = used.get(chosen, 0) + 1
+        return chosen
 
     # --- liveness -------------------------------------------------------------------------------------
 
