@@ -8,12 +8,10 @@ exactly as an id that does not exist, so a caller cannot tell another organisati
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..errors import UnknownExecutionError, UnknownThreadError
 from ..loop import Execution, ExecutionStatus, execution_from_json
 from ._protocol import Page, ThreadInfo
-from ._sql import _THREAD_COLUMNS, SqlStore, _after, _paged, _thread
+from ._sql import _THREAD_COLUMNS, SqlStore, _after, _execution_filters, _paged, _thread
 
 __all__ = ["OrganizationView"]
 
@@ -73,18 +71,8 @@ class OrganizationView:
         if self.organization_id is None:
             return self.store.list_executions(agent_name=agent_name, thread_id=thread_id, status=status,
                                               limit=limit, cursor=cursor)
-        clauses, params = [_OWNED_EXECUTIONS], [self.organization_id]
-        filters: tuple[tuple[str, Any], ...] = (
-            ("agent_name", agent_name), ("thread_id", thread_id),
-            ("status", None if status is None else ExecutionStatus(status).value))
-        for column, value in filters:
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        after, after_params = _after(cursor)
-        if after:
-            clauses.append(after)
-            params.extend(after_params)
+        clauses, params = _execution_filters(agent_name=agent_name, thread_id=thread_id, status=status, cursor=cursor)
+        clauses, params = [_OWNED_EXECUTIONS, *clauses], [self.organization_id, *params]
         with self.store._read() as cur:
             cur.execute(self.store._sql(f"SELECT data FROM executions WHERE {' AND '.join(clauses)} "
                                         f"ORDER BY created_at DESC, id DESC LIMIT {int(limit) + 1}"), params)

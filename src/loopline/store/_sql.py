@@ -254,16 +254,7 @@ class SqlStore:
     def list_executions(self, *, agent_name: str | None = None, thread_id: str | None = None,
                         status: ExecutionStatus | None = None, limit: int | None = 50,
                         cursor: str | None = None) -> Page[Execution]:
-        clauses, params = [], []
-        for column, value in (("agent_name", agent_name), ("thread_id", thread_id),
-                              ("status", None if status is None else ExecutionStatus(status).value)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        after, after_params = _after(cursor)
-        if after:
-            clauses.append(after)
-            params.extend(after_params)
+        clauses, params = _execution_filters(agent_name=agent_name, thread_id=thread_id, status=status, cursor=cursor)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         bound = f" LIMIT {int(limit) + 1}" if limit is not None else ""
         with self._read() as cur:
@@ -364,6 +355,24 @@ def _rewritten(data: str, rewrite: Callable[[dict[str, Any]], dict[str, Any]]) -
 def _thread(row: Sequence[Any]) -> ThreadInfo:
     return ThreadInfo(id=row[0], created_at=row[1], updated_at=row[2], length=int(row[3]),
                       metadata=json.loads(row[4]) if row[4] else {}, parent_thread_id=row[5])
+
+
+def _execution_filters(*, agent_name: str | None, thread_id: str | None, status: ExecutionStatus | None,
+                       cursor: str | None) -> tuple[list[str], list[Any]]:
+    """The WHERE clauses (and their parameters) of a page of executions: the filters given, and the
+    position after `cursor`."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column, value in (("agent_name", agent_name), ("thread_id", thread_id),
+                          ("status", None if status is None else ExecutionStatus(status).value)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    after, after_params = _after(cursor)
+    if after:
+        clauses.append(after)
+        params.extend(after_params)
+    return clauses, params
 
 
 def _after(cursor: str | None) -> tuple[str, list[Any]]:
