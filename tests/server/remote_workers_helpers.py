@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -13,6 +12,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from server_helpers import stop_process as stop
 
 from loopline.tasks import Tasks
 
@@ -42,17 +43,6 @@ def start_remote_worker(base_url: str, db: str, *args: str, env: dict[str, str] 
         raise RuntimeError(f"the remote worker did not start within {timeout} s")
     finally:
         tasks.store.close()
-
-
-def stop(proc: subprocess.Popen[bytes], *, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
-    """Signal the process and wait for it to exit; its exit status."""
-    if proc.poll() is None:
-        proc.send_signal(sig)
-    try:
-        return proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        return proc.wait()
 
 
 class CuttableProxy:

@@ -130,10 +130,10 @@ def start_worker(db: str, target: str = f"{WORKER_APP}:agents", *args: str, log:
         tasks.store.close()
 
 
-def stop_process(proc: subprocess.Popen[bytes], *, timeout: float = 30.0) -> int:
-    """SIGTERM, then the exit status (killed after `timeout`)."""
+def stop_process(proc: subprocess.Popen[bytes], *, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+    """Send `sig` (SIGTERM), then the exit status (killed after `timeout`)."""
     if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
     try:
         return proc.wait(timeout)
     except subprocess.TimeoutExpired:
