@@ -6,10 +6,13 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..store import KeyTable, OrganizationView, Store, default_store, key_table, open_store, task_table
 from ..tasks import Tasks
+
+if TYPE_CHECKING:
+    from ..workers import Relay
 
 __all__ = ["ServerSettings", "ServerState"]
 
@@ -57,6 +60,7 @@ class ServerState:
         worker_limiter: Each key's request rate on the remote workers' endpoints, in this process.
         streams: The event streams each key holds open, in this process.
         stopping: Set when the process is asked to stop: long-lived responses (event streams) end.
+        relay: This process's relay while it runs (`ServerSettings.relay`).
     """
 
     def __init__(self, settings: ServerSettings, store: Store | None = None) -> None:
@@ -73,6 +77,7 @@ class ServerState:
         self.worker_limiter = RateLimiter(settings.requests_per_second * factor, round(settings.burst * factor))
         self.streams = StreamLimit(settings.max_streams_per_key)
         self.stopping = threading.Event()
+        self.relay: Relay | None = None
 
     def view(self, organization_id: str, *, everything: bool = False) -> OrganizationView:
         """Threads and executions as the organisation sees them (`everything`: all of them)."""

@@ -66,14 +66,14 @@ async def on_startup(app: FastAPI) -> None:
     if state.settings.relay:
         relay = Relay(state.store, lease_seconds=state.settings.worker_lease_seconds)
         await relay.start()
-        app.state.loopline_relay = relay
+        state.relay = relay
 
 
 async def on_shutdown(app: FastAPI) -> None:
-    relay: Relay | None = getattr(app.state, "loopline_relay", None)
+    state: ServerState = app.state.loopline
+    relay, state.relay = state.relay, None
     if relay is not None:
         await relay.stop()
-        app.state.loopline_relay = None
 
 
 # --- bodies -------------------------------------------------------------------------------------------
@@ -417,4 +417,6 @@ def _finish(state: ServerState, who: Caller, worker_id: str, task_id: str, body:
     applied = tasks._finish(task_id, body.status, result=body.result, error=body.error, only_from=body.only_from,
                             **fields)
     assignments.end(task_id)
+    if state.relay is not None:
+        state.relay.slot_freed()
     return {"applied": applied, "task": tasks.table.get(task_id)}

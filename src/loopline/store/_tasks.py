@@ -24,6 +24,8 @@ from ._sql import Cursor, SqlStore
 __all__ = ["TaskEventRow", "TaskTable", "WorkerRow", "task_table"]
 
 _COLUMNS = "id, organization_id, agent_id, status, thread_id, idempotency_key, created_at, updated_at, data"
+_BATCH = 500
+"""Ids per `IN (...)` list (SQLite takes at most 32,766 parameters a statement, older builds 999)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,13 +146,21 @@ class TaskTable:
 
     def cancel_requested(self, task_ids: Sequence[str]) -> builtins.list[str]:
         """Those of `task_ids` asked to cancel: one query for all the tasks a worker runs."""
-        if not task_ids:
-            return []
+        return [task_id for task_id, r in self.many(task_ids).items() if r.get("cancel_requested")]
+
+    def many(self, task_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The records of those of `task_ids` that exist, by id: one query per 500 ids."""
+        ids = builtins.list(dict.fromkeys(task_ids))
+        found: dict[str, dict[str, Any]] = {}
         with self.store._read() as cur:
-            cur.execute(self.store._sql(f"SELECT data FROM tasks WHERE id IN ({', '.join('?' for _ in task_ids)})"),
-                        builtins.list(task_ids))
-            records = [json.loads(row[0]) for row in cur.fetchall()]
-        return [r["id"] for r in records if r.get("cancel_requested")]
+            for start in range(0, len(ids), _BATCH):
+                chunk = ids[start:start + _BATCH]
+                cur.execute(self.store._sql(f"SELECT data FROM tasks WHERE id IN ({', '.join('?' for _ in chunk)})"),
+                            chunk)
+                for row in cur.fetchall():
+                    record = json.loads(row[0])
+                    found[record["id"]] = record
+        return found
 
     def update(self, task_id: str, change: Callable[[dict[str, Any]], dict[str, Any] | None], *,
                events: Sequence[tuple[str, dict[str, Any]]] = ()) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import time
 from typing import Any
 
 from ..loop import ExecutionStatus
-from ..store import AssignmentTable, Store, WorkerRow, owner_is_gone, process_owner
+from ..store import Assignment, AssignmentTable, Store, WorkerRow, owner_is_gone, process_owner
 from ..tasks import Tasks, engine_url
 
 __all__ = ["Relay"]
@@ -35,17 +35,15 @@ log = logging.getLogger("loopline.workers")
 _TERMINAL = {s.value for s in ExecutionStatus if s.is_terminal}
 _ENDED = (*_TERMINAL, "PAUSED")
 _WATCH_SECONDS = 0.5
-"""How often the relay looks at a task it handed out (its status, its worker's heartbeat). The worker's
-result frees its slot at once (the server closes the assignment), so this only bounds how soon a
-silent worker's task is seen and handed on."""
-_WAIT_SECONDS = 0.1
-"""How often a task waiting for a free remote worker looks again (at the shared view: no query of its own)."""
+"""How often the relay reads the tasks it handed out (their status; their workers' heartbeats are in its
+view). The worker's result frees its slot at once (the server closes the assignment), so this only
+bounds how soon a silent worker's task is seen and handed on."""
 _REREAD_SECONDS = 1.0
-"""How often a waiting task's record is read again (a cancel, or an end from elsewhere)."""
+"""How often the records of the tasks waiting for a free remote worker are read again (a cancel, or an
+end from elsewhere)."""
 _VIEW_SECONDS = 0.25
-"""How old the relay's one view of the workers and their open assignments may get. Every task the relay
-holds reads this one view instead of querying for itself: a relay holding a thousand waiting tasks
-makes two queries every quarter second, not thousands."""
+"""How old the relay's one view of the workers and their open assignments may get; also how long its
+desk waits between passes when nothing wakes it."""
 
 
 class Relay:
@@ -62,6 +60,7 @@ class Relay:
         self._started_at = 0.0
         self._view_lock = threading.Lock()
         self._view: tuple[float, list[WorkerRow], dict[str, int]] = (0.0, [], {})
+        self._desk = _Desk(self)
         self.assigned = 0
         """How many assignments this relay made (reassignments included)."""
 
@@ -73,7 +72,7 @@ class Relay:
         engine = DBOSWorker(engine_url(self.tasks.store), self.relay_id)
         await engine.launch(self._serve, [], 16, follow=self._queues)
         self._engine = engine
-        self._duties = [asyncio.create_task(self._keep_beating())]
+        self._duties = [asyncio.create_task(self._keep_beating()), asyncio.create_task(self._desk.run())]
         log.info("relay %s hands tasks to remote workers", self.relay_id)
 
     async def stop(self) -> None:
@@ -85,6 +84,13 @@ class Relay:
         if self._engine is not None:
             await self._engine.destroy()
             self._engine = None
+
+    def slot_freed(self) -> None:
+        """A remote worker's task ended in this server process: look at the workers again now, not when the
+        view is next due (its slot then goes to a waiting task at once). Safe from any thread."""
+        with self._view_lock:
+            self._view = (0.0, *self._view[1:])
+        self._desk.wake()
 
     # --- which queues -----------------------------------------------------------------------------
 
@@ -168,60 +174,70 @@ class Relay:
     async def _serve(self, task_id: str) -> str:
         """Assign the task, watch it, assign it again when its worker is gone; its status once it ended."""
         while True:
-            record = await asyncio.to_thread(self.tasks.table.get, task_id)
-            current = await asyncio.to_thread(self.assignments.current, task_id)
+            record, current = await asyncio.to_thread(lambda: (self.tasks.table.get(task_id),
+                                                               self.assignments.current(task_id)))
             if record["status"] in _ENDED:
                 await asyncio.to_thread(self.assignments.end, task_id)
                 return str(record["status"])
-            if current is not None and current.is_open and await asyncio.to_thread(self._alive, current.worker_id):
-                status = await self._watch(task_id, current.worker_id)
-                if status is not None:
-                    return status
-                continue
-            if record.get("cancel_requested"):
-                self.tasks._finish(task_id, "CANCELLED")
-                return "CANCELLED"
-            worker = await self._free_worker(record)
-            if worker == _HANDED_BACK:
-                return "PENDING"
-            if worker is None:
-                continue  # read the record again: cancelled, or ended elsewhere, meanwhile?
-            made = await asyncio.to_thread(self.assignments.assign, task_id, worker, relay=self.relay_id,
-                                           organization_id=record.get("organization_id", ""), unless_status=_ENDED)
-            if made is not None:
+            worker = current.worker_id if current is not None and current.is_open else None
+            if worker is None or not await asyncio.to_thread(self._alive, worker):
+                if record.get("cancel_requested"):
+                    self.tasks._finish(task_id, "CANCELLED")
+                    return "CANCELLED"
+                made = await self._desk.assignment(record)
+                if made == _HANDED_BACK:
+                    return "PENDING"
+                if not isinstance(made, Assignment):
+                    continue  # read the record again: cancelled, or ended elsewhere, meanwhile?
                 self.assigned += 1
                 if current is not None:
                     log.warning("relay %s handed task %s from %s (silent) to %s (attempt %d)", self.relay_id,
-                                task_id, current.worker_id, worker, made.attempt)
-
-    async def _free_worker(self, record: dict[str, Any]) -> str | None:
-        """A remote worker with a free slot for the task (its slot taken in the view at once, so tasks
-        waiting together do not all pick the same one); `_HANDED_BACK` when the task went back to the
-        engine; None after `_REREAD_SECONDS` without either."""
-        deadline = time.monotonic() + _REREAD_SECONDS
-        while time.monotonic() < deadline:
-            found = await asyncio.to_thread(self._pick_or_hand_back, record)
-            if found is not None:
-                return found
-            await asyncio.sleep(_WAIT_SECONDS)
-        return None
-
-    def _pick_or_hand_back(self, record: dict[str, Any]) -> str | None:
-        worker = self._pick(record)
-        if worker is None and self._hand_back(record):
-            return _HANDED_BACK
-        return worker
-
-    async def _watch(self, task_id: str, worker_id: str) -> str | None:
-        """Until the task ends (its status) or its worker falls silent (None)."""
-        while True:
-            record = await asyncio.to_thread(self.tasks.table.get, task_id)
-            if record["status"] in _ENDED:
+                                task_id, current.worker_id, made.worker_id, made.attempt)
+                worker = made.worker_id
+            status = await self._desk.watched(task_id, worker)
+            if status is not None:
                 await asyncio.to_thread(self.assignments.end, task_id)
-                return str(record["status"])
-            if not await asyncio.to_thread(self._alive, worker_id):
-                return None
-            await asyncio.sleep(_WATCH_SECONDS)
+                return status
+
+    def _decide(self, waiting: list[_Held], watched: list[_Held], *, read_waiting: bool,
+                read_watched: bool) -> list[tuple[_Held, Any]]:
+        """What becomes of the tasks the relay holds, in one pass (in a worker thread): each watched task
+        that ended (its status) or whose worker fell silent (None); each waiting task, in the order the
+        engine would take them, assigned to a free worker (its `Assignment`), handed back to the engine
+        (`_HANDED_BACK`), or to be read again (None: it ended, or was asked to cancel, meanwhile). Records
+        are read once for all of them (watched ones every `_WATCH_SECONDS`, waiting ones every
+        `_REREAD_SECONDS`)."""
+        ids = [h.task_id for h in watched] if read_watched else []
+        ids += [h.task_id for h in waiting] if read_waiting else []
+        records = self.tasks.table.many(ids) if ids else {}
+        out: list[tuple[_Held, Any]] = []
+        for held in watched:
+            record = records.get(held.task_id)
+            if record is not None and record["status"] in _ENDED:
+                out.append((held, str(record["status"])))
+            elif (read_watched and record is None) or not self._alive(held.worker_id):
+                out.append((held, None))
+        none_free: set[tuple[str, str, bool]] = set()
+        for held in sorted(waiting, key=_Held.order):
+            record = records.get(held.task_id, held.record) if read_waiting else held.record
+            if (read_waiting and held.task_id not in records) or record["status"] in _ENDED or \
+                    record.get("cancel_requested"):
+                out.append((held, None))
+                continue
+            kind = (str(record.get("organization_id") or ""), str(record["agent_id"]), record.get("kind") == "executor")
+            if kind in none_free:
+                continue
+            worker = self._pick(record)
+            if worker is None:
+                if self._hand_back(record):
+                    out.append((held, _HANDED_BACK))
+                else:
+                    none_free.add(kind)
+                continue
+            made = self.assignments.assign(held.task_id, worker, relay=self.relay_id,
+                                           organization_id=record.get("organization_id", ""), unless_status=_ENDED)
+            out.append((held, made))  # None: it ended meanwhile
+        return out
 
     def _alive(self, worker_id: str) -> bool:
         """Whether the worker's heartbeat is fresh. For a lease after the relay starts, every worker is: the
@@ -304,3 +320,86 @@ def _agent_of(queue: str) -> str:
     """The agent id of an agent's queue name (`loopline.agent.<id>` or `loopline.agent.<id>.threads`)."""
     name = queue.removeprefix("loopline.agent.")
     return name.removesuffix(".threads")
+
+
+class _Held:
+    """A task the relay holds: waiting for a free worker, or watched while `worker_id` runs it."""
+
+    __slots__ = ("future", "record", "task_id", "worker_id")
+
+    def __init__(self, task_id: str, *, record: dict[str, Any] | None = None, worker_id: str = "") -> None:
+        self.task_id = task_id
+        self.record = record or {}
+        self.worker_id = worker_id
+        self.future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+    def order(self) -> tuple[int, float, str]:
+        """The engine's order of tasks that start threads: higher priority first, then oldest first."""
+        return -int(self.record.get("priority") or 0), float(self.record.get("created_at") or 0.0), self.task_id
+
+
+class _Desk:
+    """The one loop of a relay over every task it holds. A relay may hold thousands (the engine hands it a
+    queue's whole backlog); each waits on a future, and one pass in a worker thread (`Relay._decide`), when
+    woken or every `_VIEW_SECONDS`, reads their records in one query and settles every one it can: free
+    slots go to waiting tasks in order, and ended or orphaned watched tasks go back to their workflows."""
+
+    def __init__(self, relay: Relay) -> None:
+        self.relay = relay
+        self._waiting: dict[str, _Held] = {}
+        self._watched: dict[str, _Held] = {}
+        self._woken: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._read: dict[str, float] = {"waiting": 0.0, "watched": 0.0}
+
+    async def assignment(self, record: dict[str, Any]) -> Any:
+        """The task's new `Assignment`, `_HANDED_BACK`, or None when its record is to be read again."""
+        held = _Held(record["id"], record=record)
+        self._waiting[held.task_id] = held
+        self.wake()
+        try:
+            return await held.future
+        finally:
+            self._waiting.pop(held.task_id, None)
+
+    async def watched(self, task_id: str, worker_id: str) -> str | None:
+        """Until the task ends (its status) or its worker falls silent (None)."""
+        held = _Held(task_id, worker_id=worker_id)
+        self._watched[task_id] = held
+        try:
+            return await held.future  # type: ignore[no-any-return]
+        finally:
+            self._watched.pop(task_id, None)
+
+    def wake(self) -> None:
+        """Make a pass now (from any thread)."""
+        if self._loop is not None and self._woken is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed: the relay stopped
+                self._loop.call_soon_threadsafe(self._woken.set)
+
+    async def run(self) -> None:
+        self._loop, self._woken = asyncio.get_running_loop(), asyncio.Event()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._woken.wait(), _VIEW_SECONDS)
+            self._woken.clear()
+            waiting, watched = list(self._waiting.values()), list(self._watched.values())
+            if not waiting and not watched:
+                continue
+            now = time.monotonic()
+            read_waiting = now - self._read["waiting"] >= _REREAD_SECONDS
+            read_watched = now - self._read["watched"] >= _WATCH_SECONDS
+            try:
+                settled = await asyncio.to_thread(self.relay._decide, waiting, watched, read_waiting=read_waiting,
+                                                  read_watched=read_watched)
+            except Exception as exc:
+                log.warning("relay %s could not look at the tasks it holds: %s", self.relay.relay_id, exc)
+                await asyncio.sleep(_VIEW_SECONDS)
+                continue
+            if read_waiting:
+                self._read["waiting"] = now
+            if read_watched:
+                self._read["watched"] = now
+            for held, value in settled:
+                if not held.future.done():
+                    held.future.set_result(value)
