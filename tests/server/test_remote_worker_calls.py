@@ -1,7 +1,7 @@
 """How many calls a remote worker makes of the server for a task: each progress report writes the task's
 record and its events (tool calls, results, steps, usage) in one request, not one for the events and one
-or two for the record. Counted at a TCP proxy between a real remote worker process and `loopline serve`,
-on a SQLite file and on PostgreSQL."""
+or two for the record, and the tool calls it reports are read from the server once. Counted at a TCP
+proxy between a real remote worker process and `loopline serve`, on a SQLite file and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -55,6 +55,10 @@ def test_a_task_on_a_remote_worker_writes_its_progress_events_with_its_record(
     assert kinds.count("execution") == 1 and kinds[-1] == "finished"
     assert tasks.table.get(task.id)["used_tools"] == ["lookup", "finish"]
     calls = _requests(proxy, task.id)
-    # The status event of the start is its own call; every other event goes with a record's write.
-    assert calls["POST /events"] == 1, calls
+    # Every event goes with a record's write (the start's status event too); a task that starts its own
+    # thread asks for no earlier tasks on it.
+    assert calls["POST /events"] == 0 and calls["GET /earlier"] == 0, calls
     assert calls["POST /result"] == 1 and calls["PUT /"] <= 10, calls
+    # The tool calls its progress reports come from the worker's own commits: read from the server once.
+    store_ops = Counter(re.findall(r'"op": "(\w+)"', "\n".join(c.decode("latin-1") for c in proxy.sent)))
+    assert store_ops["get_tool_calls"] == 1 and store_ops["commit"] >= 9, store_ops

@@ -22,7 +22,7 @@ from ..errors import NoActiveTaskError, TaskAlreadyRunningError, UnknownToolCall
 from ..loop import Execution, ExecutionResult, ExecutionStatus, RunConfig, execution_html
 from ..messages import Message, new_id
 from ..providers import LLMProvider, Model, RenderReport, StreamingModel, get_adapter, resolve_model
-from ..store import Page, Store, default_store
+from ..store import Page, Store, default_store, settle
 from ..tools import OutputSchema, Tool, ToolCall, ToolCallResult, ToolLike, ToolSource, as_tool, json_schema_of
 from ..tools import finish_tool as make_finish_tool
 from . import _run
@@ -201,7 +201,9 @@ class Agent:
     async def arun(self, input: TaskInput | None = None, *, model: Model | str, client: Any = None,
                    params: Mapping[str, Any] | None = None, progress: bool | Progress | None = None) -> ExecutionResult:
         """`run` for asyncio; cancelling the task ends the execution CANCELLED with nothing lost."""
-        resolved = self._prepare_run(input, model, client, params, asynchronous=True)
+        resolved = self._prepare_run(input, model, client, params, asynchronous=True, start=False)
+        if input is not None:  # off the event loop when the store is a server's (see `loopline.store.settle`)
+            await settle(self.store, functools.partial(self.add_task, input))
         return await _run.arun(self._current(), self, resolved, progress_for(progress))
 
     def stream(self, input: TaskInput | None = None, *, model: Model | str, client: Any = None,
@@ -218,9 +220,11 @@ class Agent:
         return _run.astream(self._current(), self, resolved)
 
     def _prepare_run(self, input: TaskInput | None, model: Model | str, client: Any,
-                     params: Mapping[str, Any] | None, *, streaming: bool = False, asynchronous: bool = False) -> Model:
+                     params: Mapping[str, Any] | None, *, streaming: bool = False, asynchronous: bool = False,
+                     start: bool = True) -> Model:
         """The model to run with, checked as far as it can be before a task is added: a failure here
-        (a wrong client, a missing key, bad input) leaves no execution and no thread behind."""
+        (a wrong client, a missing key, bad input) leaves no execution and no thread behind. With `start`,
+        then the task of `input` (if any) is added."""
         resolved = resolve_model(model, client=client, default_provider=self.llm_provider, params=params)
         configure = getattr(resolved, "configured", None)  # the SDK-backed models take retries and timeout
         if configure is not None:
@@ -235,7 +239,7 @@ class Agent:
         connect = getattr(resolved, "connect", None)  # the SDK-backed models build or check their client
         if connect is not None:
             connect(asynchronous=asynchronous)
-        if input is not None:
+        if input is not None and start:
             self.add_task(input)
         return resolved
 

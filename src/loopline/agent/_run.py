@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -143,10 +144,9 @@ async def arun(state: ExecutionState, speaker: Speaker, model: Model,
     outcome: Any = None
     try:
         while True:
-            try:
-                step = flow.send(outcome)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
+            ended, step = await state.settled(functools.partial(_advance, flow, outcome))
+            if ended:
+                return step  # type: ignore[no-any-return]
             outcome = None
             if isinstance(step, RunCalls):
                 await state.arun_tools(step.calls, speaker.config)
@@ -157,6 +157,15 @@ async def arun(state: ExecutionState, speaker: Speaker, model: Model,
     except asyncio.CancelledError:
         state.cancel()
         raise
+
+
+def _advance(flow: Generator[Step, Any, ExecutionResult], outcome: Any) -> tuple[bool, Any]:
+    """The flow's next step, `(False, step)`, or `(True, result)` once it ended (a `StopIteration` cannot
+    cross from a worker thread into a future)."""
+    try:
+        return False, flow.send(outcome)
+    except StopIteration as stop:
+        return True, stop.value
 
 
 def cannot_stream(model: Model) -> UsageError:

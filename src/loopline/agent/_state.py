@@ -15,11 +15,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from time import monotonic
+from typing import TypeVar
 
 from ..errors import ExecutionClaimedError, UsageError
 from ..loop import Execution, ExecutionMachine, ExecutionResult, ExecutionStatus, RunConfig
 from ..messages import Message
-from ..store import Store, ToolCallRecord
+from ..store import Store, ToolCallRecord, settle
 from ..tools import ToolCall, ToolCallResult, ToolContext, arun_calls, run_calls
 from . import _claims
 from ._index import CallIds, resolve_calls
@@ -33,6 +34,8 @@ Owner = str | _claims.ProcessOwner
 
 Event = Callable[[ExecutionMachine], Sequence[Message] | None]
 """Something that happens to an execution: applied to a machine, it returns the messages to append."""
+
+T = TypeVar("T")
 
 
 class ExecutionState:
@@ -201,15 +204,20 @@ class ExecutionState:
     async def arun_tools(self, tool_calls: Sequence[ToolCall], config: RunConfig) -> list[ToolCallResult]:
         """`run_tools` for asyncio: async tools are awaited, sync tools run in threads."""
         tool_calls = resolve_calls(tool_calls, self.execution.pending_tool_calls)
-        started = self._begin_tools(tool_calls)
+        started = await self.settled(lambda: self._begin_tools(tool_calls))
         if not started:
             return []
         with self._running(tool_calls):
             results = await arun_calls(tool_calls, self.tools.all, self._context,
                                        default_timeout=config.tool_timeout, parallel=config.parallel_tool_calls,
                                        time_left=self.execution.time_left(time.time()))
-        self._finish_tools(results, started)
+        await self.settled(lambda: self._finish_tools(results, started))
         return results
+
+    async def settled(self, work: Callable[[], T]) -> T:
+        """`work()`, a step that commits, for an async driver: off the event loop when the store is remote
+        (see `loopline.store.settle`)."""
+        return await settle(self.store, work)
 
     def _begin_tools(self, tool_calls: Sequence[ToolCall]) -> dict[str, ToolCallRecord]:
         """Record the calls as started (in the store too) before any of them runs."""

@@ -13,7 +13,7 @@ from ._migrations import MIGRATIONS
 from ._orgs import OrganizationView
 from ._owner import owner_is_gone, process_owner
 from ._protocol import MemoryScope, Page, Store, ThreadInfo, ToolCallRecord, decode_cursor
-from ._rpc import STORE_CALLS, call_args, call_result, run_call
+from ._rpc import STORE_CALLS, call_args, call_result, run_call, settle
 from ._sqlite import SQLiteStore
 from ._tasks import TaskEventRow, TaskTable, WorkerRow, task_table
 from ._values import memory_scope
@@ -60,6 +60,7 @@ __all__ = [
     "policy_counters",
     "process_owner",
     "run_call",
+    "settle",
     "set_default_store",
     "task_table",
 ]

@@ -59,6 +59,7 @@ class KeyTable:
 
     def __init__(self, store: SqlStore) -> None:
         self.store = store
+        self._configured = False  # once a key was made it stays so (rows are never deleted): not asked again
 
     def create(self, organization_id: str, *, name: str = "") -> tuple[ApiKey, str]:
         """A new key for the organisation: its row and the key itself (shown once: only its hash is kept)."""
@@ -112,9 +113,11 @@ class KeyTable:
     def configured(self) -> bool:
         """Whether any key was ever made here (revoked ones count: revoking every key must not open the
         server to anyone on the machine without one)."""
-        with self.store._read() as cur:
-            cur.execute("SELECT 1 FROM api_keys LIMIT 1")
-            return cur.fetchone() is not None
+        if not self._configured:
+            with self.store._read() as cur:
+                cur.execute("SELECT 1 FROM api_keys LIMIT 1")
+                self._configured = cur.fetchone() is not None
+        return self._configured
 
     def _touch(self, key_id: str) -> None:
         with self.store._write() as cur:

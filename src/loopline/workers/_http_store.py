@@ -6,6 +6,9 @@ worker's organisation's tasks; any other answers as unknown."""
 
 from __future__ import annotations
 
+import dataclasses
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,14 +20,28 @@ from ._remote_http import ServerCalls
 
 __all__ = ["HttpStore"]
 
+_KEPT_EXECUTIONS = 1000
+"""How many executions' tool call records an `HttpStore` keeps (a few kilobytes each; a worker runs tens at once)."""
+
 
 class HttpStore:
     """The calls an agent's run makes of its store, made on the server's store (`POST
     /v1/workers/{worker_id}/store`). Listing, forking and deleting threads are not offered."""
 
+    remote_calls = True
+    """Each call is a round trip to the server: async drivers make them off the event loop
+    (`ExecutionState.settled`), so one worker's tasks wait for the server side by side."""
+
     def __init__(self, calls: ServerCalls, worker_id: str) -> None:
         self._calls = calls
         self._path = f"/v1/workers/{worker_id}/store"
+        self._lock = threading.Lock()
+        self._tool_calls: OrderedDict[str, dict[str, ToolCallRecord]] = OrderedDict()
+        """The tool call records of the executions this worker ran last, by execution id: read from the
+        server once, then kept up to date by this worker's own commits (while it holds the execution's
+        claim nobody else writes them; once it ended, nobody does). A task's progress reads them several
+        times a step; each read was a round trip. Dropped when the claim is taken again or a commit
+        fails; the oldest go past `_KEPT_EXECUTIONS`."""
 
     def __repr__(self) -> str:
         return f"HttpStore({self._calls.connection.base_url!r})"
@@ -65,8 +82,22 @@ class HttpStore:
     def commit(self, execution: Execution, messages: Sequence[Message] = (), *,
                expected_length: int | None = None, tool_calls: Sequence[ToolCallRecord] = (),
                owner: str | None = None, claim_seconds: float | None = None) -> None:
-        self._call("commit", execution=execution, messages=list(messages), expected_length=expected_length,
-                   tool_calls=list(tool_calls), owner=owner, claim_seconds=claim_seconds)
+        try:
+            self._call("commit", execution=execution, messages=list(messages), expected_length=expected_length,
+                       tool_calls=list(tool_calls), owner=owner, claim_seconds=claim_seconds)
+        except BaseException:
+            self._forget_calls(execution.id)
+            raise
+        with self._lock:
+            known = self._tool_calls.get(execution.id)
+            if known is None or owner is None:
+                self._tool_calls.pop(execution.id, None)
+                return
+            for record in tool_calls:  # as the SQL stores write them: a known call keeps its name, arguments, start
+                before = known.get(record.tool_call_id)
+                known[record.tool_call_id] = record if before is None else dataclasses.replace(
+                    before, status=record.status, finished_at=record.finished_at, result=record.result,
+                    is_error=record.is_error, duration=record.duration)
 
     def get_execution(self, execution_id: str) -> Execution:
         execution: Execution = self._call("get_execution", execution_id=execution_id)
@@ -81,6 +112,7 @@ class HttpStore:
 
     def claim_execution(self, execution_id: str, *, owner: str, lease_seconds: float = 60.0,
                         force: bool = False) -> bool:
+        self._forget_calls(execution_id)
         return bool(self._call("claim_execution", execution_id=execution_id, owner=owner,
                                lease_seconds=lease_seconds, force=force))
 
@@ -88,8 +120,20 @@ class HttpStore:
         self._call("release_execution", execution_id=execution_id, owner=owner)
 
     def get_tool_calls(self, execution_id: str) -> list[ToolCallRecord]:
+        with self._lock:
+            known = self._tool_calls.get(execution_id)
+            if known is not None:
+                return sorted(known.values(), key=lambda r: (r.started_at, r.tool_call_id))
         records: list[ToolCallRecord] = self._call("get_tool_calls", execution_id=execution_id)
+        with self._lock:
+            self._tool_calls[execution_id] = {r.tool_call_id: r for r in records}
+            while len(self._tool_calls) > _KEPT_EXECUTIONS:
+                self._tool_calls.popitem(last=False)
         return records
+
+    def _forget_calls(self, execution_id: str) -> None:
+        with self._lock:
+            self._tool_calls.pop(execution_id, None)
 
     # --- memory ---------------------------------------------------------------------------------
 

@@ -6,19 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..agent import Agent
 from ..errors import ExecutionClaimedError, LooplineError, StoreUnavailableError, UsageError
 from ..executors import ExecutableTask, HttpPolicy, IsolatedFailure, memory_for, policy_scope, run_isolated
 from ..loop import ExecutionResult, ExecutionStatus
 from ..providers import Model, resolve_model
+from ..store import settle
 from ..tasks import LocalTaskTest, Task, TaskConfig, Tasks
 from ._progress import TaskProgress
 
@@ -33,6 +35,8 @@ _RETRY_FIRST, _RETRY_MOST = 0.5, 15.0
 """Seconds before running a task on after the database was lost, doubled at each failure up to the most."""
 
 log = logging.getLogger("loopline.workers")
+
+T = TypeVar("T")
 
 
 class HandBack(BaseException):
@@ -80,16 +84,13 @@ class Runner:
                 delay, retry = min(delay * 2, _RETRY_MOST), True
 
     async def _run_once(self, task_id: str, *, retry: bool) -> str:
-        record = self.tasks.table.get(task_id)
+        record = await self._io(lambda: self.tasks.table.get(task_id))
         if record["status"] in _TERMINAL or (retry and self._taken_over(record)):
             return str(record["status"])
-        if record.get("cancel_requested"):
-            self.tasks._finish(task_id, "CANCELLED")
+        if record.get("cancel_requested") or not await self._thread_free(record):
+            await self._io(lambda: self.tasks._finish(task_id, "CANCELLED"))
             return "CANCELLED"
-        if not await self._thread_free(record):
-            self.tasks._finish(task_id, "CANCELLED")
-            return "CANCELLED"
-        record = self._started(task_id, retry=retry)
+        record = await self._io(functools.partial(self._started, task_id, retry=retry, before=record))
         policy = HttpPolicy.from_config(TaskConfig.from_json(record.get("config")), **self.http_policy)
         try:
             with policy_scope(policy, task_id, self.tasks.store):  # what http_request may reach for this task
@@ -102,8 +103,13 @@ class Runner:
         except Exception as exc:
             if self.handing_back(task_id):  # its execution was fenced while the worker stops: not a failure
                 raise HandBack() from exc
-            self._fault(task_id, exc)
-        return str(self.tasks.table.get(task_id)["status"])
+            await self._io(functools.partial(self._fault, task_id, exc))
+        return str((await self._io(lambda: self.tasks.table.get(task_id)))["status"])
+
+    async def _io(self, work: Callable[[], T]) -> T:
+        """Bookkeeping on the task's record and store: off the event loop when each call is a round trip to
+        a server (a remote worker's), so its other tasks go on meanwhile (see `loopline.store.settle`)."""
+        return await settle(self.tasks.store, work)
 
     async def _dispatch(self, record: dict[str, Any]) -> None:
         """The task's executor, its agent, or else the handler runs it."""
@@ -124,10 +130,15 @@ class Runner:
     async def _thread_free(self, record: dict[str, Any]) -> bool:
         """Wait until the tasks created earlier on the same thread have ended; False if cancelled meanwhile.
         Not for an earlier task still queued to continue the thread: the engine gave this task the thread's
-        one turn, so that one waits for it (made within the same millisecond, they run in either order)."""
-        thread_id = record.get("thread_id")
-        while thread_id and any(self._runs_first(task_id, record) for task_id in
-                                self.tasks.table.earlier_unfinished(thread_id, record["created_at"], record["id"])):
+        one turn, so that one waits for it (made within the same millisecond, they run in either order). A
+        task that started its thread has no earlier task on it: nothing to read."""
+        thread_id = record.get("thread_id") if record.get("continues_thread") else None
+
+        def waits() -> bool:
+            earlier = self.tasks.table.earlier_unfinished(str(thread_id), record["created_at"], record["id"])
+            return any(self._runs_first(task_id, record) for task_id in earlier)
+
+        while thread_id and await self._io(waits):
             if self.cancelled(record["id"]):
                 return False
             try:
@@ -146,26 +157,26 @@ class Runner:
         same_queue = (earlier["agent_id"], earlier.get("kind")) == (record["agent_id"], record.get("kind"))
         return not (same_queue and earlier.get("continues_thread") and earlier["status"] == "PENDING")
 
-    def _started(self, task_id: str, *, retry: bool) -> dict[str, Any]:
-        before: dict[str, Any] = {}
+    def _started(self, task_id: str, *, retry: bool, before: dict[str, Any]) -> dict[str, Any]:
+        """The task RUNNING on this worker, with its event in the same write: `before` is its record as read
+        just now (RUNNING: a worker died with it, and this one takes over)."""
+        attempt = int(before.get("attempts") or 0) + 1
+        event: tuple[str, dict[str, Any]]
+        if retry:
+            event = ("log", {"level": "warning", "message": f"worker {self.worker_id} runs the task on after losing "
+                             "the database"})
+        elif before.get("status") == "RUNNING":
+            event = ("recovered", {"worker": self.worker_id, "previous_worker": before.get("worker"),
+                                   "attempt": attempt})
+        else:
+            event = ("status", {"status": "RUNNING", "worker": self.worker_id})
 
         def change(record: dict[str, Any]) -> dict[str, Any]:
-            before.update(record)
-            attempts = int(record.get("attempts") or 0) + 1
-            record.update(status="RUNNING", worker=self.worker_id, attempts=attempts,
+            record.update(status="RUNNING", worker=self.worker_id, attempts=int(record.get("attempts") or 0) + 1,
                           started_at=record.get("started_at") or time.time())
             return record
 
-        record = self.tasks.table.update(task_id, change)
-        if retry:
-            self.tasks._event(task_id, "log", {"level": "warning", "message": f"worker {self.worker_id} runs the task "
-                                               "on after losing the database"})
-        elif before.get("status") == "RUNNING":  # a worker died with it; this one takes over
-            self.tasks._event(task_id, "recovered", {"worker": self.worker_id, "previous_worker": before.get("worker"),
-                                                     "attempt": record["attempts"]})
-        else:
-            self.tasks._event(task_id, "status", {"status": "RUNNING", "worker": self.worker_id})
-        return record
+        return self.tasks.table.update(task_id, change, events=[event])
 
     async def _run_handler(self, record: dict[str, Any]) -> None:
         assert self.handler is not None
@@ -180,11 +191,11 @@ class Runner:
         agent = served.copy(store=self.tasks.store, config=config.run_config(served.config))
         model = self._model(config, agent)
         schema = record.get("output_schema") if record.get("output_format") == "json" else None
-        execution_id = record.get("execution_id") or self._unrecorded_execution(record)
+        execution_id = record.get("execution_id") or await self._io(lambda: self._unrecorded_execution(record))
         if execution_id:
-            execution = self.tasks.store.get_execution(execution_id)
+            execution = await self._io(lambda: self.tasks.store.get_execution(execution_id))
             if execution.is_finished:
-                self._ended(task_id, execution.to_result())
+                await self._io(lambda: self._ended(task_id, execution.to_result()))
                 return
             # The engine saw its worker die; commit fencing stops a zombie. Off the event loop: resuming re-runs
             # interrupted idempotent calls, and the worker's heartbeat must go on meanwhile.
@@ -194,12 +205,14 @@ class Runner:
             execution = await self.run_sync(lambda: agent.add_task(
                 record["input"]["text"] or "(see the attached files)", thread_id=record.get("thread_id"),
                 files=files, output_schema=schema, wait=60.0))
-            self.tasks.table.update(task_id, lambda r: {**r, "execution_id": execution.id}, events=[
-                ("execution", {"execution_id": execution.id, "thread_id": execution.thread_id})])  # one write
+            recorded = {"execution_id": execution.id, "thread_id": execution.thread_id}
+            await self._io(lambda: self.tasks.table.update(task_id, lambda r: {**r, "execution_id": execution.id},
+                                                           events=[("execution", recorded)]))  # one write
         progress = TaskProgress(self.tasks, task_id, self.tasks.store, cancelled=lambda: self.cancelled(task_id),
                                 handing_back=lambda: self.handing_back(task_id), hand_back=HandBack,
                                 detailed=bool(record.get("events_streaming", True)))
-        self._ended(task_id, await agent.arun(model=model, progress=progress))
+        result = await agent.arun(model=model, progress=progress)
+        await self._io(lambda: self._ended(task_id, result))
 
     async def _run_executor(self, record: dict[str, Any]) -> None:
         """A fresh instance of the executor runs the task's inputs; cancelling the task calls its `cancel()`."""
