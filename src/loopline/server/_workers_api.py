@@ -13,6 +13,7 @@ limited to the caller's organisation; the assignment table is the truth every se
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -258,14 +259,12 @@ async def assignments(worker_id: str, request: Request, who: Who, *,
 
 
 async def _stream(state: ServerState, who: Caller, worker_id: str, request: Request) -> AsyncIterator[bytes]:
-    table = task_table(state.store)
-    assignments = AssignmentTable(table.store)
-    sent: set[tuple[str, int]] = set()
-    cancels: set[str] = set()
+    assignments = AssignmentTable(task_table(state.store).store)
+    news = _News(assignments, who, worker_id)
     quiet_since = time.monotonic()
     yield comment("assignments of " + worker_id)
     while not (state.stopping.is_set() or await request.is_disconnected()):  # stopping: the worker reconnects
-        out = await asyncio.to_thread(lambda: _news(table, assignments, who, worker_id, sent=sent, cancels=cancels))
+        out = await asyncio.to_thread(news.read)
         for chunk in out:
             yield chunk
         if out:
@@ -276,25 +275,39 @@ async def _stream(state: ServerState, who: Caller, worker_id: str, request: Requ
         await asyncio.sleep(_STREAM_POLL)
 
 
-def _news(table: Any, assignments: AssignmentTable, who: Caller, worker_id: str, *, sent: set[tuple[str, int]],
-          cancels: set[str]) -> list[bytes]:
-    """The events this connection has not sent yet: open assignments, then cancels of assigned tasks."""
-    out = []
-    for made in assignments.open_for(worker_id):
-        if made.organization_id != who.organization_id:
-            continue
-        try:
-            record = table.get(made.task_id, organization_id=who.organization_id)
-        except UnknownTaskError:
-            continue
-        if (made.task_id, made.attempt) not in sent:
-            sent.add((made.task_id, made.attempt))
-            out.append(encode({"task": record, "attempt": made.attempt, "assigned_at": made.assigned_at},
-                              event="assignment", id=f"{made.task_id}.{made.attempt}"))
-        if record.get("cancel_requested") and made.task_id not in cancels:
-            cancels.add(made.task_id)
-            out.append(encode({"task_id": made.task_id}, event="cancel"))
-    return out
+class _News:
+    """What one assignment stream has sent, and what it has yet to send."""
+
+    def __init__(self, assignments: AssignmentTable, who: Caller, worker_id: str) -> None:
+        self.assignments, self.who, self.worker_id = assignments, who, worker_id
+        self.sent: set[tuple[str, int]] = set()
+        self.cancels: set[str] = set()
+        self.looked: dict[str, float] = {}
+        """Each open assignment's task's `updated_at` when its record was last looked at (not changed since:
+        nothing new to send about it, and its record is not parsed again)."""
+
+    def read(self) -> list[bytes]:
+        """The events not sent yet: open assignments, then cancels of assigned tasks (one query)."""
+        out, looked = [], {}
+        for made, updated_at, data in self.assignments.open_with_tasks(self.worker_id):
+            if made.organization_id != self.who.organization_id:
+                continue
+            looked[made.task_id] = updated_at
+            fresh = (made.task_id, made.attempt) not in self.sent
+            if not fresh and self.looked.get(made.task_id) == updated_at:
+                continue
+            record = json.loads(data)
+            if record.get("organization_id", "") != self.who.organization_id:
+                continue
+            if fresh:
+                self.sent.add((made.task_id, made.attempt))
+                out.append(encode({"task": record, "attempt": made.attempt, "assigned_at": made.assigned_at},
+                                  event="assignment", id=f"{made.task_id}.{made.attempt}"))
+            if record.get("cancel_requested") and made.task_id not in self.cancels:
+                self.cancels.add(made.task_id)
+                out.append(encode({"task_id": made.task_id}, event="cancel"))
+        self.looked = looked
+        return out
 
 
 # --- the store ------------------------------------------------------------------------------------------

@@ -84,6 +84,16 @@ class AssignmentTable:
                                         "ORDER BY assigned_at, task_id"), (worker_id, _OPEN))
             return [_assignment(row) for row in cur.fetchall()]
 
+    def open_with_tasks(self, worker_id: str) -> builtins.list[tuple[Assignment, float, str]]:
+        """`open_for`, each with its task's `updated_at` and its record as stored (JSON text, for the caller
+        to parse only when it changed): one query for the whole stream's look."""
+        columns = ", ".join(f"a.{c.strip()}" for c in _COLUMNS.split(","))
+        with self.store._read() as cur:
+            cur.execute(self.store._sql(f"SELECT {columns}, t.updated_at, t.data FROM task_assignments a JOIN tasks t "
+                                        "ON t.id = a.task_id WHERE a.worker_id = ? AND a.state = ? "
+                                        "ORDER BY a.assigned_at, a.task_id"), (worker_id, _OPEN))
+            return [(_assignment(row[:8]), float(row[8]), str(row[9])) for row in cur.fetchall()]
+
     def open_counts(self) -> dict[str, int]:
         """How many open assignments each worker has (its slots in use)."""
         with self.store._read() as cur:

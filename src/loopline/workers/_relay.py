@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import operator
 import os
 import random
 import socket
@@ -218,7 +219,7 @@ class Relay:
             elif (read_watched and record is None) or not self._alive(held.worker_id):
                 out.append((held, None))
         none_free: set[tuple[str, str, bool]] = set()
-        for held in sorted(waiting, key=_Held.order):
+        for held in sorted(waiting, key=operator.attrgetter("order")):
             record = records.get(held.task_id, held.record) if read_waiting else held.record
             if (read_waiting and held.task_id not in records) or record["status"] in _ENDED or \
                     record.get("cancel_requested"):
@@ -325,17 +326,15 @@ def _agent_of(queue: str) -> str:
 class _Held:
     """A task the relay holds: waiting for a free worker, or watched while `worker_id` runs it."""
 
-    __slots__ = ("future", "record", "task_id", "worker_id")
+    __slots__ = ("future", "order", "record", "task_id", "worker_id")
 
     def __init__(self, task_id: str, *, record: dict[str, Any] | None = None, worker_id: str = "") -> None:
         self.task_id = task_id
         self.record = record or {}
         self.worker_id = worker_id
         self.future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-
-    def order(self) -> tuple[int, float, str]:
+        self.order = (-int(self.record.get("priority") or 0), float(self.record.get("created_at") or 0.0), task_id)
         """The engine's order of tasks that start threads: higher priority first, then oldest first."""
-        return -int(self.record.get("priority") or 0), float(self.record.get("created_at") or 0.0), self.task_id
 
 
 class _Desk:
