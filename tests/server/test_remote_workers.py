@@ -97,6 +97,22 @@ def test_a_task_runs_on_a_remote_worker_with_its_events_and_result_in_the_server
     assert made is not None and (made.attempt, made.state, made.worker_id) == (1, "ended", record["worker"])
 
 
+def test_tasks_waiting_for_a_remote_worker_go_to_it_highest_priority_first(server: str, db: str, remote: Any) -> None:
+    """The relay holds the tasks while the one slot is busy, and hands it on in the engine's order."""
+    org = Tasks(db, organization_id="ordered")  # no other test's worker takes this organisation's tasks
+    try:
+        remote(server, "--name", "one-slot", "--organization", "ordered", "--concurrency", "1")
+        blocker = org.create("researcher", "hold the slot slow=1")
+        wait_for(lambda: org.get(blocker.id).status == "RUNNING", timeout=30.0)
+        waiting = [org.create("researcher", f"priority {p}", priority=p) for p in (0, 5, -5, 10, 1)]
+        done = [ended(org, task) for task in [blocker, *waiting]]
+        assert {t.status for t in done} == {"COMPLETED"}
+        started = sorted(done[1:], key=lambda t: float(org.table.get(t.id)["started_at"]))
+        assert [org.table.get(t.id)["priority"] for t in started] == [10, 5, 1, 0, -5]
+    finally:
+        org.store.close()
+
+
 def test_a_thread_continues_on_a_remote_worker(server: str, tasks: Tasks, remote: Any) -> None:
     remote(server, "--name", "threads")
     first = ended(tasks, tasks.create("researcher", "first question"))

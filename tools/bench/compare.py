@@ -214,7 +214,7 @@ def _ratio_goal(goal: str, results: dict[str, Any], loops: tuple[str, str], key:
 
 
 def goals(results: dict[str, Any], checks: dict[str, list[dict[str, Any]]], steps: int) -> list[dict[str, Any]]:
-    """Each goal of the issue, PASS or MISS."""
+    """Each goal, PASS or MISS."""
     out = []
     for api, floor, run, sdk in (("Chat Completions", "openai_raw", "openai_run", "openai_sdk"),
                                  ("Anthropic", "anthropic_raw", "anthropic_run", "anthropic_sdk")):
