@@ -63,18 +63,9 @@ class Agent:
         finish_tool: Offer the built-in finish tool (on by default).
     """
 
-    def __init__(
-        self,
-        name: str,
-        instructions: str = "",
-        tools: Iterable[ToolLike | ToolSource] = (),
-        llm_provider: LLMProvider | str = LLMProvider.OPEN_AI,
-        *,
-        store: Store | None = None,
-        config: RunConfig | None = None,
-        require_finish_tool: bool = False,
-        finish_tool: bool = True,
-    ) -> None:
+    def __init__(self, name: str, instructions: str = "", tools: Iterable[ToolLike | ToolSource] = (),
+                 llm_provider: LLMProvider | str = LLMProvider.OPEN_AI, *, store: Store | None = None,
+                 config: RunConfig | None = None, require_finish_tool: bool = False, finish_tool: bool = True) -> None:
         self.name = name
         self.instructions = instructions
         self.llm_provider = LLMProvider.of(llm_provider)

@@ -60,7 +60,7 @@ __all__ = [
     "policy_counters",
     "process_owner",
     "run_call",
-    "settle",
     "set_default_store",
+    "settle",
     "task_table",
 ]
