@@ -1,7 +1,8 @@
 """A store whose every call is a round trip to a server (`remote_calls`, a remote worker's `HttpStore`) is
 called off the event loop by `arun`: while one execution waits on its store, the loop runs the others.
 A store here is an in-memory store that takes 50 ms a call, standing in for the network; the loop's
-stalls are measured by a ticker coroutine. A cancel during a commit lets the commit end first."""
+stalls are measured by a ticker coroutine. A cancel during a commit lets the commit end first. PostgreSQL's
+store is such a store too."""
 
 from __future__ import annotations
 
@@ -142,3 +143,22 @@ def test_settle_runs_work_in_a_thread_only_for_a_remote_store_and_waits_for_it_w
 
     inline, remote, loop_thread = asyncio.run(main())
     assert inline == loop_thread and remote != loop_thread
+
+
+def test_postgresql_commits_are_made_off_the_loop(pg_store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    threads: set[int] = set()
+    commit = pg_store.commit
+
+    def recorded(*args: Any, **kwargs: Any) -> None:
+        threads.add(threading.get_ident())
+        commit(*args, **kwargs)
+
+    monkeypatch.setattr(pg_store, "commit", recorded)
+
+    async def main() -> tuple[list[Any], int]:
+        runs = [Agent("a", tools=[lookup], store=pg_store).arun("Look it up.", model=_script()) for _ in range(3)]
+        return list(await asyncio.gather(*runs)), threading.get_ident()
+
+    results, loop_thread = asyncio.run(main())
+    assert [r.status for r in results] == [ExecutionStatus.COMPLETED] * 3
+    assert threads and loop_thread not in threads

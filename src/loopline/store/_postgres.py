@@ -37,6 +37,9 @@ class PostgresStore(SqlStore):
 
     dialect: ClassVar[str] = "postgres"
     lock_row: ClassVar[str] = " FOR UPDATE"
+    remote_calls: ClassVar[bool] = True
+    """Each call is a round trip to the database server: async drivers make them off the event loop
+    (`loopline.store.settle`), so the executions one loop runs wait for the database side by side."""
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 30.0,
                  max_idle: float = 600.0, connect_kwargs: Mapping[str, Any] | None = None) -> None:

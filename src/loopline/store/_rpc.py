@@ -102,10 +102,11 @@ _READ_RESULTS: dict[str, Callable[[Any], Any]] = {
 
 async def settle(store: Any, work: Callable[[], T]) -> T:
     """`work()`, a piece of synchronous work on `store`, for async code. When the store's calls go over the
-    network (its `remote_calls` is true: a remote worker's `HttpStore`), in a worker thread, so the event
-    loop runs other tasks during the round trips; otherwise right here (a local store's call takes well
-    under a millisecond, less than the hop to a thread). Cancelled meanwhile, it lets the work end first
-    (a commit is not cut in two, nor raced by what the cancel itself writes), then raises."""
+    network (its `remote_calls` is true: `PostgresStore`, a remote worker's `HttpStore`), in a worker thread,
+    so the event loop runs other tasks during the round trips; otherwise right here (a SQLite or in-memory
+    store's call takes well under a millisecond, less than the hop to a thread). Cancelled meanwhile, it
+    lets the work end first (a commit is not cut in two, nor raced by what the cancel itself writes), then
+    raises."""
     if not getattr(store, "remote_calls", False):
         return work()
     job = asyncio.ensure_future(asyncio.to_thread(work))
