@@ -156,6 +156,31 @@ def sse_events(client: httpx2.Client, path: str, *, headers: dict[str, str] | No
                 yield event
 
 
+def two_organisations(db: str, starter: ServerStarter) -> tuple[Server, httpx2.Client, httpx2.Client, list[str]]:
+    """A server on `db` (from a `ServerStarter`) with keys for acme and for globex: the server, a client of
+    each and the two keys."""
+    _, acme_key = create_key(db, "acme")
+    _, globex_key = create_key(db, "globex")
+    server = starter(db)
+    return server, server.client(acme_key), server.client(globex_key), [acme_key, globex_key]
+
+
+def finished_execution(db: str, thread_id: str) -> str:
+    """The id of an execution run to its end on `thread_id` (an agent on the database answering at once)."""
+    from loopline import Agent
+    from loopline.store import open_store
+    from loopline.testing import ScriptedModel, call, reply
+
+    store = open_store(db)
+    try:
+        agent = Agent("acme-agent", "You help.", store=store)
+        agent.add_task("acme's question", thread_id=thread_id)
+        result = agent.run(model=ScriptedModel([reply(call("finish", result="acme's answer", is_success=True))]))
+    finally:
+        store.close()
+    return str(result.execution_id)
+
+
 def json_of(response: httpx2.Response) -> Any:
     """The response's JSON, with its status and text in the failure message when it is not."""
     try:

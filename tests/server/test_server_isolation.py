@@ -15,12 +15,9 @@ from typing import Any
 import httpx2
 import pytest
 from fastapi.routing import iter_route_contexts
-from server_helpers import Server, ServerStarter, cli, create_key, json_of
+from server_helpers import Server, ServerStarter, cli, create_key, finished_execution, json_of, two_organisations
 
-from loopline import Agent
 from loopline.server import ServerSettings, create_app
-from loopline.store import open_store
-from loopline.testing import ScriptedModel, call, reply
 
 NOBODY = "nobody-serves-this"
 
@@ -68,22 +65,12 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(db: str, module_servers: ServerStarter) -> World:
-    _, acme_key = create_key(db, "acme")
-    _, globex_key = create_key(db, "globex")
-    server = module_servers(db)
-    acme, globex = server.client(acme_key), server.client(globex_key)
+    server, acme, globex, keys = two_organisations(db, module_servers)
     task = json_of(acme.post("/v1/tasks", json={"agent_id": NOBODY, "prompt": "acme's secret plan"}))
     tree = json_of(acme.post("/v1/trees", json={"nodes": [{"id": "a", "agent_id": NOBODY, "prompt": "x"}]}))
-    store = open_store(db)
-    try:
-        agent = Agent("acme-agent", "You help.", store=store)
-        agent.add_task("acme's question", thread_id=task["thread_id"])
-        result = agent.run(model=ScriptedModel([reply(call("finish", result="acme's answer", is_success=True))]))
-    finally:
-        store.close()
     ids = {"task_id": task["id"], "tree_id": tree["id"], "thread_id": task["thread_id"],
-           "execution_id": str(result.execution_id)}
-    return World(server, acme, globex, ids, [acme_key, globex_key])
+           "execution_id": finished_execution(db, task["thread_id"])}
+    return World(server, acme, globex, ids, keys)
 
 
 def _call(client: httpx2.Client, method: str, template: str, ids: dict[str, str],

@@ -18,11 +18,20 @@ from typing import Any
 
 import httpx2
 import pytest
-from server_helpers import Server, ServerStarter, WorkerStarter, create_key, free_port, json_of, sse_events
+from server_helpers import (
+    Server,
+    ServerStarter,
+    WorkerStarter,
+    create_key,
+    finished_execution,
+    free_port,
+    json_of,
+    sse_events,
+    two_organisations,
+)
 
 from loopline import Agent
 from loopline.store import ToolCallRecord, call_args, open_store, task_table
-from loopline.testing import ScriptedModel, call, reply
 
 AGENT = "review-agent"
 """Served by no worker process: the tests' own HTTP calls act as its remote worker."""
@@ -41,20 +50,11 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(db: str, module_servers: ServerStarter) -> World:
-    _, acme_key = create_key(db, "acme")
-    _, globex_key = create_key(db, "globex")
-    server = module_servers(db)
-    acme, globex = server.client(acme_key), server.client(globex_key)
+    server, acme, globex, _ = two_organisations(db, module_servers)
     task = json_of(acme.post("/v1/tasks", json={"agent_id": "nobody-serves-this", "prompt": "acme's plan"}))
-    store = open_store(db)
-    try:
-        agent = Agent("acme-agent", "You help.", store=store)
-        agent.add_task("acme's question", thread_id=task["thread_id"])
-        result = agent.run(model=ScriptedModel([reply(call("finish", result="acme's answer", is_success=True))]))
-    finally:
-        store.close()
+    execution = finished_execution(db, task["thread_id"])
     other = json_of(acme.post("/v1/tasks", json={"agent_id": "nobody-serves-this", "prompt": "acme's next"}))
-    return World(server, acme, globex, str(result.execution_id), _waiting_execution(db, other["thread_id"]))
+    return World(server, acme, globex, execution, _waiting_execution(db, other["thread_id"]))
 
 
 def _waiting_execution(db: str, thread_id: str) -> str:
