@@ -12,8 +12,8 @@ from ._memory import InMemoryStore
 from ._migrations import MIGRATIONS
 from ._orgs import OrganizationView
 from ._owner import owner_is_gone, process_owner
-from ._protocol import MemoryScope, Page, Store, ThreadInfo, ToolCallRecord, decode_cursor
-from ._rpc import STORE_CALLS, call_args, call_result, run_call, settle
+from ._protocol import MemoryScope, Page, Store, ThreadInfo, ToolCallRecord, decode_cursor, settle
+from ._rpc import STORE_CALLS, call_args, call_result, run_call
 from ._sqlite import SQLiteStore
 from ._tasks import TaskEventRow, TaskTable, WorkerRow, task_table
 from ._values import memory_scope

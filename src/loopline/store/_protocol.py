@@ -8,9 +8,10 @@ execution disagreeing.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, Protocol, TypeAlias, TypeVar, runtime_checkable
 
@@ -28,9 +29,11 @@ __all__ = [
     "ToolCallRecord",
     "decode_cursor",
     "encode_cursor",
+    "settle",
 ]
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 MemoryScope: TypeAlias = Literal["execution", "thread", "agent", "session", "permanent"]
 """How long a memory value lives: `execution` (alias `session`) until its execution ends, that is until it
@@ -132,7 +135,8 @@ class Store(Protocol):
     read, never changes what is stored. Messages are the exception: they are immutable values (their
     `provider_details` dicts included, by contract) and may be shared. Unknown ids raise `UnknownThreadError` /
     `UnknownExecutionError`; a failed optimistic check raises `ConcurrentUpdateError` and writes
-    nothing.
+    nothing. A store whose every call is a round trip to a server says so with a true `remote_calls`
+    attribute (optional: absent means local); async code then calls it off the event loop (`settle`).
     """
 
     # --- threads --------------------------------------------------------------------------------
@@ -233,3 +237,20 @@ class Store(Protocol):
     def close(self) -> None:
         """Release connections (the store is unusable afterwards)."""
         ...
+
+
+async def settle(store: Any, work: Callable[[], R]) -> R:
+    """`work()`, a piece of synchronous work on `store`, for async code. When the store's calls go over the
+    network (its `remote_calls` is true: `PostgresStore`, a remote worker's `HttpStore`), in a worker thread,
+    so the event loop runs other tasks during the round trips; otherwise right here (a SQLite or in-memory
+    store's call takes well under a millisecond, less than the hop to a thread). Cancelled meanwhile, it
+    lets the work end first (a commit is not cut in two, nor raced by what the cancel itself writes), then
+    raises."""
+    if not getattr(store, "remote_calls", False):
+        return work()
+    job = asyncio.ensure_future(asyncio.to_thread(work))
+    try:
+        return await asyncio.shield(job)
+    except asyncio.CancelledError:
+        await asyncio.wait([job])
+        raise

@@ -6,19 +6,16 @@ Only the calls an agent's run needs are offered; the server decides who may make
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from ..errors import UsageError
 from ..loop import ExecutionStatus, execution_from_json, execution_to_json
 from ..messages import SCHEMA_VERSION, Message, message_from_json, message_to_json
 from ._protocol import Page, Store, ThreadInfo, ToolCallRecord
 
-__all__ = ["STORE_CALLS", "call_args", "call_result", "run_call", "settle"]
-
-T = TypeVar("T")
+__all__ = ["STORE_CALLS", "call_args", "call_result", "run_call"]
 
 STORE_CALLS = ("create_thread", "get_thread", "get_messages", "append_messages", "commit", "get_execution",
                "list_executions", "claim_execution", "release_execution", "get_tool_calls", "memory_get",
@@ -99,19 +96,3 @@ _READ_RESULTS: dict[str, Callable[[Any], Any]] = {
     "get_tool_calls": lambda items: [ToolCallRecord(**r) for r in items],
 }
 
-
-async def settle(store: Any, work: Callable[[], T]) -> T:
-    """`work()`, a piece of synchronous work on `store`, for async code. When the store's calls go over the
-    network (its `remote_calls` is true: `PostgresStore`, a remote worker's `HttpStore`), in a worker thread,
-    so the event loop runs other tasks during the round trips; otherwise right here (a SQLite or in-memory
-    store's call takes well under a millisecond, less than the hop to a thread). Cancelled meanwhile, it
-    lets the work end first (a commit is not cut in two, nor raced by what the cancel itself writes), then
-    raises."""
-    if not getattr(store, "remote_calls", False):
-        return work()
-    job = asyncio.ensure_future(asyncio.to_thread(work))
-    try:
-        return await asyncio.shield(job)
-    except asyncio.CancelledError:
-        await asyncio.wait([job])
-        raise

@@ -30,7 +30,7 @@ class HttpStore:
 
     remote_calls = True
     """Each call is a round trip to the server: async drivers make them off the event loop
-    (`ExecutionState.settled`), so one worker's tasks wait for the server side by side."""
+    (`loopline.store.settle`), so one worker's tasks wait for the server side by side."""
 
     def __init__(self, calls: ServerCalls, worker_id: str) -> None:
         self._calls = calls

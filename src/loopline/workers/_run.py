@@ -108,7 +108,8 @@ class Runner:
 
     async def _io(self, work: Callable[[], T]) -> T:
         """Bookkeeping on the task's record and store: off the event loop when each call is a round trip to
-        a server (a remote worker's), so its other tasks go on meanwhile (see `loopline.store.settle`)."""
+        a server (PostgreSQL, a remote worker's server), so its other tasks go on meanwhile (see
+        `loopline.store.settle`)."""
         return await settle(self.tasks.store, work)
 
     async def _dispatch(self, record: dict[str, Any]) -> None:
