@@ -311,7 +311,7 @@ def test_the_http_store_refuses_another_organisations_thread(server: str, tasks:
 def test_a_remote_worker_rides_out_its_servers_restart_and_its_task_completes_once(  # noqa: PLR0917
         db: str, server: str, servers: ServerStarter, tasks: Tasks, remote: Any, ledger: Path, log: Path) -> None:
     own = servers(db, "--no-relay")  # the module's server relays; this one only serves the worker
-    remote(own.url, "--name", "restarts", env={"STEPS": "4"})
+    remote(own.url, "--name", "restarts", "--lease", "8", env={"STEPS": "4"})  # a restart is no lapse
     task = tasks.create("researcher", "across a restart slow=1")
     wait_for(lambda: runs(ledger))  # the first lookup runs
     restart_server(own)

@@ -337,6 +337,13 @@ class _Held:
         """The engine's order of tasks that start threads: higher priority first, then oldest first."""
 
 
+def _forget(held_by_id: dict[str, _Held], held: _Held) -> None:
+    """Take `held` off the desk, unless another run of the same task (handed back to the engine and taken by
+    this relay again) has taken its place meanwhile."""
+    if held_by_id.get(held.task_id) is held:
+        del held_by_id[held.task_id]
+
+
 class _Desk:
     """The one loop of a relay over every task it holds. A relay may hold thousands (the engine hands it a
     queue's whole backlog); each waits on a future, and one pass in a worker thread (`Relay._decide`), when
@@ -359,7 +366,7 @@ class _Desk:
         try:
             return await held.future
         finally:
-            self._waiting.pop(held.task_id, None)
+            _forget(self._waiting, held)
 
     async def watched(self, task_id: str, worker_id: str) -> str | None:
         """Until the task ends (its status) or its worker falls silent (None)."""
@@ -368,7 +375,7 @@ class _Desk:
         try:
             return await held.future  # type: ignore[no-any-return]
         finally:
-            self._watched.pop(task_id, None)
+            _forget(self._watched, held)
 
     def wake(self) -> None:
         """Make a pass now (from any thread)."""
